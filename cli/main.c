@@ -1,0 +1,52 @@
+/* xfer: dispatch to one subcommand. Subcommands not linked into this build (weak
+ * symbols left NULL) are reported as unavailable rather than failing the link, so each
+ * subcommand can live in its own file and land on its own. */
+#include <stdio.h>
+#include <string.h>
+
+#include "cli.h"
+
+#pragma weak xf_cli_score
+#pragma weak xf_cli_extract
+#pragma weak xf_cli_data
+#pragma weak xf_cli_train
+
+typedef struct {
+    const char *name;
+    int (*fn)(int, char **);
+    const char *help;
+} subcmd;
+
+static int version(int argc, char **argv) {
+    (void)argc; (void)argv;
+    printf("xfer %s\n", xf_version());
+    return 0;
+}
+
+int main(int argc, char **argv) {
+    const subcmd cmds[] = {
+        {"score", xf_cli_score, "score feature files with transferability estimators"},
+        {"extract", xf_cli_extract, "run an ONNX model over images and save features"},
+        {"data", xf_cli_data, "build the embedded corpus (xfer data build)"},
+        {"train", xf_cli_train, "train a network on a dataset"},
+        {"version", version, "print the version"},
+    };
+    size_t n = sizeof cmds / sizeof *cmds;
+    if (argc < 2 || !strcmp(argv[1], "-h") || !strcmp(argv[1], "--help") || !strcmp(argv[1], "help")) {
+        printf("usage: xfer <command> [options]\n\ncommands:\n");
+        for (size_t i = 0; i < n; i++)
+            if (cmds[i].fn) printf("  %-10s %s\n", cmds[i].name, cmds[i].help);
+        printf("\n'xfer <command> --help' describes one command.\n");
+        return argc < 2 ? 2 : 0;
+    }
+    for (size_t i = 0; i < n; i++)
+        if (!strcmp(argv[1], cmds[i].name)) {
+            if (!cmds[i].fn) {
+                fprintf(stderr, "xfer: command '%s' is not available in this build\n", argv[1]);
+                return 2;
+            }
+            return cmds[i].fn(argc - 1, argv + 1);
+        }
+    fprintf(stderr, "xfer: unknown command '%s' (try 'xfer --help')\n", argv[1]);
+    return 2;
+}

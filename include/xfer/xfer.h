@@ -1,0 +1,13 @@
+/* xfer: scalable transfer learning. The umbrella header: include this one.
+ * Modules: core (status, context, allocation, workspace, matrices, RNG), array/npy
+ * (.npy files), linalg (BLAS/LAPACK wrappers, PCA, ranks, correlations), estimators
+ * (transferability scores). */
+#ifndef XFER_XFER_H
+#define XFER_XFER_H
+#include "xfer/core.h"
+#include "xfer/array.h"
+#include "xfer/npy.h"
+#include "xfer/linalg.h"
+#include "xfer/estimators.h"
+#include "xfer/nn.h"
+#endif
