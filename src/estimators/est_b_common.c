@@ -47,6 +47,23 @@ double *xf_estb_to_double(xf_ws_t *ws, const float *F, int64_t N, int64_t D, int
     return X;
 }
 
+double *xf_estb_class_sums(xf_ws_t *ws, const double *X, int64_t N, int64_t D, const int32_t *y, int64_t C,
+                           const int64_t *counts, int rsqrt) {
+    double *S = xf_ws_calloc(ws, (size_t)C * (size_t)D, sizeof *S); // (C, D)
+    double *B = xf_ws_alloc(ws, (size_t)D * (size_t)C * sizeof *B); // (D, C)
+    if (!S || !B) return NULL;
+    for (int64_t i = 0; i < N; i++) {
+        double *s = S + (int64_t)y[i] * D;
+        const double *x = X + i * D;
+        for (int64_t j = 0; j < D; j++) s[j] += x[j];
+    }
+    for (int64_t c = 0; c < C; c++) {
+        double f = !rsqrt ? 1.0 : counts[c] ? 1.0 / sqrt((double)counts[c]) : 0.0;
+        for (int64_t j = 0; j < D; j++) B[j * C + c] = f * S[c * D + j];
+    }
+    return B;
+}
+
 double xf_estb_rank_cut(double lam_max, double rcond, int64_t N, int64_t D) {
     double floor_ = (double)(N > D ? N : D) * DBL_EPSILON;
     return (rcond > floor_ ? rcond : floor_) * (lam_max > 0 ? lam_max : 0);

@@ -11,6 +11,12 @@ xf_status xf_estb_class_counts(xf_ctx_t *ctx, const char *method, const xf_est_i
 /* (N, D) float -> double copy from ws; centre = 1 subtracts the column means. */
 double *xf_estb_to_double(xf_ws_t *ws, const float *F, int64_t N, int64_t D, int64_t ldF, int centre);
 
+/* B (D x C, from ws), column c = scale_c * sum_{i in class c} X_i with X (N, D) row-major;
+ * scale_c = 1 (rsqrt = 0) or 1/sqrt(n_c) (rsqrt = 1, 0 for empty classes), i.e.
+ * sqrt(n_c) * class mean. Accumulated row-contiguously in (C, D) then transposed. */
+double *xf_estb_class_sums(xf_ws_t *ws, const double *X, int64_t N, int64_t D, const int32_t *y, int64_t C,
+                           const int64_t *counts, int rsqrt);
+
 /* The cut below which an eigenvalue of a Gram / scatter matrix is treated as zero:
  * max(rcond, max(N, D) * DBL_EPSILON) * lam_max (numpy.linalg.matrix_rank's default
  * tolerance, never tighter than pinv's rcond). */

@@ -74,15 +74,10 @@ static xf_status hscore_run(xf_ctx_t *ctx, const xf_est_input *in, const xf_para
 
     if (N > D) {
         double *A = xf_ws_alloc(ws, (size_t)D * (size_t)D * sizeof *A); // (D, D) scatter X^T X
-        double *B = xf_ws_calloc(ws, (size_t)D * (size_t)C, sizeof *B); // (D, C) sqrt(n_c) mu_c
-        if (!A || !B) return XF_ERR_NOMEM;
+        if (!A) return XF_ERR_NOMEM;
         xf_la_dsyrk(1, D, N, 1.0, X, D, 0.0, A, D);
-        for (int64_t i = 0; i < N; i++)
-            for (int64_t j = 0; j < D; j++) B[j * C + in->y[i]] += X[i * D + j];
-        for (int64_t c = 0; c < C; c++) {
-            double s = cnt[c] ? 1.0 / sqrt((double)cnt[c]) : 0; /* sum / n_c * sqrt(n_c) */
-            for (int64_t j = 0; j < D; j++) B[j * C + c] *= s;
-        }
+        double *B = xf_estb_class_sums(ws, X, N, D, in->y, C, cnt, 1); // (D, C) sqrt(n_c) mu_c
+        if (!B) return XF_ERR_NOMEM;
         return xf_estb_trace_pinv_quad(ctx, ws, D, A, B, C, rcond, N, score, NULL);
     }
     double *G = xf_ws_alloc(ws, (size_t)N * (size_t)N * sizeof *G); // (N, N) Gram -> U

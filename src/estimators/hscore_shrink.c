@@ -74,14 +74,8 @@ static xf_status hscore_shrink_run(xf_ctx_t *ctx, const xf_est_input *in, const 
             for (int64_t j = 0; j < D; j++) G[i * D + j] *= (1.0 - a) / (double)N;
             G[i * D + i] += a * mu;
         }
-        double *B = xf_ws_calloc(ws, (size_t)D * (size_t)C, sizeof *B); // (D, C)
+        double *B = xf_estb_class_sums(ws, X, N, D, in->y, C, cnt, 1); // (D, C) sqrt(n_c) mu_c
         if (!B) return XF_ERR_NOMEM;
-        for (int64_t i = 0; i < N; i++)
-            for (int64_t j = 0; j < D; j++) B[j * C + in->y[i]] += X[i * D + j];
-        for (int64_t c = 0; c < C; c++) {
-            double s = cnt[c] ? 1.0 / sqrt((double)cnt[c]) : 0;
-            for (int64_t j = 0; j < D; j++) B[j * C + c] *= s;
-        }
         double t;
         if ((st = xf_estb_trace_pinv_quad(ctx, ws, D, G, B, C, rcond, N, &t, NULL))) return st;
         *score = (1.0 - a) / (double)(N - 1) * t;

@@ -70,14 +70,8 @@ static xf_status logme_run(xf_ctx_t *ctx, const xf_est_input *in, const xf_param
     if (N > D) {
         xf_la_dsyrk(1, D, N, 1.0, X, D, 0.0, E, D); /* F^T F */
         if ((st = xf_la_eigh(ctx, D, E, D, lam))) return st;
-        /* B = F^T Y: class sums of rows, (D, C) */
-        double *B = xf_ws_calloc(ws, (size_t)D * (size_t)C, sizeof *B);
+        double *B = xf_estb_class_sums(ws, X, N, D, in->y, C, cnt, 0); // (D, C) F^T Y
         if (!B) return XF_ERR_NOMEM;
-        for (int64_t i = 0; i < N; i++) {
-            const double *x = X + i * D;
-            int32_t c = in->y[i];
-            for (int64_t j = 0; j < D; j++) B[j * C + c] += x[j];
-        }
         xf_la_dgemm(1, 0, D, C, D, 1.0, E, D, B, C, 0.0, Z, C); /* V^T F^T Y */
         cut = xf_estb_rank_cut(lam[D - 1], 0, N, D);
         for (int64_t i = 0; i < D; i++) {

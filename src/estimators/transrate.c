@@ -71,14 +71,42 @@ static xf_status transrate_run(xf_ctx_t *ctx, const xf_est_input *in, const xf_p
     for (int64_t c = 0; c < C; c++) cnt[c] = start[c + 1] - start[c];
 
     double dd = (double)D, e2 = variant == 0 ? eps * eps : eps, rz, rzy = 0;
-    int64_t nonempty = 0;
-    if ((st = rate(ctx, X, N, D, (variant == 0 ? dd : 1.0) / ((double)N * e2), G, &rz))) return st;
+    double sc_all = (variant == 0 ? dd : 1.0) / ((double)N * e2);
+    int64_t nonempty = 0, small = 0;
+    for (int64_t c = 0; c < C; c++) small += cnt[c] > 0 && cnt[c] <= D;
+    /* When every class has more rows than D, Z^T Z = sum_c Z_c^T Z_c (the classes
+     * partition the rows, and Z_c is not re-centred): sum the class scatters instead of a
+     * second pass over all rows. */
+    double *Sall = NULL;
+    if (N > D && small == 0) {
+        Sall = xf_ws_calloc(ws, (size_t)D * (size_t)D, sizeof *Sall); // (D, D)
+        if (!Sall) return XF_ERR_NOMEM;
+    } else if ((st = rate(ctx, X, N, D, sc_all, G, &rz)))
+        return st;
     for (int64_t c = 0; c < C; c++) {
         if (!cnt[c]) continue;
-        double r, nc = (double)cnt[c];
-        if ((st = rate(ctx, Zs + start[c] * D, cnt[c], D, (variant == 0 ? dd : 1.0) / (nc * e2), G, &r))) return st;
+        double r, nc = (double)cnt[c], sc = (variant == 0 ? dd : 1.0) / (nc * e2);
+        if (Sall) { /* n_c > D: scatter, added to the total, then I + sc * scatter */
+            xf_la_dsyrk(1, D, cnt[c], 1.0, Zs + start[c] * D, D, 0.0, G, D);
+            for (int64_t i = 0; i < D * D; i++) {
+                Sall[i] += G[i];
+                G[i] *= sc;
+            }
+            for (int64_t i = 0; i < D; i++) G[i * D + i] += 1.0;
+            double ld;
+            if ((st = xf_la_logdet_spd(ctx, D, G, D, &ld))) return st;
+            r = 0.5 * ld;
+        } else if ((st = rate(ctx, Zs + start[c] * D, cnt[c], D, sc, G, &r)))
+            return st;
         rzy += variant == 0 ? nc / (double)N * r : r;
         nonempty++;
+    }
+    if (Sall) {
+        for (int64_t i = 0; i < D * D; i++) Sall[i] *= sc_all;
+        for (int64_t i = 0; i < D; i++) Sall[i * D + i] += 1.0;
+        double ld;
+        if ((st = xf_la_logdet_spd(ctx, D, Sall, D, &ld))) return st;
+        rz = 0.5 * ld;
     }
     *score = variant == 0 ? rz - rzy : rz - rzy / (double)nonempty;
     return XF_OK;
