@@ -13,6 +13,7 @@
  * point stops at a 1e-3 step or after 11 iterations: 6.5e-3 off for the one-sample class), where the released code is off by 10x when N < D. */
 #include "xfer/estimators.h"
 #include "xfer/npy.h"
+#include "estimators/estbInt.h"
 #include "xtest.h"
 
 enum {
@@ -208,6 +209,46 @@ static void check_nomem(const char *casename) {
     xf_ctx_free(c0);
 }
 
+/* tr(pinv(A) B B^T) on diagonal A in a rotated basis: the Cholesky path when well
+ * conditioned, the eigh path (with pinv's cut) when singular or nearly so. */
+static void check_trace_pinv(xf_ctx_t *ctx, xf_ws_t *ws) {
+    enum { n = 30, k = 3 };
+    static double A[n * n], B[n * k], Q[n * n], d[n];
+    /* Q: a Householder reflection I - 2 v v^T / v^T v, so A = Q diag(d) Q */
+    double v[n], vv = 0;
+    for (int i = 0; i < n; i++) { v[i] = sin(1.0 + i); vv += v[i] * v[i]; }
+    for (int i = 0; i < n; i++)
+        for (int j = 0; j < n; j++) Q[i * n + j] = (i == j) - 2 * v[i] * v[j] / vv;
+    for (int i = 0; i < n * k; i++) B[i] = cos(0.3 * i);
+    for (int cse = 0; cse < 3; cse++) {
+        for (int i = 0; i < n; i++) d[i] = 1.0 + 3.0 * i;
+        if (cse == 1) d[5] = 0;        /* singular: pinv drops it */
+        if (cse == 2) d[7] = 1e-13;    /* below max(N,D) eps * max: dropped as well */
+        for (int i = 0; i < n; i++)
+            for (int j = 0; j < n; j++) {
+                double s = 0;
+                for (int r = 0; r < n; r++) s += Q[i * n + r] * d[r] * Q[j * n + r];
+                A[i * n + j] = s;
+            }
+        /* expected: sum_r (Q^T B)_r^2 / d_r over kept r */
+        double want = 0;
+        for (int r = 0; r < n; r++) {
+            if (d[r] < 1e-10) continue;
+            for (int c = 0; c < k; c++) {
+                double t = 0;
+                for (int i = 0; i < n; i++) t += Q[i * n + r] * B[i * k + c];
+                want += t * t / d[r];
+            }
+        }
+        double got;
+        int eig = -1;
+        xf_ws_reset(ws);
+        CHECK_OK(ctx, xf_estb_trace_pinv_quad(ctx, ws, n, A, B, k, 1e-15, n, &got, &eig));
+        CHECK_NEAR(got, want, 1e-9, 0, "trace_pinv_quad");
+        CHECK(eig == (cse != 0), "trace_pinv_quad case %d: path %s", cse, eig ? "eigh" : "cholesky");
+    }
+}
+
 int main(void) {
     xf_ctx_t *ctx;
     if (xf_ctx_create(&ctx)) return 1;
@@ -219,6 +260,7 @@ int main(void) {
     for (int m = 0; m < 5; m++)
         CHECK(xf_est_find(methods[m]) == linked[m], "%s registered", methods[m]);
     check_stride(ctx, ws);
+    check_trace_pinv(ctx, ws);
     check_errors(ctx, ws);
     check_nomem("c2tall");
     check_nomem("c2wide");
