@@ -129,49 +129,62 @@ static double normalise(double *v, int64_t n) {
     return s;
 }
 
+xf_status xf_estb_chol_trace(xf_ctx_t *ctx, xf_ws_t *ws, int64_t D, const double *A, const double *B, int64_t K,
+                             double *out, int *ok) {
+    *ok = 0;
+    *out = NAN;
+    size_t dd = (size_t)D * (size_t)D;
+    double *L = xf_ws_alloc(ws, dd * sizeof *L); // (D, D)
+    double *v = xf_ws_alloc(ws, (size_t)D * sizeof *v), *t = xf_ws_alloc(ws, (size_t)D * sizeof *t);
+    double *u = xf_ws_alloc(ws, (size_t)D * sizeof *u);
+    if (!L || !v || !t || !u) return XF_ERR_NOMEM;
+    memcpy(L, A, dd * sizeof *L);
+    xf_status st = xf_la_cholesky(ctx, D, L, D);
+    if (st == XF_ERR_NOMEM) return st;
+    if (st) { /* not positive definite: the caller takes the eigh path */
+        xf_ctx_clear_error(ctx);
+        return XF_OK;
+    }
+    for (int64_t i = 0; i < D; i++) /* zero the strict upper triangle left by LAPACK */
+        for (int64_t j = i + 1; j < D; j++) L[i * D + j] = 0;
+    /* largest eigenvalue: power iteration on L L^T (a lower bound) */
+    for (int64_t i = 0; i < D; i++) v[i] = 1.0 + 0.5 * sin(1.0 + (double)i);
+    normalise(v, D);
+    double lmax = 0, lmin_inv = 0;
+    for (int it = 0; it < 8; it++) {
+        chol_mul_vec(D, L, v, t, u);
+        lmax = normalise(u, D);
+        memcpy(v, u, (size_t)D * sizeof *v);
+    }
+    /* smallest eigenvalue: power iteration on (L L^T)^{-1} (1/lmin_inv is an upper bound) */
+    for (int64_t i = 0; i < D; i++) v[i] = 1.0 + 0.5 * cos(3.0 + 0.7 * (double)i);
+    normalise(v, D);
+    for (int it = 0; it < 8; it++) {
+        chol_solve_vec(D, L, v);
+        lmin_inv = normalise(v, D);
+    }
+    if (!(isfinite(lmax) && isfinite(lmin_inv) && lmin_inv > 0 && lmax * lmin_inv < 1e9)) return XF_OK;
+    double *W = xf_ws_alloc(ws, (size_t)D * (size_t)K * sizeof *W); // (D, K)
+    if (!W) return XF_ERR_NOMEM;
+    memcpy(W, B, (size_t)D * (size_t)K * sizeof *W);
+    xf_estb_trsm_lower(D, K, L, D, W);
+    double s = 0;
+    for (size_t i = 0; i < (size_t)D * (size_t)K; i++) s += W[i] * W[i];
+    *out = s;
+    *ok = 1;
+    return XF_OK;
+}
+
 xf_status xf_estb_trace_pinv_quad(xf_ctx_t *ctx, xf_ws_t *ws, int64_t D, double *A, const double *B, int64_t K,
                                   double rcond, int64_t N, double *out, int *used_eigh) {
     *out = NAN;
     if (used_eigh) *used_eigh = 0;
-    size_t dd = (size_t)D * (size_t)D;
-    double *L = xf_ws_alloc(ws, dd * sizeof *L); // (D, D)
+    int ok;
+    xf_status st = xf_estb_chol_trace(ctx, ws, D, A, B, K, out, &ok);
+    if (st || ok) return st;
     double *W = xf_ws_alloc(ws, (size_t)D * (size_t)K * sizeof *W); // (D, K)
-    double *v = xf_ws_alloc(ws, (size_t)D * sizeof *v), *t = xf_ws_alloc(ws, (size_t)D * sizeof *t);
-    double *u = xf_ws_alloc(ws, (size_t)D * sizeof *u);
-    if (!L || !W || !v || !t || !u) return XF_ERR_NOMEM;
-    memcpy(L, A, dd * sizeof *L);
-    /* any negative diagonal would make A indefinite: not ours to factor */
-    xf_status st = xf_la_cholesky(ctx, D, L, D);
-    if (st == XF_ERR_NOMEM) return st;
-    if (st == XF_OK) {
-        for (int64_t i = 0; i < D; i++) /* zero the strict upper triangle left by LAPACK */
-            for (int64_t j = i + 1; j < D; j++) L[i * D + j] = 0;
-        /* largest eigenvalue: power iteration on L L^T */
-        for (int64_t i = 0; i < D; i++) v[i] = 1.0 + 0.5 * sin(1.0 + (double)i);
-        normalise(v, D);
-        double lmax = 0, lmin_inv = 0;
-        for (int it = 0; it < 8; it++) {
-            chol_mul_vec(D, L, v, t, u);
-            lmax = normalise(u, D);
-            memcpy(v, u, (size_t)D * sizeof *v);
-        }
-        /* smallest eigenvalue: power iteration on (L L^T)^{-1} */
-        for (int64_t i = 0; i < D; i++) v[i] = 1.0 + 0.5 * cos(3.0 + 0.7 * (double)i);
-        normalise(v, D);
-        for (int it = 0; it < 8; it++) {
-            chol_solve_vec(D, L, v);
-            lmin_inv = normalise(v, D);
-        }
-        if (isfinite(lmax) && isfinite(lmin_inv) && lmin_inv > 0 && lmax * lmin_inv < 1e9) {
-            memcpy(W, B, (size_t)D * (size_t)K * sizeof *W);
-            xf_estb_trsm_lower(D, K, L, D, W);
-            double s = 0;
-            for (size_t i = 0; i < (size_t)D * (size_t)K; i++) s += W[i] * W[i];
-            *out = s;
-            return XF_OK;
-        }
-    }
-    xf_ctx_clear_error(ctx);
+    double *v = xf_ws_alloc(ws, (size_t)D * sizeof *v);
+    if (!W || !v) return XF_ERR_NOMEM;
     if (used_eigh) *used_eigh = 1;
     double *w = v; /* reuse: eigenvalues (D) */
     st = xf_la_eigh(ctx, D, A, D, w);

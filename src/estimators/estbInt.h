@@ -32,6 +32,12 @@ double xf_estb_rank_cut(double lam_max, double rcond, int64_t N, int64_t D);
 xf_status xf_estb_trace_pinv_quad(xf_ctx_t *ctx, xf_ws_t *ws, int64_t D, double *A, const double *B, int64_t K,
                                   double rcond, int64_t N, double *out, int *used_eigh);
 
+/* The Cholesky path alone: *ok = 1 and out = tr(inv(A) B B^T) when A (D x D, not
+ * modified) is positive definite with estimated condition number < 1e9; *ok = 0
+ * otherwise (no error recorded). */
+xf_status xf_estb_chol_trace(xf_ctx_t *ctx, xf_ws_t *ws, int64_t D, const double *A, const double *B, int64_t K,
+                             double *out, int *ok);
+
 /* Solve L W = B in place for lower-triangular L (n x n, row-major, ld lda) and B (n x k,
  * ld k): blocks of 64 rows through GEMM, the diagonal blocks by substitution. */
 void xf_estb_trsm_lower(int64_t n, int64_t k, const double *L, int64_t lda, double *B);

@@ -11,9 +11,11 @@
  * N > D: xf_estb_trace_pinv_quad on the D x D scatter (Cholesky when well conditioned,
  *        else eigh with pinv's cut).
  * N <= D: with X = U S V^T, H = ||P U_k||_F^2 = sum_{kept i} sum_c (sum_{j in c} U_ji)^2 / n_c,
- *        from the eigendecomposition of the N x N Gram X X^T: no D x D matrix at all. (For
- *        generic features with N <= D this is C - 1: the degenerate regime of the H-score
- *        that PARC reports.)
+ *        from the eigendecomposition of the N x N Gram X X^T: no D x D matrix at all. For
+ *        centred features of full row rank N - 1 this is exactly C - 1 whatever the
+ *        features (the degenerate regime of the H-score that PARC reports); that case is
+ *        certified by one Cholesky of X X^T + s 11^T/N (condition < 1e9) and returned
+ *        without the eigendecomposition.
  * Cut: an eigenvalue counts as zero below max(rcond, max(N, D) eps) * lambda_max; pinv's
  * rcond alone would keep rounding noise of the zero eigenvalues (the reference's D x D
  * pinv then adds noise / noise terms).
@@ -85,6 +87,27 @@ static xf_status hscore_run(xf_ctx_t *ctx, const xf_est_input *in, const xf_para
     double *S = xf_ws_calloc(ws, (size_t)C * (size_t)N, sizeof *S); // (C, N) class sums of U's rows
     if (!G || !lam || !S) return XF_ERR_NOMEM;
     xf_la_dsyrk(0, N, D, 1.0, X, D, 0.0, G, N);
+    {
+        /* Fast path: when the centred rows span the whole complement of 1 (rank N - 1,
+         * no eigenvalue near the cut), U_k U_k^T = I - 11^T/N and H = tr(P) - 1, the
+         * number of populated classes minus one. The rank is certified by a Cholesky of
+         * G + s 11^T/N (s = tr(G)/N fills the one null direction) with condition < 1e9. */
+        double *Mq = xf_ws_alloc(ws, (size_t)N * (size_t)N * sizeof *Mq), *z = xf_ws_calloc(ws, (size_t)N, sizeof *z);
+        if (!Mq || !z) return XF_ERR_NOMEM;
+        double tr = 0;
+        for (int64_t i = 0; i < N; i++) tr += G[i * N + i];
+        double add = tr / ((double)N * (double)N);
+        for (size_t i = 0; i < (size_t)N * (size_t)N; i++) Mq[i] = G[i] + add;
+        double dummy;
+        int ok;
+        if ((st = xf_estb_chol_trace(ctx, ws, N, Mq, z, 1, &dummy, &ok))) return st;
+        if (ok) {
+            int64_t ne = 0;
+            for (int64_t c = 0; c < C; c++) ne += cnt[c] > 0;
+            *score = (double)(ne - 1);
+            return XF_OK;
+        }
+    }
     if ((st = xf_la_eigh(ctx, N, G, N, lam))) return st;
     for (int64_t j = 0; j < N; j++) {
         double *s = S + (int64_t)in->y[j] * N;

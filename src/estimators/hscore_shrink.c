@@ -19,6 +19,8 @@
  *        a_i = (1-a) s_i^2/N + a mu, and B B^T lies in span(V), so
  *        H = (1-a)/(N-1) sum_i s_i^2 (U^T P U)_ii / a_i with P the class-averaging
  *        projector ((U^T P U)_ii = sum_c (sum_{j in c} U_ji)^2 / n_c).
+ *        When a > 0 and cond(M) < 1e9 for M = (1-a) X X^T/N + a mu I, the same number is
+ *        N/(N-1) (C' - a mu tr(E^T M^-1 E)) by one Cholesky (see the code).
  * pinv's cut (rcond 1e-15, floored at max(N, D) eps) applies to the a_i relative to the
  * largest; it only bites when a = 0. */
 #include <math.h>
@@ -80,6 +82,30 @@ static xf_status hscore_shrink_run(xf_ctx_t *ctx, const xf_est_input *in, const 
         if ((st = xf_estb_trace_pinv_quad(ctx, ws, D, G, B, C, rcond, N, &t, NULL))) return st;
         *score = (1.0 - a) / (double)(N - 1) * t;
         return XF_OK;
+    }
+    if (a > 0) {
+        /* Fast path without the eigendecomposition: with M = (1-a) G/N + a mu I (the
+         * shrunk covariance on the row space), G M^-1 = N/(1-a) (I - a mu M^-1), so
+         * H = N/(N-1) (C' - a mu tr(E^T M^-1 E)), C' the populated classes and E (N x C)
+         * the class indicators scaled by 1/sqrt(n_c). Taken when Cholesky certifies
+         * cond(M) < 1e9, i.e. no eigenvalue of S_a near pinv's cut. */
+        double *Mq = xf_ws_alloc(ws, (size_t)N * (size_t)N * sizeof *Mq);
+        double *E = xf_ws_calloc(ws, (size_t)N * (size_t)C, sizeof *E); // (N, C)
+        if (!Mq || !E) return XF_ERR_NOMEM;
+        for (int64_t i = 0; i < N; i++) {
+            for (int64_t j = 0; j < N; j++) Mq[i * N + j] = (1.0 - a) / (double)N * G[i * N + j];
+            Mq[i * N + i] += a * mu;
+            E[i * C + in->y[i]] = 1.0 / sqrt((double)cnt[in->y[i]]);
+        }
+        double t;
+        int ok;
+        if ((st = xf_estb_chol_trace(ctx, ws, N, Mq, E, C, &t, &ok))) return st;
+        if (ok) {
+            int64_t ne = 0;
+            for (int64_t c = 0; c < C; c++) ne += cnt[c] > 0;
+            *score = (double)N / (double)(N - 1) * ((double)ne - a * mu * t);
+            return XF_OK;
+        }
     }
     double *lam = xf_ws_alloc(ws, (size_t)N * sizeof *lam);
     double *S = xf_ws_calloc(ws, (size_t)C * (size_t)N, sizeof *S); // (C, N) class sums of U's rows

@@ -249,6 +249,26 @@ static void check_trace_pinv(xf_ctx_t *ctx, xf_ws_t *ws) {
     }
 }
 
+/* Tiny inputs with values from bench/ref/ref_estB.py: N = 2 has Ledoit-Wolf shrinkage 0
+ * (so hscore-shrink takes the eigh path with pinv's cut), N = 3 = D a positive one. */
+static void check_tiny(xf_ctx_t *ctx, xf_ws_t *ws) {
+    const float F2[6] = {1, 2, 0.5f, -0.5f, 1, 2}, F3[9] = {1, 2, 0.5f, -0.5f, 1, 2, 3, 1, 1};
+    const int32_t y2[2] = {0, 1}, y3[3] = {0, 1, 1};
+    xf_est_input a = {.F = F2, .N = 2, .D = 3, .ldF = 3, .y = y2, .C = 2}, b = a;
+    b.F = F3;
+    b.N = 3;
+    b.y = y3;
+    double s;
+    CHECK_OK(ctx, xf_est_run(ctx, "hscore-shrink", &a, NULL, ws, &s));
+    CHECK_NEAR(s, 2.0, 1e-9, 0, "hscore-shrink N=2 (shrinkage 0)");
+    CHECK_OK(ctx, xf_est_run(ctx, "hscore", &a, NULL, ws, &s));
+    CHECK_NEAR(s, 1.0, 1e-9, 0, "hscore N=2");
+    CHECK_OK(ctx, xf_est_run(ctx, "hscore-shrink", &b, NULL, ws, &s));
+    CHECK_NEAR(s, 0.5998539913804523, 1e-9, 0, "hscore-shrink N=3");
+    CHECK_OK(ctx, xf_est_run(ctx, "hscore", &b, NULL, ws, &s));
+    CHECK_NEAR(s, 1.0, 1e-9, 0, "hscore N=3");
+}
+
 int main(void) {
     xf_ctx_t *ctx;
     if (xf_ctx_create(&ctx)) return 1;
@@ -261,6 +281,7 @@ int main(void) {
         CHECK(xf_est_find(methods[m]) == linked[m], "%s registered", methods[m]);
     check_stride(ctx, ws);
     check_trace_pinv(ctx, ws);
+    check_tiny(ctx, ws);
     check_errors(ctx, ws);
     check_nomem("c2tall");
     check_nomem("c2wide");
