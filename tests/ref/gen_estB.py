@@ -22,6 +22,7 @@ KEYS = [
     'hscore_shrink',
     'transrate_paper', 'transrate_paper_exact', 'transrate_tllib',
     'gbc', 'gbc_published', 'gbc_diag', 'gbc_raw', 'gbc_raw_diag',
+    'logme_icml',
 ]
 
 
@@ -75,6 +76,7 @@ def logme_maxev(F, y):
 def expect(F, y):
     v = {}
     v['logme_maxev'] = logme_maxev(F, y)
+    v['logme_icml'] = R.logme_icml(F, y)
     v['logme'] = R.logme(F, y)
     v['logme_published'] = R.logme_published(F, y)
     v['hscore_tllib'] = R.hscore(F, y)

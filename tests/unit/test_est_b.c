@@ -18,7 +18,7 @@
 
 enum {
     K_LOGME, K_LOGME_PUB, K_LOGME_MAXEV, K_H_TLLIB, K_H_EXACT, K_H_STD, K_H_PCA8, K_H_SHRINK, K_TR_PAPER,
-    K_TR_PAPER_EXACT, K_TR_TLLIB, K_GBC, K_GBC_PUB, K_GBC_DIAG, K_GBC_RAW, K_GBC_RAW_DIAG, K_N
+    K_TR_PAPER_EXACT, K_TR_TLLIB, K_GBC, K_GBC_PUB, K_GBC_DIAG, K_GBC_RAW, K_GBC_RAW_DIAG, K_LOGME_ICML, K_N
 };
 
 typedef struct {
@@ -85,6 +85,7 @@ static void check_case(xf_ctx_t *ctx, xf_ws_t *ws, const char *name) {
             CHECK(fabs(lp - e[K_LOGME_MAXEV]) > 1.0, "%s: published LogME %g should be far from %g", name, lp,
                   e[K_LOGME_MAXEV]);
     }
+    NEAR(run1(ctx, ws, "logme", &f, "variant", "icml", NULL, NULL), K_LOGME_ICML, 1e-6);
     double h = run1(ctx, ws, "hscore", &f, NULL, NULL, NULL, NULL);
     NEAR(h, K_H_EXACT, 1e-6);
     NEAR(h, K_H_TLLIB, 1e-6);
