@@ -10,4 +10,5 @@
 #include "xfer/linalg.h"
 #include "xfer/estimators.h"
 #include "xfer/nn.h"
+#include "xfer/baseline.h"
 #endif
