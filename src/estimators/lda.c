@@ -8,7 +8,9 @@
  * per-class shrunk covariances (the trace is linear). The published code solves
  * eigh(S_b, S) and forms coef = means V V^T; for the full set of S-orthonormal
  * generalised eigenvectors V V^T = S^-1, so the posteriors need only one SPD solve
- * S W = means^T: O(N D^2 + D^3) instead of a D x D generalised eigenproblem.
+ * S W = means^T: O(N D^2 + D^3) instead of a D x D generalised eigenproblem. When N < D
+ * the solve goes through the N x N Gram matrix (Woodbury identity), O(N^2 D), and the
+ * power iteration applies S_w as Xw^T (Xw v) / N.
  *
  * sklearn's 'svd' solver (NCTI's fallback when its shrinkage underflows) is reproduced
  * step by step in xf_estc_lda_svd. */
@@ -77,40 +79,115 @@ static void shrink(double *S, int64_t D, double lam) {
     for (int64_t j = 0; j < D; j++) S[j * D + j] += lam * tr / (double)D;
 }
 
+/* lambda_max(S_w) with S_w = Xw^T Xw / N applied as two GEMVs (N < D): the same
+ * iteration as power_lambda_max without forming S_w. */
+static double power_lambda_max_gram(const double *Xw, int64_t N, int64_t D, int iters, double *x, double *y,
+                                    double *t, double *u) {
+    for (int64_t j = 0; j < D; j++) x[j] = 0;
+    for (int64_t i = 0; i < N; i++) { /* S_w 1 = Xw^T (Xw 1) / N */
+        double s = 0;
+        for (int64_t j = 0; j < D; j++) s += Xw[i * D + j];
+        u[i] = s / (double)N;
+    }
+    xf_la_dgemv(1, N, D, 1.0, Xw, D, u, 0.0, x);
+#define SW_APPLY(in, out)                                            \
+    do {                                                             \
+        xf_la_dgemv(0, N, D, 1.0 / (double)N, Xw, D, (in), 0.0, u); \
+        xf_la_dgemv(1, N, D, 1.0, Xw, D, u, 0.0, (out));             \
+    } while (0)
+    for (int it = 0; it < iters; it++) {
+        SW_APPLY(x, t);
+        double n = 0;
+        for (int64_t i = 0; i < D; i++) n += t[i] * t[i];
+        n = sqrt(n);
+        for (int64_t i = 0; i < D; i++) y[i] = t[i] / n;
+        SW_APPLY(y, t);
+        n = 0;
+        for (int64_t i = 0; i < D; i++) n += t[i] * t[i];
+        n = sqrt(n);
+        for (int64_t i = 0; i < D; i++) x[i] = t[i] / n;
+    }
+    SW_APPLY(y, t);
+#undef SW_APPLY
+    double r = 0;
+    for (int64_t i = 0; i < D; i++) r += x[i] * t[i];
+    return r;
+}
+
 xf_status xf_estc_lda_posterior(xf_ws_t *ws, const double *X, int64_t N, int64_t D, const int32_t *yd, int64_t Cp,
                                 const int64_t *counts, double lam, int power_iters, double *prob, double *lam_out) {
     xf_ctx_t *ctx = xf_ws_ctx(ws);
-    double *means, *S, *W; // (Cp, D), (D, D), (D, Cp)
+    double *means, *W, *Xw; // (Cp, D), (D, Cp), (N, D)
     XF_WS_NEW(ws, means, Cp * D);
-    XF_WS_NEW(ws, S, D * D);
     XF_WS_NEW(ws, W, D * Cp);
-    xf_status st = within_scatter(ws, X, N, D, yd, Cp, counts, means, S);
-    if (st) return st;
+    XF_WS_NEW(ws, Xw, N * D);
+    class_means(X, N, D, yd, Cp, counts, means);
+    for (int64_t i = 0; i < N; i++) {
+        const double *m = means + (int64_t)yd[i] * D;
+        for (int64_t j = 0; j < D; j++) Xw[i * D + j] = X[i * D + j] - m[j];
+    }
+    double trw = 0; /* tr S_w = |Xw|_F^2 / N */
+    for (int64_t k = 0; k < N * D; k++) trw += Xw[k] * Xw[k];
+    trw /= (double)N;
+    /* N < D: S = a I + b Xw^T Xw has rank-N structure; solve through the N x N Gram
+     * (Woodbury) instead of a D x D factorisation */
+    const int gram = N < D;
+    double *S = NULL; // (D, D) when !gram
+    if (!gram) {
+        XF_WS_NEW(ws, S, D * D);
+        xf_la_dsyrk(1, D, N, 1.0 / (double)N, Xw, D, 0.0, S, D);
+    }
+    xf_status st;
     if (lam < 0) {
         /* adaptive strength (SFDA): lam = max(exp(-5 lambda_max(S_w)), 1e-10) */
         double lmax;
         if (power_iters > 0) {
-            double *a, *b, *t;
+            double *a, *b, *t, *u;
             XF_WS_NEW(ws, a, D);
             XF_WS_NEW(ws, b, D);
             XF_WS_NEW(ws, t, D);
-            lmax = power_lambda_max(S, D, power_iters, a, b, t);
+            XF_WS_NEW(ws, u, N);
+            lmax = gram ? power_lambda_max_gram(Xw, N, D, power_iters, a, b, t, u)
+                        : power_lambda_max(S, D, power_iters, a, b, t);
         } else {
+            /* exact: the largest eigenvalue of Xw^T Xw / N equals that of Xw Xw^T / N */
+            int64_t n = gram ? N : D;
             double *E, *w;
-            XF_WS_NEW(ws, E, D * D);
-            XF_WS_NEW(ws, w, D);
-            memcpy(E, S, (size_t)(D * D) * sizeof *E);
-            if ((st = xf_la_eigh(ctx, D, E, D, w))) return st;
-            lmax = w[D - 1];
+            XF_WS_NEW(ws, E, n * n);
+            XF_WS_NEW(ws, w, n);
+            if (gram) xf_la_dsyrk(0, N, D, 1.0 / (double)N, Xw, D, 0.0, E, N);
+            else memcpy(E, S, (size_t)(D * D) * sizeof *E);
+            if ((st = xf_la_eigh(ctx, n, E, n, w))) return st;
+            lmax = w[n - 1];
         }
         lam = exp(-5.0 * lmax);
         if (!(lam > 1e-10)) lam = 1e-10; /* also catches NaN */
     }
     *lam_out = lam;
-    shrink(S, D, lam);
     for (int64_t c = 0; c < Cp; c++)
         for (int64_t j = 0; j < D; j++) W[j * Cp + c] = means[c * D + j];
-    st = xf_la_solve_spd(ctx, D, Cp, S, D, W, Cp);
+    if (!gram) {
+        shrink(S, D, lam);
+        st = xf_la_solve_spd(ctx, D, Cp, S, D, W, Cp);
+    } else {
+        /* S^-1 M^T = (M^T - Xw^T (a/b I + Xw Xw^T)^-1 Xw M^T) / a,
+         * a = lam tr(S_w)/D, b = (1 - lam)/N */
+        double a = lam * trw / (double)D, b = (1.0 - lam) / (double)N;
+        double *G, *T; // (N, N), (N, Cp)
+        XF_WS_NEW(ws, G, N * N);
+        XF_WS_NEW(ws, T, N * Cp);
+        st = a > 0 ? XF_OK : XF_ERR_NUMERIC;
+        if (!st) {
+            xf_la_dsyrk(0, N, D, 1.0, Xw, D, 0.0, G, N);
+            for (int64_t i = 0; i < N; i++) G[i * N + i] += a / b;
+            xf_la_dgemm(0, 0, N, Cp, D, 1.0, Xw, D, W, Cp, 0.0, T, Cp);
+            st = xf_la_solve_spd(ctx, N, Cp, G, N, T, Cp);
+        }
+        if (!st) {
+            xf_la_dgemm(1, 0, D, Cp, N, -1.0, Xw, D, T, Cp, 1.0, W, Cp);
+            for (int64_t k = 0; k < D * Cp; k++) W[k] /= a;
+        }
+    }
     if (st) {
         xf_ctx_clear_error(ctx);
         return XF_ERR(ctx, XF_ERR_NUMERIC,
@@ -122,8 +199,8 @@ xf_status xf_estc_lda_posterior(xf_ws_t *ws, const double *X, int64_t N, int64_t
     for (int64_t c = 0; c < Cp; c++) {
         double q = 0;
         for (int64_t j = 0; j < D; j++) q += means[c * D + j] * W[j * Cp + c];
-        double b = -0.5 * q + log((double)counts[c] / (double)N);
-        for (int64_t i = 0; i < N; i++) prob[i * Cp + c] += b;
+        double bb = -0.5 * q + log((double)counts[c] / (double)N);
+        for (int64_t i = 0; i < N; i++) prob[i * Cp + c] += bb;
     }
     xf_estc_softmax_rows(prob, N, Cp);
     return XF_OK;

@@ -77,6 +77,7 @@ def fcase(name, F, y):
 
 fcase('f_big', *clustered(150, 40, 4, sep=0.6))            # N > D, NCTI svd solver? (decided by variance)
 fcase('f_wide', *clustered(50, 120, 3, sep=0.5))            # N < D
+fcase('f_wide2', *clustered(60, 100, 3, sep=0.03, noise=0.3))   # N < D, overlapping: SFDA < 1
 fcase('f_c2', *clustered(80, 16, 2, sep=0.4))               # C = 2
 F, y = clustered(90, 24, 5, sep=0.5)
 y[0] = 4; y[y == 4] = 3; y[0] = 4                           # class 4 has one sample

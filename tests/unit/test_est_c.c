@@ -100,9 +100,9 @@ static void test_probs(void) {
 }
 
 static void test_features(void) {
-    const char *cases[] = {"f_big", "f_wide", "f_c2", "f_edge", "f_small"};
+    const char *cases[] = {"f_big", "f_wide", "f_wide2", "f_c2", "f_edge", "f_small"};
     xf_param exact = {"sfda.power_iters", "0"}, rel = {"etran.lda", "released"};
-    for (int c = 0; c < 5; c++) {
+    for (int c = 0; c < 6; c++) {
         fx f;
         if (!fx_load(cases[c], 1, 0, &f)) continue;
         char nm[64];
