@@ -1,0 +1,58 @@
+"""Times bench/ref/ref_estC.py on the inputs bench/est_c.c wrote (--write DIR).
+
+    OPENBLAS_NUM_THREADS=1 python3 bench/ref/time_estC.py DIR [sizes] [methods]
+
+Each (size, method) runs in a child process killed after 90 s ("> 90").
+xf_est_run's input checks are not part of the C timing's work either... they are: the C
+figure includes them; this one does not include np.load.
+"""
+import multiprocessing as mp
+import os
+import sys
+import time
+
+import numpy as np
+
+sys.path.insert(0, os.path.dirname(__file__))
+import ref_estC as R  # noqa: E402
+
+
+def one(d, s, m, q):
+    F = np.load(f'{d}/s{s}_F.npy')
+    y = np.load(f'{d}/s{s}_y.npy').astype(np.int64)
+    P = np.load(f'{d}/s{s}_P.npy') if m in ('leep', 'nce') else None
+    t0 = time.perf_counter()
+    if m == 'leep':
+        v = R.leep(P.astype(np.float64), y)
+    elif m == 'nce':
+        v = R.nce(P, y)
+    elif m == 'nleep':
+        v = R.nleep(F, y, seed=0)
+    elif m == 'sfda':
+        v = R.sfda(F, y)
+    elif m == 'ncti':
+        t = R.ncti_terms(F, y)
+        v = t[1] + t[0] - t[2]
+    else:
+        t = R.etran_terms(F, y)
+        v = 0.15 * t[0] + 0.85 * t[1]
+    q.put((time.perf_counter() - t0, float(v)))
+
+
+if __name__ == '__main__':
+    d = sys.argv[1]
+    sizes = sys.argv[2].split(',') if len(sys.argv) > 2 else ['0', '1', '2', '3']
+    methods = sys.argv[3].split(',') if len(sys.argv) > 3 else ['leep', 'nce', 'nleep', 'sfda', 'ncti', 'etran']
+    for s in sizes:
+        for m in methods:
+            q = mp.Queue()
+            p = mp.Process(target=one, args=(d, s, m, q))
+            p.start()
+            p.join(90)
+            if p.is_alive():
+                p.terminate()
+                p.join()
+                print(f'{s} {m} >90', flush=True)
+            else:
+                t, v = q.get()
+                print(f'{s} {m} {t:.4f} {v:.10g}', flush=True)
