@@ -71,6 +71,93 @@ xf_status xf_idx_read_mem(xf_ctx_t *ctx, const void *buf, size_t len, const char
 xf_status xf_digits_read(xf_ctx_t *ctx, const char *path, xf_dataset *out);
 xf_status xf_digits_read_mem(xf_ctx_t *ctx, const void *buf, size_t len, const char *name, xf_dataset *out);
 
+
+/* ---- images: PNG and JPEG ----------------------------------------------------------- */
+
+/* Largest image decoded (width * height); a bigger header is refused before allocation. */
+#define XF_IMAGE_MAX_PIXELS ((uint64_t)1 << 28)
+
+typedef struct xf_image {
+    int h, w;    /* size in pixels */
+    int c;       /* 1 (gray) or 3 (RGB) */
+    int depth;   /* 8 (uint8 samples) or 16 (native uint16 samples) */
+    void *data;  /* (H, W, C) interleaved, owned */
+} xf_image;
+
+/* Decodes a PNG or JPEG (chosen by magic bytes). PNG: palette -> RGB, gray < 8 bit ->
+ * 8 bit, alpha dropped, 16-bit kept. JPEG: gray or RGB (CMYK refused). A corrupt or
+ * truncated file is XF_ERR_FORMAT naming it. */
+xf_status xf_image_read(xf_ctx_t *ctx, const char *path, xf_image *out);
+xf_status xf_image_decode_mem(xf_ctx_t *ctx, const void *buf, size_t len, const char *name, xf_image *out);
+void xf_image_free(xf_ctx_t *ctx, xf_image *img);
+
+/* ---- preprocessing: how every loader turns pixels into the float tensor ---------------
+ * 1. channels: gray -> RGB replicates; RGB -> gray is ITU-R 601 luma as Pillow computes it
+ *    for 8-bit images, L = (19595 R + 38470 G + 7471 B + 32768) >> 16, and
+ *    0.299 R + 0.587 G + 0.114 B in float for 16-bit and float inputs.
+ * 2. scale to [0, 1] (uint8 / 255, uint16 / 65535, digits / 16, float arrays unchanged).
+ * 3. resize, when the output size differs from the input: torchvision's
+ *    Resize(resize) + CenterCrop((height, width)) on a PIL image, i.e.
+ *    - the shorter side becomes `resize` (default max(height, width)); the longer one
+ *      int(resize * long / short);
+ *    - resampling is Pillow's BILINEAR: a triangle filter with half-pixel centres whose
+ *      support widens by the scale factor when shrinking (antialiased, unlike
+ *      torch.nn.functional.interpolate(antialias=False)); separable, horizontal pass
+ *      first; weights over the pixels inside the image, renormalised at the borders;
+ *      computed in float here, where Pillow rounds 8-bit images to uint8 after each
+ *      pass (a difference of at most about 1/255);
+ *    - the crop offset is round((resized - crop) / 2) with Python's round-half-even.
+ *    resize = XF_RESIZE_STRETCH resizes straight to (height, width) (Resize((h, w))).
+ * 4. normalise: (x - mean[c]) / std[c]. */
+#define XF_RESIZE_STRETCH (-1)
+
+typedef struct xf_data_opts {
+    int height, width;      /* output size; 0 = the data's own (image folders: all images must agree) */
+    int resize;             /* shorter side before the centre crop; 0 = max(height, width);
+                               XF_RESIZE_STRETCH = straight to (height, width) */
+    int channels;           /* 1 or 3; 0 = the data's own (image folders: the first image's) */
+    float mean[3], std[3];  /* per channel (a 1-channel output uses [0]); defaults 0 and 1 */
+    const char *split;      /* "train" or "test"; NULL: "train" where the source has splits */
+    const char *labels;     /* labels file for an IDX or .npy image file; NULL: found by name */
+    const char *corpus_dir; /* where corpus:<task> lives; NULL = XF_CORPUS_DIR */
+    int skip_bad;           /* image folders: skip an unreadable image with a warning (log) */
+} xf_data_opts;
+
+void xf_data_opts_default(xf_data_opts *o);
+
+/* Converts one decoded image to a (c, h, w) float tensor at dst following the steps
+ * above. c, h, w are the output channels and size (h, w from opts or the image's own).
+ * Scratch comes from ws (reset by the caller between images). */
+xf_status xf_image_to_tensor(xf_ctx_t *ctx, const xf_image *img, const xf_data_opts *o, int c, int h, int w,
+                             xf_ws_t *ws, float *dst);
+/* The same for float planes already in [0, 1]: src (sc, sh, sw) -> dst (c, h, w). */
+xf_status xf_planes_to_tensor(xf_ctx_t *ctx, const float *src, int sc, int sh, int sw, const xf_data_opts *o, int c,
+                              int h, int w, xf_ws_t *ws, float *dst);
+/* Pillow-compatible BILINEAR resampling of one plane: src (ih, iw) -> dst (oh, ow). */
+xf_status xf_resize_bilinear(xf_ctx_t *ctx, const float *src, int ih, int iw, float *dst, int oh, int ow);
+
+
+/* ---- image folders: root/<class>/<image> ----------------------------------------------
+ * Classes are the sub-folders of root (names not starting with '.'), sorted in byte order
+ * (strcmp; torchvision ImageFolder's order for ASCII names): class i is the i-th. Images
+ * are the files ending in .png, .jpg or .jpeg (any case), sorted in byte order within a
+ * class; other files are ignored. Errors: no class folders, a class folder without
+ * images (named), an unreadable or corrupt image (named; with opts->skip_bad it is
+ * skipped with a warning through the log callback instead). Output channels and size
+ * default to the first image's; without a size every image must have that size. */
+typedef struct xf_folder {
+    int k;           /* classes */
+    char **classes;  /* (k) names, owned */
+    int64_t n;       /* images */
+    char **paths;    /* (n) "root/class/file", owned */
+    int32_t *labels; /* (n) class of each path */
+} xf_folder;
+
+xf_status xf_folder_scan(xf_ctx_t *ctx, const char *root, xf_folder *out);
+void xf_folder_free(xf_ctx_t *ctx, xf_folder *f);
+/* Scan and decode everything into *out (preprocessing per opts, which may be NULL). */
+xf_status xf_folder_load(xf_ctx_t *ctx, const char *root, const xf_data_opts *opts, xf_dataset *out);
+
 #ifdef __cplusplus
 }
 #endif
