@@ -1,0 +1,164 @@
+/* xfer data loaders: labelled image datasets in memory, the file formats they come from
+ * (IDX, .npy, image folders with PNG / JPEG, the scikit-learn digits CSV, the embedded
+ * corpus), a batch stream for data larger than memory, the label hierarchy file and
+ * PARC's fixed-budget probe sampler.
+ *
+ * Worked example:
+ *
+ *     xf_data_opts o;
+ *     xf_data_opts_default(&o);
+ *     o.height = o.width = 32; o.channels = 3;          // resize + crop, gray -> RGB
+ *     xf_dataset ds;
+ *     if (xf_data_open(ctx, "/usr/share/datasets/fashion-mnist", &o, &ds) != XF_OK)
+ *         fprintf(stderr, "xfer: %s\n", xf_errmsg(ctx));
+ *     // ds.x is (N, 3, 32, 32) float32, ds.y (N) int32 in [0, ds.k)
+ *     xf_dataset_free(ctx, &ds);
+ *
+ * Pixel scale: every loader maps pixels to [0, 1] first (8-bit / 255, 16-bit / 65535,
+ * digits / 16, float arrays as they are), then applies (x - mean[c]) / std[c].
+ *
+ * Files are untrusted: declared sizes are checked for overflow and against the real
+ * (decompressed) size before anything that size is allocated; every error names the
+ * file (and the line, for text files) in one line on the context.
+ */
+#ifndef XFER_DATA_H
+#define XFER_DATA_H
+#include "xfer/array.h"
+
+#ifdef __cplusplus
+extern "C" {
+#endif
+
+/* ---- a labelled image dataset in memory -------------------------------------------- */
+
+typedef struct xf_dataset {
+    int64_t n;      /* N samples */
+    int c, h, w;    /* channels, height, width of every image */
+    float *x;       /* (N, C, H, W) float32, owned */
+    int32_t *y;     /* (N) labels in [0, k), owned */
+    int k;          /* number of classes (names[0..k-1]) */
+    char **classes; /* k class names, owned (each string too) */
+} xf_dataset;
+
+/* Releases everything and zeroes *ds; safe on a zeroed or already freed dataset. */
+void xf_dataset_free(xf_ctx_t *ctx, xf_dataset *ds);
+/* Allocates x (N, C, H, W) and y (N) zeroed and k class names "0".."k-1". */
+xf_status xf_dataset_alloc(xf_ctx_t *ctx, xf_dataset *ds, int64_t n, int c, int h, int w, int k);
+/* Replaces class i's name with a copy of name. */
+xf_status xf_dataset_set_class(xf_ctx_t *ctx, xf_dataset *ds, int i, const char *name);
+/* A new dataset holding rows idx[0..m-1] of src (in that order), with the same classes. */
+xf_status xf_dataset_subset(xf_ctx_t *ctx, const xf_dataset *src, const int64_t *idx, int64_t m,
+                            xf_dataset *out);
+
+/* ---- IDX (LeCun's MNIST format) -------------------------------------------------------
+ * Layout: bytes 0,1 = 0; byte 2 = type (0x08 uint8, 0x09 int8, 0x0B int16, 0x0C int32,
+ * 0x0D float32, 0x0E float64); byte 3 = ndim (1..8); then ndim uint32 big-endian
+ * dimensions; then the data, big-endian, C order. The file may be gzipped (detected by
+ * the gzip magic 1f 8b, not by its name; concatenated gzip members are accepted).
+ * The data must be exactly as long as the dimensions say: a short file, a gzip stream
+ * that ends early and trailing bytes (decompressed, or after the gzip stream) are errors.
+ * The result is native-endian with the matching dtype (uint8, int8, int16, int32,
+ * float32, float64). */
+xf_status xf_idx_read(xf_ctx_t *ctx, const char *path, xf_array *out);
+/* The same from memory (gzipped or not); name is used in messages. */
+xf_status xf_idx_read_mem(xf_ctx_t *ctx, const void *buf, size_t len, const char *name, xf_array *out);
+
+/* ---- the handwritten digits CSV of scikit-learn ----------------------------------------
+ * 1797 rows of 64 pixel values 0..16 (8x8, row-major) and a label 0..9, comma separated,
+ * gzipped or not. The result is (N, 1, 8, 8), pixels / 16, k = 10 classes "0".."9".
+ * path NULL means XF_DIGITS_PATH. */
+#define XF_DIGITS_PATH "/usr/lib/python3/dist-packages/sklearn/datasets/data/digits.csv.gz"
+xf_status xf_digits_read(xf_ctx_t *ctx, const char *path, xf_dataset *out);
+xf_status xf_digits_read_mem(xf_ctx_t *ctx, const void *buf, size_t len, const char *name, xf_dataset *out);
+
+
+/* ---- images: PNG and JPEG ----------------------------------------------------------- */
+
+/* Largest image decoded (width * height); a bigger header is refused before allocation. */
+#define XF_IMAGE_MAX_PIXELS ((uint64_t)1 << 28)
+
+typedef struct xf_image {
+    int h, w;    /* size in pixels */
+    int c;       /* 1 (gray) or 3 (RGB) */
+    int depth;   /* 8 (uint8 samples) or 16 (native uint16 samples) */
+    void *data;  /* (H, W, C) interleaved, owned */
+} xf_image;
+
+/* Decodes a PNG or JPEG (chosen by magic bytes). PNG: palette -> RGB, gray < 8 bit ->
+ * 8 bit, alpha dropped, 16-bit kept. JPEG: gray or RGB (CMYK refused). A corrupt or
+ * truncated file is XF_ERR_FORMAT naming it. */
+xf_status xf_image_read(xf_ctx_t *ctx, const char *path, xf_image *out);
+xf_status xf_image_decode_mem(xf_ctx_t *ctx, const void *buf, size_t len, const char *name, xf_image *out);
+void xf_image_free(xf_ctx_t *ctx, xf_image *img);
+
+/* ---- preprocessing: how every loader turns pixels into the float tensor ---------------
+ * 1. channels: gray -> RGB replicates; RGB -> gray is ITU-R 601 luma as Pillow computes it
+ *    for 8-bit images, L = (19595 R + 38470 G + 7471 B + 32768) >> 16, and
+ *    0.299 R + 0.587 G + 0.114 B in float for 16-bit and float inputs.
+ * 2. scale to [0, 1] (uint8 / 255, uint16 / 65535, digits / 16, float arrays unchanged).
+ * 3. resize, when the output size differs from the input: torchvision's
+ *    Resize(resize) + CenterCrop((height, width)) on a PIL image, i.e.
+ *    - the shorter side becomes `resize` (default max(height, width)); the longer one
+ *      int(resize * long / short);
+ *    - resampling is Pillow's BILINEAR: a triangle filter with half-pixel centres whose
+ *      support widens by the scale factor when shrinking (antialiased, unlike
+ *      torch.nn.functional.interpolate(antialias=False)); separable, horizontal pass
+ *      first; weights over the pixels inside the image, renormalised at the borders;
+ *      computed in float here, where Pillow rounds 8-bit images to uint8 after each
+ *      pass (a difference of at most about 1/255);
+ *    - the crop offset is round((resized - crop) / 2) with Python's round-half-even.
+ *    resize = XF_RESIZE_STRETCH resizes straight to (height, width) (Resize((h, w))).
+ * 4. normalise: (x - mean[c]) / std[c]. */
+#define XF_RESIZE_STRETCH (-1)
+
+typedef struct xf_data_opts {
+    int height, width;      /* output size; 0 = the data's own (image folders: all images must agree) */
+    int resize;             /* shorter side before the centre crop; 0 = max(height, width);
+                               XF_RESIZE_STRETCH = straight to (height, width) */
+    int channels;           /* 1 or 3; 0 = the data's own (image folders: the first image's) */
+    float mean[3], std[3];  /* per channel (a 1-channel output uses [0]); defaults 0 and 1 */
+    const char *split;      /* "train" or "test"; NULL: "train" where the source has splits */
+    const char *labels;     /* labels file for an IDX or .npy image file; NULL: found by name */
+    const char *corpus_dir; /* where corpus:<task> lives; NULL = XF_CORPUS_DIR */
+    int skip_bad;           /* image folders: skip an unreadable image with a warning (log) */
+} xf_data_opts;
+
+void xf_data_opts_default(xf_data_opts *o);
+
+/* Converts one decoded image to a (c, h, w) float tensor at dst following the steps
+ * above. c, h, w are the output channels and size (h, w from opts or the image's own).
+ * Scratch comes from ws (reset by the caller between images). */
+xf_status xf_image_to_tensor(xf_ctx_t *ctx, const xf_image *img, const xf_data_opts *o, int c, int h, int w,
+                             xf_ws_t *ws, float *dst);
+/* The same for float planes already in [0, 1]: src (sc, sh, sw) -> dst (c, h, w). */
+xf_status xf_planes_to_tensor(xf_ctx_t *ctx, const float *src, int sc, int sh, int sw, const xf_data_opts *o, int c,
+                              int h, int w, xf_ws_t *ws, float *dst);
+/* Pillow-compatible BILINEAR resampling of one plane: src (ih, iw) -> dst (oh, ow). */
+xf_status xf_resize_bilinear(xf_ctx_t *ctx, const float *src, int ih, int iw, float *dst, int oh, int ow);
+
+
+/* ---- image folders: root/<class>/<image> ----------------------------------------------
+ * Classes are the sub-folders of root (names not starting with '.'), sorted in byte order
+ * (strcmp; torchvision ImageFolder's order for ASCII names): class i is the i-th. Images
+ * are the files ending in .png, .jpg or .jpeg (any case), sorted in byte order within a
+ * class; other files are ignored. Errors: no class folders, a class folder without
+ * images (named), an unreadable or corrupt image (named; with opts->skip_bad it is
+ * skipped with a warning through the log callback instead). Output channels and size
+ * default to the first image's; without a size every image must have that size. */
+typedef struct xf_folder {
+    int k;           /* classes */
+    char **classes;  /* (k) names, owned */
+    int64_t n;       /* images */
+    char **paths;    /* (n) "root/class/file", owned */
+    int32_t *labels; /* (n) class of each path */
+} xf_folder;
+
+xf_status xf_folder_scan(xf_ctx_t *ctx, const char *root, xf_folder *out);
+void xf_folder_free(xf_ctx_t *ctx, xf_folder *f);
+/* Scan and decode everything into *out (preprocessing per opts, which may be NULL). */
+xf_status xf_folder_load(xf_ctx_t *ctx, const char *root, const xf_data_opts *opts, xf_dataset *out);
+
+#ifdef __cplusplus
+}
+#endif
+#endif

@@ -1,0 +1,435 @@
+/* Data loaders against fixtures written by tests/ref/gen_data.py (struct/gzip, Pillow,
+ * NumPy, scikit-learn): IDX (plain, gzipped, every type code, the bad-file table), the
+ * digits CSV (small fixture, and Debian's real file when installed), Fashion-MNIST t10k
+ * when installed, allocation failure. */
+#include "xfer/data.h"
+#include "xfer/npy.h"
+#include "xtest.h"
+
+static xf_ctx_t *ctx;
+
+static const char *ref(const char *rel) {
+    static char buf[8][1024];
+    static int k = 0;
+    k = (k + 1) % 8;
+    return xt_ref(rel, buf[k], sizeof buf[k]);
+}
+
+static int file_exists(const char *p) {
+    struct stat sb;
+    return stat(p, &sb) == 0;
+}
+
+/* a file's whole content (test helper; malloc'd) */
+static unsigned char *slurp(const char *path, size_t *len) {
+    FILE *f = fopen(path, "rb");
+    if (!f) return NULL;
+    fseek(f, 0, SEEK_END);
+    long n = ftell(f);
+    fseek(f, 0, SEEK_SET);
+    unsigned char *b = malloc(n > 0 ? (size_t)n : 1);
+    *len = fread(b, 1, (size_t)n, f);
+    fclose(f);
+    return b;
+}
+
+static void check_bad(xf_status got, xf_status want, const char *name) {
+    CHECK(got == want, "%s: got %s want %s (%s)", name, xf_status_str(got), xf_status_str(want), xf_errmsg(ctx));
+    CHECK(strstr(xf_errmsg(ctx), name) != NULL, "%s: message does not name the file: %s", name, xf_errmsg(ctx));
+    CHECK(strchr(xf_errmsg(ctx), '\n') == NULL, "%s: message is not one line", name);
+}
+
+/* ---- IDX -------------------------------------------------------------------------- */
+
+static void test_idx(void) {
+    xf_array ex, exl, a;
+    CHECK_OK(ctx, xf_npy_read(ctx, ref("data/idx_expect_images.npy"), &ex));
+    CHECK_OK(ctx, xf_npy_read(ctx, ref("data/idx_expect_labels.npy"), &exl));
+    const char *imgs[] = {"data/idx_plain/train-images-idx3-ubyte", "data/idx_gz/train-images-idx3-ubyte.gz",
+                          "data/idx_multi_member.idx.gz"};
+    for (int i = 0; i < 3; i++) {
+        xf_status st = xf_idx_read(ctx, ref(imgs[i]), &a);
+        CHECK(st == XF_OK, "%s: %s", imgs[i], xf_errmsg(ctx));
+        if (st) continue;
+        CHECK(a.dtype == XF_DT_U8 && a.ndim == 3 && a.shape[0] == 6 && a.shape[1] == 5 && a.shape[2] == 4, "%s: shape", imgs[i]);
+        CHECK(a.size == ex.size && memcmp(a.data, ex.data, (size_t)ex.size) == 0, "%s: pixels differ from numpy", imgs[i]);
+        xf_array_free(ctx, &a);
+    }
+    const char *labs[] = {"data/idx_plain/train-labels-idx1-ubyte", "data/idx_gz/train-labels-idx1-ubyte.gz"};
+    for (int i = 0; i < 2; i++) {
+        CHECK_OK(ctx, xf_idx_read(ctx, ref(labs[i]), &a));
+        CHECK(a.ndim == 1 && a.shape[0] == 6 && memcmp(a.data, exl.data, 6) == 0, "%s: labels", labs[i]);
+        xf_array_free(ctx, &a);
+    }
+    /* every type code, against numpy's native-endian copy */
+    const char *types[] = {"int8", "int16", "int32", "float32", "float64"};
+    const xf_dtype dts[] = {XF_DT_I8, XF_DT_I16, XF_DT_I32, XF_DT_F32, XF_DT_F64};
+    for (int i = 0; i < 5; i++) {
+        char p1[64], p2[64];
+        snprintf(p1, sizeof p1, "data/idx_types/%s.idx", types[i]);
+        snprintf(p2, sizeof p2, "data/idx_types/%s.npy", types[i]);
+        xf_array e;
+        CHECK_OK(ctx, xf_npy_read(ctx, ref(p2), &e));
+        xf_status st = xf_idx_read(ctx, ref(p1), &a);
+        CHECK(st == XF_OK, "%s: %s", p1, xf_errmsg(ctx));
+        if (!st) {
+            CHECK(a.dtype == dts[i] && a.ndim == 3 && a.size == 24, "%s: dtype/shape", p1);
+            int same = a.size == e.size;
+            for (int64_t j = 0; same && j < a.size; j++) same = xf_array_get_f64(&a, j) == xf_array_get_f64(&e, j);
+            CHECK(same, "%s: values differ from numpy", p1);
+            xf_array_free(ctx, &a);
+        }
+        xf_array_free(ctx, &e);
+    }
+    /* memory entry point, gzipped and not */
+    size_t len = 0;
+    unsigned char *buf = slurp(ref("data/idx_gz/train-images-idx3-ubyte.gz"), &len);
+    CHECK_OK(ctx, xf_idx_read_mem(ctx, buf, len, "mem.gz", &a));
+    CHECK(a.size == ex.size && memcmp(a.data, ex.data, (size_t)ex.size) == 0, "mem gz: pixels");
+    xf_array_free(ctx, &a);
+    CHECK_ST(ctx, xf_idx_read_mem(ctx, buf, len - 3, "mem_trunc.gz", &a), XF_ERR_FORMAT);
+    free(buf);
+
+    /* the bad-file table */
+    const struct { const char *f; xf_status st; } bad[] = {
+        {"data/bad_idx/truncated.idx", XF_ERR_FORMAT},
+        {"data/bad_idx/truncated_header.idx", XF_ERR_FORMAT},
+        {"data/bad_idx/wrong_magic.idx", XF_ERR_FORMAT},
+        {"data/bad_idx/bad_type.idx", XF_ERR_FORMAT},
+        {"data/bad_idx/zero_dims.idx", XF_ERR_FORMAT},
+        {"data/bad_idx/nine_dims.idx", XF_ERR_UNSUPPORTED},
+        {"data/bad_idx/dims_overflow.idx", XF_ERR_FORMAT},
+        {"data/bad_idx/trailing.idx", XF_ERR_FORMAT},
+        {"data/bad_idx/gz_trailing_garbage.idx.gz", XF_ERR_FORMAT},
+        {"data/bad_idx/gz_truncated.idx.gz", XF_ERR_FORMAT},
+        {"data/bad_idx/gz_short_data.idx.gz", XF_ERR_FORMAT},
+        {"data/bad_idx/gz_long_data.idx.gz", XF_ERR_FORMAT},
+        {"data/bad_idx/gz_corrupt.idx.gz", XF_ERR_FORMAT},
+        {"data/bad_idx/gz_huge_declared.idx.gz", XF_ERR_FORMAT},
+        {"data/bad_idx/empty.idx", XF_ERR_FORMAT},
+        {"data/bad_idx/does_not_exist.idx", XF_ERR_IO},
+    };
+    for (size_t i = 0; i < sizeof bad / sizeof *bad; i++) {
+        xf_status st = xf_idx_read(ctx, ref(bad[i].f), &a);
+        check_bad(st, bad[i].st, bad[i].f);
+        CHECK(a.data == NULL, "%s: no data on failure", bad[i].f);
+    }
+    /* specific messages */
+    xf_idx_read(ctx, ref("data/bad_idx/gz_trailing_garbage.idx.gz"), &a);
+    CHECK(strstr(xf_errmsg(ctx), "trailing garbage") != NULL, "gz garbage message: %s", xf_errmsg(ctx));
+    xf_idx_read(ctx, ref("data/bad_idx/dims_overflow.idx"), &a);
+    CHECK(strstr(xf_errmsg(ctx), "overflow") != NULL, "overflow message: %s", xf_errmsg(ctx));
+    /* the 4 GiB claim is refused after at most a small allocation */
+    int64_t before = xf_ctx_alloc_count(ctx);
+    xf_idx_read(ctx, ref("data/bad_idx/gz_huge_declared.idx.gz"), &a);
+    CHECK(xf_ctx_alloc_count(ctx) - before < 20, "huge gz: %lld allocations", (long long)(xf_ctx_alloc_count(ctx) - before));
+    CHECK(strstr(xf_errmsg(ctx), "truncated") != NULL, "huge gz message: %s", xf_errmsg(ctx));
+
+    /* allocation failure at every step of a gzipped read: clean error, no leak */
+    for (int k = 1; k < 40; k++) {
+        xf_ctx_fail_alloc_after(ctx, k);
+        xf_status st = xf_idx_read(ctx, ref("data/idx_gz/train-images-idx3-ubyte.gz"), &a);
+        xf_ctx_fail_alloc_after(ctx, 0);
+        if (st == XF_OK) { xf_array_free(ctx, &a); break; }
+        CHECK(st == XF_ERR_NOMEM, "alloc failure %d: %s (%s)", k, xf_status_str(st), xf_errmsg(ctx));
+    }
+    xf_array_free(ctx, &ex);
+    xf_array_free(ctx, &exl);
+}
+
+static void test_fashion_mnist(void) {
+    const char *img = "/usr/share/datasets/fashion-mnist/t10k-images-idx3-ubyte.gz";
+    const char *lab = "/usr/share/datasets/fashion-mnist/t10k-labels-idx1-ubyte.gz";
+    if (!file_exists(img) || !file_exists(lab)) {
+        printf("skip: Fashion-MNIST not installed (%s; Debian package dataset-fashion-mnist)\n", img);
+        return;
+    }
+    xf_array a, l;
+    CHECK_OK(ctx, xf_idx_read(ctx, img, &a));
+    CHECK_OK(ctx, xf_idx_read(ctx, lab, &l));
+    CHECK(a.dtype == XF_DT_U8 && a.ndim == 3 && a.shape[0] == 10000 && a.shape[1] == 28 && a.shape[2] == 28, "t10k images shape");
+    CHECK(l.dtype == XF_DT_U8 && l.ndim == 1 && l.shape[0] == 10000, "t10k labels shape");
+    if (l.data && l.size == 10000) {
+        /* Fashion-MNIST's test split is balanced: 1000 per class */
+        int cnt[10] = {0}, bad = 0;
+        for (int i = 0; i < 10000; i++) {
+            int y = ((unsigned char *)l.data)[i];
+            if (y < 10) cnt[y]++; else bad++;
+        }
+        for (int c = 0; c < 10; c++) CHECK(cnt[c] == 1000, "t10k class %d count %d", c, cnt[c]);
+        CHECK(bad == 0, "t10k labels out of range");
+    }
+    xf_array_free(ctx, &a);
+    xf_array_free(ctx, &l);
+}
+
+/* ---- digits ----------------------------------------------------------------------- */
+
+static void test_digits(void) {
+    xf_dataset d;
+    xf_array ex, ey;
+    CHECK_OK(ctx, xf_npy_read(ctx, ref("data/digits/small_x.npy"), &ex));
+    CHECK_OK(ctx, xf_npy_read(ctx, ref("data/digits/small_y.npy"), &ey));
+    const char *files[] = {"data/digits/small.csv", "data/digits/small.csv.gz"};
+    for (int i = 0; i < 2; i++) {
+        xf_status st = xf_digits_read(ctx, ref(files[i]), &d);
+        CHECK(st == XF_OK, "%s: %s", files[i], xf_errmsg(ctx));
+        if (st) continue;
+        CHECK(d.n == 4 && d.c == 1 && d.h == 8 && d.w == 8 && d.k == 10, "%s: shape", files[i]);
+        CHECK(memcmp(d.x, ex.data, 4 * 64 * sizeof(float)) == 0, "%s: pixels", files[i]);
+        int same = 1;
+        for (int j = 0; j < 4; j++) same &= d.y[j] == ((int64_t *)ey.data)[j];
+        CHECK(same, "%s: labels", files[i]);
+        CHECK(strcmp(d.classes[7], "7") == 0, "class names");
+        xf_dataset_free(ctx, &d);
+    }
+    const char *bad[] = {"data/digits/bad_fields.csv", "data/digits/bad_pixel.csv", "data/digits/bad_label.csv",
+                         "data/digits/bad_text.csv", "data/digits/empty.csv"};
+    for (int i = 0; i < 5; i++) {
+        check_bad(xf_digits_read(ctx, ref(bad[i]), &d), XF_ERR_FORMAT, bad[i]);
+        CHECK(d.x == NULL, "%s: nothing on failure", bad[i]);
+    }
+    xf_digits_read(ctx, ref("data/digits/bad_pixel.csv"), &d);
+    CHECK(strstr(xf_errmsg(ctx), "bad_pixel.csv:2:") != NULL, "line number: %s", xf_errmsg(ctx));
+    xf_array_free(ctx, &ex);
+    xf_array_free(ctx, &ey);
+
+    if (!file_exists(XF_DIGITS_PATH)) {
+        printf("skip: %s not installed (Debian package python3-sklearn)\n", XF_DIGITS_PATH);
+        return;
+    }
+    CHECK_OK(ctx, xf_digits_read(ctx, NULL, &d));
+    CHECK(d.n == 1797 && d.c == 1 && d.h == 8 && d.w == 8, "sklearn digits shape %lld", (long long)d.n);
+    xf_array f10, cnt, sum;
+    if (file_exists(ref("data/digits/sklearn_first10.npy")) && d.n == 1797) {
+        CHECK_OK(ctx, xf_npy_read(ctx, ref("data/digits/sklearn_first10.npy"), &f10));
+        CHECK_OK(ctx, xf_npy_read(ctx, ref("data/digits/sklearn_counts.npy"), &cnt));
+        CHECK_OK(ctx, xf_npy_read(ctx, ref("data/digits/sklearn_pixel_sum.npy"), &sum));
+        CHECK(memcmp(d.x, f10.data, 640 * sizeof(float)) == 0, "first 10 digits equal sklearn.load_digits");
+        int64_t c[10] = {0};
+        double s = 0;
+        for (int64_t i = 0; i < d.n; i++) c[d.y[i]]++;
+        for (int64_t i = 0; i < d.n * 64; i++) s += d.x[i] * 16.0;
+        for (int j = 0; j < 10; j++) CHECK(c[j] == ((int64_t *)cnt.data)[j], "digit %d count %lld", j, (long long)c[j]);
+        CHECK_NEAR(s, ((double *)sum.data)[0], 0, 0.5, "digits pixel sum");
+        xf_array_free(ctx, &f10);
+        xf_array_free(ctx, &cnt);
+        xf_array_free(ctx, &sum);
+    }
+    xf_dataset_free(ctx, &d);
+}
+
+/* ---- images ----------------------------------------------------------------------- */
+
+static void copy_file(const char *from, const char *to) {
+    size_t n = 0;
+    unsigned char *b = slurp(from, &n);
+    FILE *f = fopen(to, "wb");
+    if (f && b) fwrite(b, 1, n, f);
+    if (f) fclose(f);
+    free(b);
+}
+
+static void mkdirs(const char *p) {
+    char b[1024];
+    snprintf(b, sizeof b, "%s", p);
+    for (char *q = b + 1; *q; q++)
+        if (*q == '/') { *q = 0; mkdir(b, 0777); *q = '/'; }
+    mkdir(b, 0777);
+}
+
+static void check_decode(const char *file, const char *expect, int c, int depth) {
+    xf_image img;
+    xf_array e;
+    CHECK_OK(ctx, xf_npy_read(ctx, ref(expect), &e));
+    xf_status st = xf_image_read(ctx, ref(file), &img);
+    CHECK(st == XF_OK, "%s: %s", file, xf_errmsg(ctx));
+    if (!st) {
+        int64_t eh = e.shape[0], ew = e.shape[1], ec = e.ndim == 3 ? e.shape[2] : 1;
+        CHECK(img.h == eh && img.w == ew && img.c == ec && img.c == c && img.depth == depth, "%s: got %dx%dx%d/%d want %lldx%lldx%lld",
+              file, img.h, img.w, img.c, img.depth, (long long)eh, (long long)ew, (long long)ec);
+        if (img.h == eh && img.w == ew && img.c == ec) {
+            int64_t n = eh * ew * ec, bad = 0;
+            for (int64_t i = 0; i < n; i++) {
+                double g = depth == 8 ? ((unsigned char *)img.data)[i] : ((uint16_t *)img.data)[i];
+                if (g != xf_array_get_f64(&e, i)) bad++;
+            }
+            /* same libjpeg-turbo and libpng as Pillow: exact */
+            CHECK(bad == 0, "%s: %lld of %lld samples differ from Pillow", file, (long long)bad, (long long)n);
+        }
+        xf_image_free(ctx, &img);
+    }
+    xf_array_free(ctx, &e);
+}
+
+static void check_tensor(const float *got, const xf_array *e, double atol, const char *what) {
+    double worst = 0;
+    int64_t at = -1;
+    for (int64_t i = 0; i < e->size; i++) {
+        double ev = xf_array_get_f64(e, i);
+        if (isnan(ev)) continue;
+        double d = fabs(got[i] - ev);
+        if (!(d <= worst)) { worst = d; at = i; }
+    }
+    CHECK(worst <= atol, "%s: max |diff| %g at %lld (tolerance %g)", what, worst, (long long)at, atol);
+}
+
+static void test_images(void) {
+    check_decode("data/folder/a_dog/g2.jpg", "data/decode_g2_jpg.npy", 3, 8);
+    check_decode("data/folder/a_dog/g3_gray.jpg", "data/decode_g3_gray_jpg.npy", 1, 8);
+    check_decode("data/folder/C_upper/p1_palette.png", "data/decode_p1_palette.npy", 3, 8);
+    check_decode("data/folder/C_upper/p2_rgb16.png", "data/decode_p2_rgb16.npy", 3, 16);
+    check_decode("data/folder/a_dog/g4_gray16.png", "data/decode_g4_gray16.npy", 1, 16);
+    check_decode("data/folder/b_cat/r1_rgba.png", "data/decode_r1_rgba.npy", 3, 8);
+    check_decode("data/folder/b_cat/r3_1bit.png", "data/decode_r3_1bit.npy", 1, 8);
+
+    /* the resampler alone against Pillow's BILINEAR on float images: same arithmetic up
+     * to float32 storage, so 1e-5 */
+    const int rs[][4] = {{7, 9, 3, 4}, {5, 5, 11, 13}, {32, 20, 7, 20}, {9, 30, 9, 8}, {1, 6, 4, 3}};
+    for (int i = 0; i < 5; i++) {
+        char a[128], b[128];
+        snprintf(a, sizeof a, "data/resize_src_%dx%d.npy", rs[i][0], rs[i][1]);
+        snprintf(b, sizeof b, "data/resize_dst_%dx%d_%dx%d.npy", rs[i][0], rs[i][1], rs[i][2], rs[i][3]);
+        xf_array src, dst;
+        CHECK_OK(ctx, xf_npy_read(ctx, ref(a), &src));
+        CHECK_OK(ctx, xf_npy_read(ctx, ref(b), &dst));
+        float *out = calloc((size_t)rs[i][2] * rs[i][3], sizeof(float));
+        CHECK_OK(ctx, xf_resize_bilinear(ctx, src.data, rs[i][0], rs[i][1], out, rs[i][2], rs[i][3]));
+        check_tensor(out, &dst, 1e-5, b);
+        free(out);
+        xf_array_free(ctx, &src);
+        xf_array_free(ctx, &dst);
+    }
+
+    /* bad images, each named */
+    const struct { const char *f; xf_status st; } bad[] = {
+        {"data/bad_img/corrupt.png", XF_ERR_FORMAT}, {"data/bad_img/truncated.png", XF_ERR_FORMAT},
+        {"data/bad_img/truncated.jpg", XF_ERR_FORMAT}, {"data/bad_img/not_image.png", XF_ERR_FORMAT},
+        {"data/bad_img/huge_header.png", XF_ERR_UNSUPPORTED}, {"data/bad_img/missing.png", XF_ERR_IO}};
+    for (size_t i = 0; i < sizeof bad / sizeof *bad; i++) {
+        xf_image img;
+        check_bad(xf_image_read(ctx, ref(bad[i].f), &img), bad[i].st, bad[i].f);
+        CHECK(img.data == NULL, "%s: no pixels on failure", bad[i].f);
+    }
+    xf_image img;
+    xf_image_read(ctx, ref("data/bad_img/truncated.jpg"), &img);
+    CHECK(strstr(xf_errmsg(ctx), "truncated") != NULL, "truncated jpeg message: %s", xf_errmsg(ctx));
+}
+
+static void test_folder(void) {
+    const char *names[] = {"C_upper", "a_dog", "b_cat"};
+    xf_array lab;
+    CHECK_OK(ctx, xf_npy_read(ctx, ref("data/folder_expect_labels.npy"), &lab));
+    xf_folder f;
+    CHECK_OK(ctx, xf_folder_scan(ctx, ref("data/folder"), &f));
+    CHECK(f.k == 3 && f.n == 9, "folder: %d classes %lld images", f.k, (long long)f.n);
+    for (int i = 0; i < f.k && i < 3; i++) CHECK(strcmp(f.classes[i], names[i]) == 0, "class %d is %s (byte order)", i, f.classes[i]);
+    if (f.n == 9) CHECK(strstr(f.paths[2], "a_dog/g1_gray.png") && strstr(f.paths[8], "b_cat/r3_1bit.png"), "file order");
+    xf_folder_free(ctx, &f);
+
+    struct { int ch, h, w, resize; float mean[3], std[3]; const char *expect; double atol; } cases[] = {
+        /* float pipeline vs Pillow 'F' resample: float32 rounding only */
+        {3, 8, 8, 0, {0.485f, 0.456f, 0.406f}, {0.229f, 0.224f, 0.225f}, "data/folder_expect_rgb_8x8.npy", 2e-5},
+        {1, 8, 8, 0, {0.5f, 0, 0}, {0.25f, 1, 1}, "data/folder_expect_gray_8x8.npy", 2e-5},
+        {3, 6, 9, XF_RESIZE_STRETCH, {0, 0, 0}, {1, 1, 1}, "data/folder_expect_stretch_6x9.npy", 2e-6},
+        {3, 7, 5, 12, {0, 0, 0}, {1, 1, 1}, "data/folder_expect_r12_7x5.npy", 2e-6},
+        /* torchvision's own Resize+CenterCrop+ToTensor+Normalize on PIL images: Pillow
+         * rounds 8-bit images to uint8 after each resampling pass, so up to ~1/255 of a
+         * pixel; in normalised units 1/255/std = 0.0175 (16-bit files are NaN = skipped) */
+        {3, 8, 8, 0, {0.485f, 0.456f, 0.406f}, {0.229f, 0.224f, 0.225f}, "data/folder_expect_torchvision_8x8.npy", 1.0 / 255 / 0.224},
+    };
+    for (size_t t = 0; t < sizeof cases / sizeof *cases; t++) {
+        xf_data_opts o;
+        xf_data_opts_default(&o);
+        o.channels = cases[t].ch;
+        o.height = cases[t].h;
+        o.width = cases[t].w;
+        o.resize = cases[t].resize;
+        memcpy(o.mean, cases[t].mean, sizeof o.mean);
+        memcpy(o.std, cases[t].std, sizeof o.std);
+        xf_dataset d;
+        xf_array e;
+        CHECK_OK(ctx, xf_npy_read(ctx, ref(cases[t].expect), &e));
+        xf_status st = xf_folder_load(ctx, ref("data/folder"), &o, &d);
+        CHECK(st == XF_OK, "%s: %s", cases[t].expect, xf_errmsg(ctx));
+        if (!st) {
+            CHECK(d.n == 9 && d.c == cases[t].ch && d.h == cases[t].h && d.w == cases[t].w && d.k == 3, "%s: shape", cases[t].expect);
+            CHECK(e.size == d.n * d.c * d.h * d.w, "%s: expected size", cases[t].expect);
+            if (e.size == d.n * d.c * d.h * d.w) check_tensor(d.x, &e, cases[t].atol, cases[t].expect);
+            int same = 1;
+            for (int i = 0; i < 9 && d.n == 9; i++) same &= d.y[i] == ((int64_t *)lab.data)[i];
+            CHECK(same, "folder labels");
+            CHECK(strcmp(d.classes[1], "a_dog") == 0, "folder class names");
+            xf_dataset_free(ctx, &d);
+        }
+        xf_array_free(ctx, &e);
+    }
+    xf_array_free(ctx, &lab);
+
+    /* no size: images differ in size -> error naming the file */
+    xf_dataset d;
+    xf_status st = xf_folder_load(ctx, ref("data/folder"), NULL, &d);
+    CHECK(st == XF_ERR_SHAPE && strstr(xf_errmsg(ctx), "p2_rgb16.png"), "mixed sizes without a size: %s", xf_errmsg(ctx));
+
+    /* built trees: a corrupt image, a truncated JPEG, an empty class, skip_bad */
+    char root[512], p[1024];
+    xt_tmp("folders", root, sizeof root);
+    const char *bads[][2] = {{"corrupt", "data/bad_img/corrupt.png"}, {"truncjpg", "data/bad_img/truncated.jpg"}};
+    for (int i = 0; i < 2; i++) {
+        snprintf(p, sizeof p, "%s/%s/x", root, bads[i][0]);
+        mkdirs(p);
+        snprintf(p, sizeof p, "%s/%s/x/ok.png", root, bads[i][0]);
+        copy_file(ref("data/folder/a_dog/g1_gray.png"), p);
+        snprintf(p, sizeof p, "%s/%s/y", root, bads[i][0]);
+        mkdirs(p);
+        snprintf(p, sizeof p, "%s/%s/y/bad%s", root, bads[i][0], strstr(bads[i][1], ".jpg") ? ".jpg" : ".png");
+        copy_file(ref(bads[i][1]), p);
+        snprintf(p, sizeof p, "%s/%s/y/ok2.png", root, bads[i][0]);
+        copy_file(ref("data/folder/a_dog/g1_gray.png"), p);
+        snprintf(p, sizeof p, "%s/%s", root, bads[i][0]);
+        st = xf_folder_load(ctx, p, NULL, &d);
+        CHECK(st == XF_ERR_FORMAT && strstr(xf_errmsg(ctx), "/y/bad"), "%s: %s", bads[i][0], xf_errmsg(ctx));
+        CHECK(d.x == NULL, "nothing on failure");
+        xf_data_opts o;
+        xf_data_opts_default(&o);
+        o.skip_bad = 1;
+        st = xf_folder_load(ctx, p, &o, &d);
+        CHECK(st == XF_OK && d.n == 2 && d.y[0] == 0 && d.y[1] == 1, "%s skip_bad: %s n=%lld", bads[i][0], xf_errmsg(ctx), (long long)d.n);
+        xf_dataset_free(ctx, &d);
+    }
+    snprintf(p, sizeof p, "%s/empty/x", root);
+    mkdirs(p);
+    snprintf(p, sizeof p, "%s/empty/x/ok.png", root);
+    copy_file(ref("data/folder/a_dog/g1_gray.png"), p);
+    snprintf(p, sizeof p, "%s/empty/yy_empty", root);
+    mkdirs(p);
+    snprintf(p, sizeof p, "%s/empty", root);
+    st = xf_folder_load(ctx, p, NULL, &d);
+    CHECK(st == XF_ERR_FORMAT && strstr(xf_errmsg(ctx), "yy_empty") && strstr(xf_errmsg(ctx), "empty class"), "empty class: %s", xf_errmsg(ctx));
+    snprintf(p, sizeof p, "%s/empty/x", root);
+    st = xf_folder_load(ctx, p, NULL, &d);
+    CHECK(st == XF_ERR_FORMAT && strstr(xf_errmsg(ctx), "no class folders"), "no classes: %s", xf_errmsg(ctx));
+
+    /* allocation failure throughout a folder load: clean errors, no leaks */
+    xf_data_opts o;
+    xf_data_opts_default(&o);
+    o.height = o.width = 8;
+    for (int k = 1; k < 400; k += 7) {
+        xf_ctx_fail_alloc_after(ctx, k);
+        st = xf_folder_load(ctx, ref("data/folder"), &o, &d);
+        xf_ctx_fail_alloc_after(ctx, 0);
+        if (st == XF_OK) { xf_dataset_free(ctx, &d); break; }
+        CHECK(st == XF_ERR_NOMEM, "folder alloc failure %d: %s (%s)", k, xf_status_str(st), xf_errmsg(ctx));
+    }
+}
+
+int main(void) {
+    if (xf_ctx_create(&ctx)) return 1;
+    test_idx();
+    test_fashion_mnist();
+    test_digits();
+    test_images();
+    test_folder();
+    xf_ctx_free(ctx);
+    return xt_done("test_data");
+}
