@@ -158,6 +158,65 @@ void xf_folder_free(xf_ctx_t *ctx, xf_folder *f);
 /* Scan and decode everything into *out (preprocessing per opts, which may be NULL). */
 xf_status xf_folder_load(xf_ctx_t *ctx, const char *root, const xf_data_opts *opts, xf_dataset *out);
 
+
+/* ---- label hierarchy files ------------------------------------------------------------
+ * Text, UTF-8, one statement per line:
+ *     child<TAB>parent     an edge (spaces around a name are trimmed; names may contain
+ *                          spaces but not tabs)
+ *     name                 (no tab) declares `name` the root; optional, at most once
+ *     # ...                comment; blank lines are ignored; "\r\n" line ends are fine.
+ * The file must describe exactly one tree:
+ *   - the root is the declared one, or else the single node that is never a child;
+ *     two or more never-a-child nodes without a declaration: error ("2 roots ...");
+ *     with a declaration, any other never-a-child node is an orphan: error;
+ *   - every node reaches the root by following parents: a parent chain that loops is a
+ *     cycle: error printing it ("a -> b -> a"), self-loops included;
+ *   - a child listed twice with different parents: error (the same line twice is fine);
+ *   - more than two tab-separated fields, or an empty name: malformed line error.
+ * Errors name the file and line ("tree.tsv:12: ..."). Node ids are 0..count-1 in order
+ * of first appearance; children are listed in that order too. */
+typedef struct xf_hierarchy xf_hierarchy_t;
+
+xf_status xf_hierarchy_read(xf_ctx_t *ctx, const char *path, xf_hierarchy_t **out);
+xf_status xf_hierarchy_parse_mem(xf_ctx_t *ctx, const void *buf, size_t len, const char *name, xf_hierarchy_t **out);
+void xf_hierarchy_free(xf_hierarchy_t *h);
+
+int64_t xf_hierarchy_count(const xf_hierarchy_t *h);
+int64_t xf_hierarchy_root(const xf_hierarchy_t *h);
+const char *xf_hierarchy_name(const xf_hierarchy_t *h, int64_t node); /* NULL if out of range */
+int64_t xf_hierarchy_find(const xf_hierarchy_t *h, const char *name);  /* -1 if absent */
+int64_t xf_hierarchy_parent(const xf_hierarchy_t *h, int64_t node);    /* -1 for the root */
+int xf_hierarchy_depth(const xf_hierarchy_t *h, int64_t node);         /* root 0 */
+/* Number of children; *kids points into the hierarchy (valid until it is freed). */
+int64_t xf_hierarchy_children(const xf_hierarchy_t *h, int64_t node, const int64_t **kids);
+/* Ancestors from the parent up to the root; writes min(count, cap) ids, returns count. */
+int64_t xf_hierarchy_ancestors(const xf_hierarchy_t *h, int64_t node, int64_t *out, int64_t cap);
+/* 1 if anc is node or one of its ancestors. */
+int xf_hierarchy_is_under(const xf_hierarchy_t *h, int64_t node, int64_t anc);
+/* The leaves under node (node itself if it is a leaf), depth-first in child order;
+ * *out is allocated (xf_free). */
+xf_status xf_hierarchy_leaves(xf_ctx_t *ctx, const xf_hierarchy_t *h, int64_t node, int64_t **out, int64_t *n);
+/* The slice an expert trains on: indices of the samples of ds whose class name is node or
+ * a node under it. Classes absent from the hierarchy are in no slice. *idx: xf_free. */
+xf_status xf_hierarchy_slice(xf_ctx_t *ctx, const xf_hierarchy_t *h, int64_t node, const xf_dataset *ds, int64_t **idx,
+                             int64_t *n);
+
+
+/* ---- PARC's fixed-budget probe sampler --------------------------------------------------
+ * Picks up to `budget` sample indices (default 500) from labels y (N) in [0, k): every
+ * non-empty class's indices are shuffled; if min_per_class * C > budget (C = non-empty
+ * classes), the classes are shuffled and only floor(budget / min_per_class) kept; then a
+ * round-robin takes one index per kept class per pass until the budget is reached or all
+ * kept classes are exhausted. So with C * 2 <= budget every class with >= 2 samples gets
+ * >= 2. Seeded with xf_rng: the same seed gives the same probe set. PARC's seeds are
+ * XF_PROBE_SEED(run) = 2020 + 3037 * run. *out (in selection order) is allocated:
+ * xf_free. */
+#define XF_PROBE_BUDGET 500
+#define XF_PROBE_MIN_PER_CLASS 2
+#define XF_PROBE_SEED(run) ((uint64_t)(2020 + 3037 * (uint64_t)(run)))
+xf_status xf_probe_sample(xf_ctx_t *ctx, const int32_t *y, int64_t n, int k, int64_t budget, int min_per_class, uint64_t seed,
+                          int64_t **out, int64_t *m);
+
 #ifdef __cplusplus
 }
 #endif

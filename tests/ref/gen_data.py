@@ -332,8 +332,108 @@ def expect_tensor_stretch(dec01, oh, ow):
     return np.stack([pil_f_resize(dec01[..., k].astype(np.float32), (ow, oh)) for k in range(3)])
 
 
+HIER_GOOD = """# a small label tree: script -> character, with a comment and blank lines
+
+latin\tall
+greek\tall
+a\tlatin
+b\tlatin
+alpha\tgreek
+beta\tgreek
+a\tlatin
+digits\tall
+ seven \t digits
+small b\tb
+  # indented comment
+"""
+
+
+def gen_hier():
+    """Trees and the bad-file table; expected leaves and ancestors by a plain Python walk."""
+    w("hier/good.tsv", HIER_GOOD.encode())
+    w("hier/good_crlf_rootdecl.tsv", ("all\r\n" + HIER_GOOD.replace("\n", "\r\n")).encode())
+    parent = {}
+    order = []
+    for line in HIER_GOOD.splitlines():
+        t = line.strip(" ")
+        if not t or t.startswith("#"):
+            continue
+        c, p = [x.strip(" ") for x in t.split("\t")]
+        for n in (c, p):
+            if n not in order:
+                order.append(n)
+        parent[c] = p
+    kids = {n: [c for c in order if parent.get(c) == n] for n in order}
+
+    def leaves(n):
+        return [n] if not kids[n] else sum((leaves(k) for k in kids[n]), [])
+
+    def anc(n):
+        r = []
+        while n in parent:
+            n = parent[n]
+            r.append(n)
+        return r
+    lines = ["%s\t%s\t%s" % (n, ",".join(leaves(n)), ",".join(anc(n))) for n in order]
+    w("hier/good_expect.txt", ("\n".join(lines) + "\n").encode())
+    bad = {
+        "cycle.tsv": "a\troot\nb\tc\nc\td\nd\tb\n",
+        "self_loop.tsv": "a\troot\nb\tb\n",
+        "two_roots.tsv": "a\tr1\nb\tr2\n",
+        "orphan.tsv": "r\nx\tr\ny\tlost\n",
+        "malformed_fields.tsv": "a\troot\nb\ta\textra\n",
+        "malformed_empty.tsv": "a\troot\n\tb\n",
+        "dup_parent.tsv": "a\troot\nb\troot\nc\ta\nc\tb\n",
+        "root_has_parent.tsv": "top\na\ttop\ntop\ta\n",
+        "two_root_decls.tsv": "r\ns\na\tr\n",
+        "empty.tsv": "# nothing\n\n",
+        "cycle_no_root.tsv": "a\tb\nb\ta\n",
+    }
+    for k, v in bad.items():
+        w("hier/" + k, v.encode())
+        wf("fuzz_hierarchy", k, v.encode())
+    wf("fuzz_hierarchy", "good.tsv", HIER_GOOD.encode())
+    wf("fuzz_hierarchy", "good_crlf.tsv", ("all\r\n" + HIER_GOOD.replace("\n", "\r\n")).encode())
+
+
+def parc_counts(y, k, budget, mpc, seed):
+    """PARC's FixedBudgetSampler loop (datasets.py) with Python's random; returns the
+    per-class counts of the probe set (deterministic when classes are not subsampled)."""
+    import random
+    random.seed(seed)
+    class_to_idx = {}
+    for i, c in enumerate(y):
+        class_to_idx.setdefault(int(c), []).append(i)
+    for v in class_to_idx.values():
+        random.shuffle(v)
+    class_indices = [i for i in range(k) if i in class_to_idx]
+    if k * mpc > budget:
+        random.shuffle(class_indices)
+        class_indices = class_indices[:budget // mpc]
+    out, last = [], None
+    while last != len(out) and len(out) < budget:
+        last = len(out)
+        for i in class_indices:
+            if class_to_idx[i]:
+                out.append(class_to_idx[i].pop())
+            if len(out) >= budget:
+                break
+    return np.bincount(np.asarray(y)[out], minlength=k)
+
+
+def gen_sampler():
+    rng = np.random.default_rng(5)
+    # an imbalanced 12-class label vector: some classes tiny, one empty
+    sizes = [1, 2, 3, 7, 40, 80, 0, 150, 5, 60, 33, 200]
+    y = np.concatenate([np.full(s, c) for c, s in enumerate(sizes)])
+    y = y[rng.permutation(len(y))].astype(np.int32)
+    np.save(os.path.join(OUT, "sampler_y.npy"), y)
+    for budget in (500, 100, 37):
+        np.save(os.path.join(OUT, "sampler_counts_%d.npy" % budget), parc_counts(y, 12, budget, 2, 1).astype(np.int64))
+
+
 if __name__ == "__main__":
     os.makedirs(OUT, exist_ok=True)
-    parts = sys.argv[1:] or ["idx", "digits", "images", "hier"]
+    parts = sys.argv[1:] or ["idx", "digits", "images", "hier", "sampler"]
     for p in parts:
         globals()["gen_" + p]()

@@ -423,6 +423,170 @@ static void test_folder(void) {
     }
 }
 
+/* ---- hierarchy -------------------------------------------------------------------- */
+
+/* "a,b,c" == names of ids */
+static int same_names(const xf_hierarchy_t *h, const int64_t *ids, int64_t n, const char *csv) {
+    char buf[1024];
+    size_t u = 0;
+    buf[0] = 0;
+    for (int64_t i = 0; i < n; i++) u += (size_t)snprintf(buf + u, sizeof buf - u, "%s%s", i ? "," : "", xf_hierarchy_name(h, ids[i]));
+    return strcmp(buf, csv) == 0;
+}
+
+static void test_hierarchy(void) {
+    const char *goods[] = {"data/hier/good.tsv", "data/hier/good_crlf_rootdecl.tsv"};
+    size_t elen = 0;
+    unsigned char *expect = slurp(ref("data/hier/good_expect.txt"), &elen);
+    for (int g = 0; g < 2; g++) {
+        xf_hierarchy_t *h;
+        xf_status st = xf_hierarchy_read(ctx, ref(goods[g]), &h);
+        CHECK(st == XF_OK, "%s: %s", goods[g], xf_errmsg(ctx));
+        if (st) continue;
+        CHECK(xf_hierarchy_count(h) == 10, "%s: %lld nodes", goods[g], (long long)xf_hierarchy_count(h));
+        CHECK(strcmp(xf_hierarchy_name(h, xf_hierarchy_root(h)), "all") == 0, "root");
+        CHECK(xf_hierarchy_find(h, "seven") >= 0 && xf_hierarchy_find(h, " seven ") < 0, "names trimmed");
+        CHECK(xf_hierarchy_find(h, "small b") >= 0, "names with spaces");
+        CHECK(xf_hierarchy_depth(h, xf_hierarchy_find(h, "small b")) == 3, "depth");
+        const int64_t *kids;
+        CHECK(xf_hierarchy_children(h, xf_hierarchy_root(h), &kids) == 3 && same_names(h, kids, 3, "latin,greek,digits"), "children of root");
+        /* every line of the Python walk: node, leaves, ancestors */
+        char *text = (char *)expect, *save = NULL;
+        char *copy = malloc(elen + 1);
+        memcpy(copy, text, elen);
+        copy[elen] = 0;
+        int lines = 0;
+        for (char *ln = strtok_r(copy, "\n", &save); ln; ln = strtok_r(NULL, "\n", &save)) {
+            char *t1 = strchr(ln, '\t'), *t2 = t1 ? strchr(t1 + 1, '\t') : NULL;
+            if (!t1 || !t2) continue;
+            *t1 = *t2 = 0;
+            int64_t node = xf_hierarchy_find(h, ln), *lv = NULL, nl = 0, anc[16];
+            CHECK(node >= 0, "node %s", ln);
+            CHECK_OK(ctx, xf_hierarchy_leaves(ctx, h, node, &lv, &nl));
+            CHECK(same_names(h, lv, nl, t1 + 1), "leaves under %s, want %s", ln, t1 + 1);
+            int64_t na = xf_hierarchy_ancestors(h, node, anc, 16);
+            CHECK(same_names(h, anc, na, t2 + 1), "ancestors of %s, want %s", ln, t2 + 1);
+            CHECK(na == xf_hierarchy_depth(h, node), "depth = ancestors");
+            xf_free(ctx, lv);
+            lines++;
+        }
+        CHECK(lines == 10, "expect lines %d", lines);
+        free(copy);
+
+        /* the slice of a dataset under "latin": classes a, b, small b and latin itself */
+        xf_dataset d;
+        CHECK_OK(ctx, xf_dataset_alloc(ctx, &d, 6, 1, 1, 1, 4));
+        const char *cn[] = {"alpha", "small b", "zzz-not-in-tree", "a"};
+        for (int i = 0; i < 4; i++) xf_dataset_set_class(ctx, &d, i, cn[i]);
+        int32_t ys[] = {0, 1, 2, 3, 1, 0};
+        memcpy(d.y, ys, sizeof ys);
+        int64_t *idx, m;
+        CHECK_OK(ctx, xf_hierarchy_slice(ctx, h, xf_hierarchy_find(h, "latin"), &d, &idx, &m));
+        CHECK(m == 3 && idx[0] == 1 && idx[1] == 3 && idx[2] == 4, "slice under latin: %lld", (long long)m);
+        xf_free(ctx, idx);
+        CHECK_OK(ctx, xf_hierarchy_slice(ctx, h, xf_hierarchy_root(h), &d, &idx, &m));
+        CHECK(m == 5, "slice under root: %lld (class outside the tree excluded)", (long long)m);
+        xf_free(ctx, idx);
+        CHECK_ST(ctx, xf_hierarchy_slice(ctx, h, 99, &d, &idx, &m), XF_ERR_INVALID);
+        xf_dataset_free(ctx, &d);
+        xf_hierarchy_free(h);
+    }
+    free(expect);
+
+    const struct { const char *f; const char *why; } bad[] = {
+        {"data/hier/cycle.tsv", "cycle: b -> c -> d -> b"},
+        {"data/hier/self_loop.tsv", ":2: cycle"},
+        {"data/hier/two_roots.tsv", "2 roots"},
+        {"data/hier/orphan.tsv", ":3: orphan: 'lost'"},
+        {"data/hier/malformed_fields.tsv", ":2: malformed"},
+        {"data/hier/malformed_empty.tsv", ":2: malformed"},
+        {"data/hier/dup_parent.tsv", ":4: 'c' has parent 'b' here but 'a' at line 3"},
+        {"data/hier/root_has_parent.tsv", ":3:"},
+        {"data/hier/two_root_decls.tsv", ":2: a second root"},
+        {"data/hier/empty.tsv", "no nodes"},
+        {"data/hier/cycle_no_root.tsv", "cycle"},
+        {"data/hier/missing.tsv", "cannot open"},
+    };
+    for (size_t i = 0; i < sizeof bad / sizeof *bad; i++) {
+        xf_hierarchy_t *h = (xf_hierarchy_t *)1;
+        xf_status st = xf_hierarchy_read(ctx, ref(bad[i].f), &h);
+        check_bad(st, i + 1 == sizeof bad / sizeof *bad ? XF_ERR_IO : XF_ERR_FORMAT, bad[i].f);
+        CHECK(strstr(xf_errmsg(ctx), bad[i].why) != NULL, "%s: message lacks '%s': %s", bad[i].f, bad[i].why, xf_errmsg(ctx));
+        CHECK(h == NULL, "%s: no tree on failure", bad[i].f);
+    }
+    /* allocation failures */
+    for (int k = 1; k < 80; k += 3) {
+        xf_hierarchy_t *h;
+        xf_ctx_fail_alloc_after(ctx, k);
+        xf_status st = xf_hierarchy_read(ctx, ref("data/hier/good.tsv"), &h);
+        xf_ctx_fail_alloc_after(ctx, 0);
+        if (st == XF_OK) { xf_hierarchy_free(h); break; }
+        CHECK(st == XF_ERR_NOMEM, "hierarchy alloc failure %d: %s", k, xf_errmsg(ctx));
+    }
+}
+
+/* ---- probe sampler ---------------------------------------------------------------- */
+
+static void test_sampler(void) {
+    xf_array ya;
+    CHECK_OK(ctx, xf_npy_read(ctx, ref("data/sampler_y.npy"), &ya));
+    const int32_t *y = ya.data;
+    int64_t n = ya.size;
+    const int budgets[] = {500, 100, 37};
+    for (int b = 0; b < 3; b++) {
+        char name[64];
+        snprintf(name, sizeof name, "data/sampler_counts_%d.npy", budgets[b]);
+        xf_array ec;
+        CHECK_OK(ctx, xf_npy_read(ctx, ref(name), &ec));
+        int64_t *idx, m, *idx2, m2;
+        CHECK_OK(ctx, xf_probe_sample(ctx, y, n, 12, budgets[b], 2, XF_PROBE_SEED(0), &idx, &m));
+        int64_t cnt[12] = {0}, dup = 0;
+        unsigned char *seen = calloc((size_t)n, 1);
+        for (int64_t i = 0; i < m; i++) {
+            cnt[y[idx[i]]]++;
+            dup += seen[idx[i]]++;
+        }
+        free(seen);
+        CHECK(dup == 0, "budget %d: duplicate indices", budgets[b]);
+        int same = 1;
+        for (int c = 0; c < 12; c++) same &= cnt[c] == ((int64_t *)ec.data)[c];
+        CHECK(same, "budget %d: per-class counts differ from PARC's loop", budgets[b]);
+        /* determinism, and a different seed changes the set but not the counts */
+        CHECK_OK(ctx, xf_probe_sample(ctx, y, n, 12, budgets[b], 2, XF_PROBE_SEED(0), &idx2, &m2));
+        CHECK(m2 == m && memcmp(idx, idx2, sizeof(int64_t) * (size_t)m) == 0, "budget %d: same seed, same probe set", budgets[b]);
+        xf_free(ctx, idx2);
+        CHECK_OK(ctx, xf_probe_sample(ctx, y, n, 12, budgets[b], 2, XF_PROBE_SEED(1), &idx2, &m2));
+        CHECK(m2 == m && memcmp(idx, idx2, sizeof(int64_t) * (size_t)m) != 0, "budget %d: another seed, another set", budgets[b]);
+        xf_free(ctx, idx2);
+        xf_free(ctx, idx);
+        xf_array_free(ctx, &ec);
+    }
+    xf_array_free(ctx, &ya);
+
+    /* more classes than budget / 2: 300 classes of 3 -> 250 classes x 2 */
+    int32_t *yy = malloc(sizeof(int32_t) * 900);
+    for (int i = 0; i < 900; i++) yy[i] = (i * 7) % 300;
+    int64_t *idx, m;
+    CHECK_OK(ctx, xf_probe_sample(ctx, yy, 900, 300, 500, 2, 42, &idx, &m));
+    int cnt[300] = {0}, classes = 0, not2 = 0;
+    for (int64_t i = 0; i < m; i++) cnt[yy[idx[i]]]++;
+    for (int c = 0; c < 300; c++) {
+        classes += cnt[c] > 0;
+        not2 += cnt[c] != 0 && cnt[c] != 2;
+    }
+    CHECK(m == 500 && classes == 250 && not2 == 0, "subsampled classes: m=%lld classes=%d", (long long)m, classes);
+    xf_free(ctx, idx);
+    /* budget above N: everything, once */
+    CHECK_OK(ctx, xf_probe_sample(ctx, yy, 900, 300, 5000, 2, 42, &idx, &m));
+    CHECK(m == 900, "budget > N gives all %lld", (long long)m);
+    xf_free(ctx, idx);
+    /* bad arguments */
+    CHECK_ST(ctx, xf_probe_sample(ctx, yy, 900, 300, 0, 2, 1, &idx, &m), XF_ERR_INVALID);
+    CHECK_ST(ctx, xf_probe_sample(ctx, yy, 900, 299, 500, 2, 1, &idx, &m), XF_ERR_INVALID);
+    CHECK(strstr(xf_errmsg(ctx), "label 299") != NULL, "bad label named: %s", xf_errmsg(ctx));
+    free(yy);
+}
+
 int main(void) {
     if (xf_ctx_create(&ctx)) return 1;
     test_idx();
@@ -430,6 +594,8 @@ int main(void) {
     test_digits();
     test_images();
     test_folder();
+    test_hierarchy();
+    test_sampler();
     xf_ctx_free(ctx);
     return xt_done("test_data");
 }
