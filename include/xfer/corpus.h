@@ -133,7 +133,7 @@ typedef struct xf_corpus_report {
 /* Builds the corpus into opts->out_dir (created with its parents when missing), or
  * reuses it when corpus.json there has this version and parameter hash and every file
  * it lists is present with its recorded size. The parameter hash covers the version,
- * seed, scale, the FreeType version and the names and sizes of every source file
+ * seed, scale, the FreeType version and the names, sizes and mtimes of every source file
  * (fonts included). rep (may be NULL) receives what was built. Errors name the file or
  * directory: missing fonts dir or dataset, unwritable output. */
 xf_status xf_corpus_build(xf_ctx_t *ctx, const xf_corpus_opts *opts, xf_corpus_report *rep);

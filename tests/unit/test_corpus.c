@@ -515,15 +515,14 @@ static int same_corpus(const char *a, const char *b) {
     size_t la, lb;
     char *ja = slurp(pa, &la), *jb = slurp(pb, &lb);
     int same = ja && jb && la == lb && !memcmp(ja, jb, la);
-    /* the listed paths: "path": "..." */
+    /* the paths listed under "files" (after the sources) */
     int nfiles = 0;
-    for (char *s = ja; same && s && (s = strstr(s, "\"path\":\t\"")); ) {
+    for (char *s = ja ? strstr(ja, "\"files\":") : NULL; same && s && (s = strstr(s, "\"path\":\t\"")); ) {
         s += 9;
         char rel[256];
         int n = 0;
         while (s[n] && s[n] != '"' && n < 255) { rel[n] = s[n]; n++; }
         rel[n] = 0;
-        if (rel[0] == '/') continue; /* a source path */
         snprintf(pa, sizeof pa, "%s/%s", a, rel);
         snprintf(pb, sizeof pb, "%s/%s", b, rel);
         char *fa = slurp(pa, &la), *fb = slurp(pb, &lb);

@@ -228,6 +228,11 @@ static xf_status write_atomic(xf_ctx_t *ctx, const char *path, const char *text)
     return XF_OK;
 }
 
+static int64_t file_mtime(const char *path) {
+    struct stat sb;
+    return stat(path, &sb) == 0 ? (int64_t)sb.st_mtime : -1;
+}
+
 static int64_t file_size(const char *path) {
     struct stat sb;
     return stat(path, &sb) == 0 && S_ISREG(sb.st_mode) ? (int64_t)sb.st_size : -1;
@@ -845,12 +850,13 @@ static xf_status params_hash(builder *b, char out[17]) {
     char p[4200];
     for (int k = 0; k < 4; k++) {
         if ((st = fashion_path(b, FASHION_FILES[k], p, sizeof p)) != XF_OK) return st;
-        n += snprintf(buf + n, sizeof buf - (size_t)n, " %s %lld", FASHION_FILES[k], (long long)file_size(p));
+        n += snprintf(buf + n, sizeof buf - (size_t)n, " %s %lld %lld", FASHION_FILES[k], (long long)file_size(p),
+                      (long long)file_mtime(p));
     }
     int64_t dsz = file_size(b->o->digits_csv);
     if (dsz < 0)
         return XF_ERR(ctx, XF_ERR_IO, "%s: digits file not found (install python3-sklearn)", b->o->digits_csv);
-    n += snprintf(buf + n, sizeof buf - (size_t)n, " digits %lld", (long long)dsz);
+    n += snprintf(buf + n, sizeof buf - (size_t)n, " digits %lld %lld", (long long)dsz, (long long)file_mtime(b->o->digits_csv));
     snprintf(out, 17, "%016llx", (unsigned long long)xf_corpus_fnv1a(XF_CORPUS_FNV_OFFSET, buf, (size_t)n));
     return XF_OK;
 }

@@ -39,7 +39,7 @@ struct xf_fonts {
     font *v;
     int n, cap;
     int list_only;  /* scan without opening: hash the names and sizes (corpus reuse check) */
-    uint64_t hash;  /* FNV-1a over "relpath\0size\0" of every font file, in scan order */
+    uint64_t hash;  /* FNV-1a over "relpath\0size mtime\0" of every font file, in scan order */
     int nfiles;
 };
 
@@ -130,8 +130,8 @@ static xf_status scan(xf_fonts_t *fs, const char *dir, const char *rel, int dept
                 if (st == XF_ERR_IO) st = XF_OK; /* an unreadable subfolder is skipped */
                 xf_ctx_clear_error(ctx);
             } else if (S_ISREG(sb.st_mode) && has_font_ext(names[i])) {
-                char sz[32];
-                snprintf(sz, sizeof sz, "%lld", (long long)sb.st_size);
+                char sz[64];
+                snprintf(sz, sizeof sz, "%lld %lld", (long long)sb.st_size, (long long)sb.st_mtime);
                 fs->hash = xf_corpus_fnv1a(fs->hash, r2, strlen(r2) + 1);
                 fs->hash = xf_corpus_fnv1a(fs->hash, sz, strlen(sz) + 1);
                 fs->nfiles++;
