@@ -63,4 +63,8 @@ xf_status xf_idx_read_header(xf_src *s, xf_idx_hdr *h);
 /* Reads count elements of h's dtype into dst (native endian). */
 xf_status xf_idx_read_elems(xf_src *s, const xf_idx_hdr *h, void *dst, size_t count);
 
+/* Image folder internals shared with the batch stream (folder.c). */
+xf_status xf_folder_geometry(xf_ctx_t *ctx, const xf_folder *f, const xf_data_opts *o, int *c, int *h, int *w, int64_t *first);
+xf_status xf_folder_load_one(xf_ctx_t *ctx, const xf_folder *f, int64_t i, const xf_data_opts *o, int c, int h, int w,
+                             xf_ws_t *ws, float *dst);
 #endif
