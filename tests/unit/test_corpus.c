@@ -391,6 +391,30 @@ static void check_hierarchy(const char *dir) {
     int tops = 0, latin = 0;
     for (int g = 0; g < ng; g++) { tops |= !strcmp(groups[g], "tops"); latin |= !strcmp(groups[g], "latin-upper"); }
     CHECK(tops && latin && ng >= 6, "groups: %d (tops %d, latin-upper %d)", ng, tops, latin);
+    /* the data module's parser (one tree, no cycles, no orphans) agrees */
+    xf_ctx_t *ctx;
+    xf_hierarchy_t *tree = NULL;
+    if (xf_ctx_create(&ctx) == XF_OK) {
+        CHECK_OK(ctx, xf_hierarchy_read(ctx, p, &tree));
+        if (tree) {
+            int64_t root = xf_hierarchy_root(tree);
+            CHECK(!strcmp(xf_hierarchy_name(tree, root), "root"), "root is 'root'");
+            CHECK(xf_hierarchy_count(tree) == 1 + ng + nc, "%lld nodes, want %d", (long long)xf_hierarchy_count(tree), 1 + ng + nc);
+            int leaves_ok = 1;
+            for (int k = 0; k < nc; k++) {
+                int64_t id = xf_hierarchy_find(tree, cl[k]);
+                const int64_t *kids;
+                leaves_ok &= id >= 0 && xf_hierarchy_depth(tree, id) == 2 && xf_hierarchy_children(tree, id, &kids) == 0;
+            }
+            CHECK(leaves_ok, "every class is a leaf at depth 2");
+            int64_t tid = xf_hierarchy_find(tree, "tops"), *lv = NULL, nl = 0;
+            CHECK_OK(ctx, xf_hierarchy_leaves(ctx, tree, tid, &lv, &nl));
+            CHECK(nl == 5, "tops holds %lld classes, want 5", (long long)nl);
+            xf_free(ctx, lv);
+            xf_hierarchy_free(tree);
+        }
+        xf_ctx_free(ctx);
+    }
     free(seen);
     free_lines(cl);
     free_lines(h);
