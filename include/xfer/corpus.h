@@ -141,6 +141,8 @@ xf_status xf_corpus_build(xf_ctx_t *ctx, const xf_corpus_opts *opts, xf_corpus_r
 /* Reads dir/corpus.json into rep (reused = 1, seconds = 0). XF_ERR_IO when missing,
  * XF_ERR_FORMAT when malformed, XF_ERR_UNSUPPORTED for another version. */
 xf_status xf_corpus_info(xf_ctx_t *ctx, const char *dir, xf_corpus_report *rep);
+/* The same from a corpus.json text in memory; name is used in messages. */
+xf_status xf_corpus_info_mem(xf_ctx_t *ctx, const void *buf, size_t len, const char *name, xf_corpus_report *rep);
 
 /* The task table, whether built or not: name and one line on what differs. */
 int xf_corpus_task_count(void);

@@ -701,6 +701,25 @@ static void test_corpus(xf_ctx_t *ctx, const char *fdir, int sanitized) {
     fp = fopen(file, "wb");
     if (fp) { fputs("{\"format\": \"other\"}", fp); fclose(fp); }
     CHECK_ST(ctx, xf_corpus_info(ctx, p, &r2), XF_ERR_FORMAT);
+    /* the in-memory parser: a bad count, a long name, too many tasks */
+    const char *okj = "{\"format\": \"xfer-corpus\", \"version\": 1, \"params_hash\": \"ab\", \"files\": [], \"tasks\": ["
+                      "{\"name\": \"NNNNNNNNNNNNNNNNNNNNNNNNNNNNNNNNNNNNNNNNNNNNNNNNNNNN\", \"kind\": \"target\", "
+                      "\"classes\": 3, \"train\": 5, \"test\": 6}]}";
+    CHECK_OK(ctx, xf_corpus_info_mem(ctx, okj, strlen(okj), "mem.json", &r2));
+    CHECK(r2.ntasks == 1 && strlen(r2.tasks[0].name) == sizeof r2.tasks[0].name - 1 && r2.tasks[0].test == 6 &&
+              !strcmp(r2.hash, "ab"), "parsed from memory");
+    const char *badj = "{\"format\": \"xfer-corpus\", \"version\": 1, \"params_hash\": \"ab\", \"files\": [], \"tasks\": ["
+                       "{\"name\": \"x\", \"kind\": \"target\", \"classes\": -3, \"train\": 5, \"test\": 6}]}";
+    CHECK_ST(ctx, xf_corpus_info_mem(ctx, badj, strlen(badj), "mem.json", &r2), XF_ERR_FORMAT);
+    CHECK(strstr(xf_errmsg(ctx), "mem.json: task 0") != NULL, "message: %s", xf_errmsg(ctx));
+    char many[8192];
+    int at = snprintf(many, sizeof many, "{\"format\": \"xfer-corpus\", \"version\": 1, \"params_hash\": \"ab\", \"files\": [], \"tasks\": [");
+    for (int i = 0; i < 40; i++)
+        at += snprintf(many + at, sizeof many - (size_t)at, "%s{\"name\": \"t\", \"kind\": \"target\", \"classes\": 2, \"train\": 1, \"test\": 1}",
+                       i ? ", " : "");
+    snprintf(many + at, sizeof many - (size_t)at, "]}");
+    CHECK_OK(ctx, xf_corpus_info_mem(ctx, many, strlen(many), "mem.json", &r2));
+    CHECK(r2.ntasks == XF_CORPUS_MAX_TASKS, "tasks capped: %d", r2.ntasks);
     /* a stale or foreign corpus.json is not reused: the build replaces it */
     e.force = 0;
     CHECK_OK(ctx, xf_corpus_build(ctx, &e, &r2));

@@ -951,31 +951,21 @@ static const char *jstr(const cJSON *o, const char *k) {
     const cJSON *v = cJSON_GetObjectItemCaseSensitive(o, k);
     return cJSON_IsString(v) ? v->valuestring : NULL;
 }
+/* A number that is a non-negative count (files are untrusted: no NaN, no overflow when
+ * it becomes an int64). */
 static int jnum(const cJSON *o, const char *k, double *out) {
     const cJSON *v = cJSON_GetObjectItemCaseSensitive(o, k);
-    if (!cJSON_IsNumber(v)) return 0;
+    if (!cJSON_IsNumber(v) || !(v->valuedouble >= 0 && v->valuedouble < 9e15)) return 0;
     *out = v->valuedouble;
     return 1;
 }
 
-/* Parses corpus.json; with check_files, also verifies every listed file's size. */
-static xf_status read_info(xf_ctx_t *ctx, const char *dir, xf_corpus_report *rep, int check_files) {
+/* Parses a corpus.json text (name is used in messages); with dir, also verifies that
+ * every listed file exists under dir with its recorded size. */
+static xf_status parse_info(xf_ctx_t *ctx, const char *text, size_t len, const char *p, const char *dir,
+                            xf_corpus_report *rep) {
     memset(rep, 0, sizeof *rep);
-    char p[4200];
-    snprintf(p, sizeof p, "%s/corpus.json", dir);
-    FILE *f = fopen(p, "rb");
-    if (!f) return XF_ERR(ctx, XF_ERR_IO, "%s: cannot open: %s", p, strerror(errno));
-    char *text = NULL;
-    long len = -1;
-    if (fseek(f, 0, SEEK_END) == 0 && (len = ftell(f)) >= 0 && len < (64L << 20) && fseek(f, 0, SEEK_SET) == 0) {
-        text = xf_malloc(ctx, (size_t)len + 1);
-        if (text && fread(text, 1, (size_t)len, f) != (size_t)len) { xf_free(ctx, text); text = NULL; }
-    }
-    fclose(f);
-    if (!text) return xf_last_status(ctx) == XF_ERR_NOMEM ? XF_ERR_NOMEM : XF_ERR(ctx, XF_ERR_IO, "%s: cannot read", p);
-    text[len] = 0;
-    cJSON *root = cJSON_Parse(text);
-    xf_free(ctx, text);
+    cJSON *root = cJSON_ParseWithLength(text, len);
     if (!root) return XF_ERR(ctx, XF_ERR_FORMAT, "%s: not valid JSON", p);
     xf_status st = XF_OK;
     double ver = 0, d;
@@ -1017,7 +1007,7 @@ static xf_status read_info(xf_ctx_t *ctx, const char *dir, xf_corpus_report *rep
             else if (role) rep->nfonts_heldout++;
         }
     }
-    if (st == XF_OK && check_files) {
+    if (st == XF_OK && dir) {
         const cJSON *e;
         cJSON_ArrayForEach(e, files) {
             const char *rel = jstr(e, "path");
@@ -1031,9 +1021,35 @@ static xf_status read_info(xf_ctx_t *ctx, const char *dir, xf_corpus_report *rep
     return st;
 }
 
+/* Reads dir/corpus.json; with check_files, also verifies every listed file's size. */
+static xf_status read_info(xf_ctx_t *ctx, const char *dir, xf_corpus_report *rep, int check_files) {
+    memset(rep, 0, sizeof *rep);
+    char p[4200];
+    snprintf(p, sizeof p, "%s/corpus.json", dir);
+    FILE *f = fopen(p, "rb");
+    if (!f) return XF_ERR(ctx, XF_ERR_IO, "%s: cannot open: %s", p, strerror(errno));
+    char *text = NULL;
+    long len = -1;
+    if (fseek(f, 0, SEEK_END) == 0 && (len = ftell(f)) >= 0 && len < (64L << 20) && fseek(f, 0, SEEK_SET) == 0) {
+        text = xf_malloc(ctx, (size_t)len + 1);
+        if (text && fread(text, 1, (size_t)len, f) != (size_t)len) { xf_free(ctx, text); text = NULL; }
+    }
+    fclose(f);
+    if (!text) return xf_last_status(ctx) == XF_ERR_NOMEM ? XF_ERR_NOMEM : XF_ERR(ctx, XF_ERR_IO, "%s: cannot read", p);
+    text[len] = 0;
+    xf_status st = parse_info(ctx, text, (size_t)len, p, check_files ? dir : NULL, rep);
+    xf_free(ctx, text);
+    return st;
+}
+
 xf_status xf_corpus_info(xf_ctx_t *ctx, const char *dir, xf_corpus_report *rep) {
     if (!dir || !rep) return XF_ERR(ctx, XF_ERR_INVALID, "corpus info: NULL argument");
     return read_info(ctx, dir, rep, 0);
+}
+
+xf_status xf_corpus_info_mem(xf_ctx_t *ctx, const void *buf, size_t len, const char *name, xf_corpus_report *rep) {
+    if (!buf || !rep) return XF_ERR(ctx, XF_ERR_INVALID, "corpus info: NULL argument");
+    return parse_info(ctx, buf, len, name ? name : "corpus.json", NULL, rep);
 }
 
 /* ---- build ------------------------------------------------------------------------ */
