@@ -9,12 +9,15 @@
 #include "xfer/corpus.h"
 
 static const char *USAGE =
-    "usage: xfer data build [--out DIR] [--force] [--seed N] [--scale X] [--fonts DIR] [--json]\n"
+    "usage: xfer data build [--out DIR] [--force] [--seed N] [--scale X] [--json]\n"
+    "                       [--fonts DIR] [--fashion DIR] [--digits FILE]\n"
     "       xfer data list [--out DIR] [--json]\n"
     "\n"
     "build  writes the embedded corpus (upstream + target tasks) from Debian packages into DIR\n"
     "       (default data/corpus); an up-to-date corpus there is reused, --force rebuilds.\n"
     "       --scale X in (0, 1] multiplies every image count (small corpora for tests).\n"
+    "       Sources default to /usr/share/fonts, /usr/share/datasets/fashion-mnist and\n"
+    "       scikit-learn's digits.csv.gz (docs/DATA.md).\n"
     "list   prints the tasks, with their sizes when DIR holds a built corpus.\n";
 
 static void print_table(const xf_corpus_report *r, int json) {
@@ -48,6 +51,8 @@ static int build(int argc, char **argv) {
         int more = i + 1 < argc;
         if (!strcmp(a, "--out") && more) o.out_dir = argv[++i];
         else if (!strcmp(a, "--fonts") && more) o.fonts_dir = argv[++i];
+        else if (!strcmp(a, "--fashion") && more) o.fashion_dir = argv[++i];
+        else if (!strcmp(a, "--digits") && more) o.digits_csv = argv[++i];
         else if (!strcmp(a, "--force")) o.force = 1;
         else if (!strcmp(a, "--json")) json = 1;
         else if (!strcmp(a, "--seed") && more) {

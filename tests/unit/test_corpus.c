@@ -616,6 +616,17 @@ static void test_corpus(xf_ctx_t *ctx, const char *fdir, int sanitized) {
     CHECK_OK(ctx, xf_corpus_build(ctx, &o, &r2));
     CHECK(r2.reused == 0, "damaged corpus rebuilt");
     CHECK(same_corpus(da, db), "rebuild identical");
+    /* another font installed: the hash changes, the corpus is rebuilt; removed: back to
+     * the same bytes */
+    char extra[1100];
+    snprintf(extra, sizeof extra, "%s/sub/Extra.ttf", fdir);
+    CHECK(symlink("/usr/share/fonts/truetype/dejavu/DejaVuSans-Bold.ttf", extra) == 0, "symlink %s", extra);
+    CHECK_OK(ctx, xf_corpus_build(ctx, &o, &r2));
+    CHECK(r2.reused == 0 && strcmp(r2.hash, rep.hash) != 0 && r2.nfonts_upstream == 4, "new font: rebuilt (%d), %d upstream fonts",
+          r2.reused, r2.nfonts_upstream);
+    unlink(extra);
+    CHECK_OK(ctx, xf_corpus_build(ctx, &o, &r2));
+    CHECK(r2.reused == 0 && !strcmp(r2.hash, rep.hash) && same_corpus(da, db), "font removed: the first corpus again");
     /* --force rebuilds */
     o.force = 1;
     CHECK_OK(ctx, xf_corpus_build(ctx, &o, &r2));
