@@ -654,11 +654,16 @@ static xf_status draw_target(builder *b, int task, const gtarget *t, names *cl, 
             int64_t tot = sp ? nte : ntr;
             int64_t n = tot / t->nlab + (L < tot % t->nlab);
             for (int64_t k = 0; k < n && st == XF_OK; k++) {
-                const gclass *g = &b->cls[t->item[t->first[L] + (int)xf_rng_below(&r, (uint64_t)t->count[L])]];
+                /* a character (of a script label) drawn by some family of this side;
+                 * after 64 misses, any family of the character */
+                const gclass *g = NULL;
                 int ns = 0;
-                for (int q = 0; q < g->npool[t->pool]; q++)
-                    if (nfl < 2 || side[b->fam[g->pool[t->pool][q]]] == sp) spool[ns++] = g->pool[t->pool][q];
-                const int *pool = ns ? spool : g->pool[t->pool]; /* this character lacks the side's families */
+                for (int tries = 0; tries < 64 && ns == 0; tries++) {
+                    g = &b->cls[t->item[t->first[L] + (int)xf_rng_below(&r, (uint64_t)t->count[L])]];
+                    for (int q = 0; q < g->npool[t->pool]; q++)
+                        if (nfl < 2 || side[b->fam[g->pool[t->pool][q]]] == sp) spool[ns++] = g->pool[t->pool][q];
+                }
+                const int *pool = ns ? spool : g->pool[t->pool];
                 if (!ns) ns = g->npool[t->pool];
                 uint8_t *img = split_push(dst, L);
                 st = img ? draw_glyph(b, g->cp, pool, ns, &r, img) : XF_ERR(ctx, XF_ERR_INTERNAL, "target: split overflow");
