@@ -217,6 +217,58 @@ xf_status xf_hierarchy_slice(xf_ctx_t *ctx, const xf_hierarchy_t *h, int64_t nod
 xf_status xf_probe_sample(xf_ctx_t *ctx, const int32_t *y, int64_t n, int k, int64_t budget, int min_per_class, uint64_t seed,
                           int64_t **out, int64_t *m);
 
+
+/* ---- one way to name data -------------------------------------------------------------
+ * xf_data_open(ctx, spec, opts, out) accepts (docs/DATA_ARGUMENT.md has the user's view):
+ *   digits               the scikit-learn digits CSV at XF_DIGITS_PATH ((N, 1, 8, 8));
+ *                        it has no splits: a split other than "train" is an error.
+ *   corpus:<task>[:split]  a task of the embedded corpus (layout below); split defaults
+ *                        to opts->split, then "train".
+ *   a folder holding <p>-images-idx3-ubyte[.gz] with p = "train" (split train / NULL)
+ *                        or "t10k" (split test): an IDX set such as Fashion-MNIST.
+ *   any other folder     an image folder root/<class>/<image>; when opts->split names
+ *                        a sub-folder (root/train, root/test) that one is used.
+ *   an IDX file          (N, H, W) images, gzipped or not, recognised by content; labels
+ *                        from opts->labels or the standard name beside it
+ *                        (*-images-idx3-ubyte[.gz] -> *-labels-idx1-ubyte[.gz]).
+ *   a .npy file          images (N, C, H, W), (N, H, W) or (N, H, W, C) (C = 1 or 3 last,
+ *                        when dim 1 is not 1 or 3), uint8 / uint16 / float; labels from
+ *                        opts->labels or *_x.npy -> *_y.npy beside it (any integer dtype).
+ * Labels must lie in [0, k); k is the class-file length when there is one, else max+1,
+ * and class names default to "0".."k-1".
+ *
+ * The embedded corpus layout (written by `xfer data build`, read by corpus:<task>):
+ *     <dir>/<task>/train_x.npy   (N, C, H, W) float32 in [0, 1], or uint8 (0..255)
+ *     <dir>/<task>/train_y.npy   (N) int64 labels in [0, K)
+ *     <dir>/<task>/test_x.npy, test_y.npy   the held-out split, same form
+ *     <dir>/<task>/classes.txt   K lines, line i+1 = name of class i (optional: "0".."K-1")
+ *     <dir>/<task>/hierarchy.tsv optional label hierarchy (format above) for upstream tasks
+ * Any other split name s is read from s_x.npy / s_y.npy. <dir> is opts->corpus_dir or
+ * XF_CORPUS_DIR. */
+#define XF_CORPUS_DIR "data/corpus"
+xf_status xf_data_open(xf_ctx_t *ctx, const char *spec, const xf_data_opts *opts, xf_dataset *out);
+
+/* ---- batch streaming -------------------------------------------------------------------
+ * For data larger than memory: an IDX set is read incrementally from its (gzipped) file,
+ * an image folder decodes only the batch's files; the other sources are loaded whole
+ * and served in slices. Same spec and opts as xf_data_open, same tensors. */
+typedef struct xf_data_stream xf_data_stream_t;
+typedef struct xf_batch {
+    int64_t n;        /* samples in this batch (0 at the end) */
+    int64_t first;    /* index of the first one in the stream */
+    int c, h, w;
+    const float *x;   /* (n, C, H, W), owned by the stream, valid until the next call */
+    const int32_t *y; /* (n) */
+} xf_batch;
+
+/* opts (and its strings) must stay valid until close. batch >= 1. */
+xf_status xf_data_stream_open(xf_ctx_t *ctx, const char *spec, const xf_data_opts *opts, int64_t batch, xf_data_stream_t **out);
+/* Fills *b with the next batch; b->n == 0 at the end. */
+xf_status xf_data_stream_next(xf_data_stream_t *s, xf_batch *b);
+int64_t xf_data_stream_count(const xf_data_stream_t *s); /* samples (files, for folders) */
+int xf_data_stream_classes(const xf_data_stream_t *s, char *const **names); /* k; names owned by the stream */
+void xf_data_stream_close(xf_data_stream_t *s);
+
 #ifdef __cplusplus
 }
 #endif

@@ -200,18 +200,18 @@ xf_status xf_image_to_tensor(xf_ctx_t *ctx, const xf_image *img, const xf_data_o
     if (!planes) return XF_ERR_NOMEM;
     if (img->depth == 8) {
         const unsigned char *s = img->data;
-        const float sc = 1.0f / 255.0f;
+        /* a division, not a multiplication by 1/255: the float torchvision's ToTensor gives */
         if (img->c == 3 && c == 1) {
             for (size_t i = 0; i < np; i++) {
                 const unsigned char *q = s + 3 * i;
                 unsigned L = ((unsigned)q[0] * 19595u + (unsigned)q[1] * 38470u + (unsigned)q[2] * 7471u + 0x8000u) >> 16;
-                planes[i] = (float)L * sc;
+                planes[i] = (float)L / 255.0f;
             }
         } else {
             for (int ch = 0; ch < c; ch++) {
                 int sch = img->c == 1 ? 0 : ch;
                 float *d = planes + ch * np;
-                for (size_t i = 0; i < np; i++) d[i] = (float)s[i * img->c + sch] * sc;
+                for (size_t i = 0; i < np; i++) d[i] = (float)s[i * img->c + sch] / 255.0f;
             }
         }
     } else if (img->depth == 16) {

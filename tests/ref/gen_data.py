@@ -432,8 +432,47 @@ def gen_sampler():
         np.save(os.path.join(OUT, "sampler_counts_%d.npy" % budget), parc_counts(y, 12, budget, 2, 1).astype(np.int64))
 
 
+def gen_spec():
+    """Fixtures of xf_data_open: npy image arrays, a tiny corpus task, expected tensors."""
+    imgs = np.load(os.path.join(OUT, "idx_expect_images.npy"))  # (6, 5, 4) uint8
+    # the IDX set resized to 3 x 8 x 8 (gray -> RGB), normalised
+    ex = np.stack([expect_tensor(im[..., None] / 255.0, 3, 8, 8, 0, MEAN, STD) for im in imgs])
+    np.save(os.path.join(OUT, "idx_expect_3x8x8.npy"), ex)
+    rng = np.random.default_rng(9)
+    nhwc = rng.integers(0, 256, size=(5, 6, 7, 3), dtype=np.uint8)
+    np.save(os.path.join(OUT, "npy", "nhwc_x.npy") if os.path.isdir(os.path.join(OUT, "npy")) else _mk(os.path.join(OUT, "npy", "nhwc_x.npy")), nhwc)
+    np.save(os.path.join(OUT, "npy", "nhwc_y.npy"), np.array([1, 0, 3, 3, 2], np.int64))
+    np.save(os.path.join(OUT, "npy", "nhwc_expect.npy"), (nhwc.transpose(0, 3, 1, 2) / 255.0).astype(np.float32))
+    nchw = rng.random((4, 1, 6, 6)).astype(np.float32)
+    np.save(os.path.join(OUT, "npy", "planes_x.npy"), nchw)
+    np.save(os.path.join(OUT, "npy", "planes_y.npy"), np.array([0, 1, 0, 1], np.int32))
+    np.save(os.path.join(OUT, "npy", "planes_expect_3x4x4.npy"),
+            np.stack([expect_tensor(im.transpose(1, 2, 0), 3, 4, 4, 0, (0, 0, 0), (1, 1, 1)) for im in nchw]))
+    np.save(os.path.join(OUT, "npy", "badcount_x.npy"), nchw)
+    np.save(os.path.join(OUT, "npy", "badcount_y.npy"), np.array([0, 1, 0], np.int64))
+    np.save(os.path.join(OUT, "npy", "badlabel_x.npy"), nchw)
+    np.save(os.path.join(OUT, "npy", "badlabel_y.npy"), np.array([0, 1, -1, 1], np.int64))
+    # a corpus task: uint8 train split, float32 test split, class names
+    d = os.path.join(OUT, "corpus", "tiny")
+    os.makedirs(d, exist_ok=True)
+    tr = rng.integers(0, 256, size=(6, 1, 4, 4), dtype=np.uint8)
+    te = rng.random((3, 1, 4, 4)).astype(np.float32)
+    np.save(os.path.join(d, "train_x.npy"), tr)
+    np.save(os.path.join(d, "train_y.npy"), np.array([0, 1, 2, 0, 1, 2], np.int64))
+    np.save(os.path.join(d, "test_x.npy"), te)
+    np.save(os.path.join(d, "test_y.npy"), np.array([2, 1, 0], np.int64))
+    with open(os.path.join(d, "classes.txt"), "w") as f:
+        f.write("circle\nsquare\ntriangle\n")
+    np.save(os.path.join(OUT, "corpus_tiny_train_expect.npy"), (tr / 255.0).astype(np.float32))
+
+
+def _mk(path):
+    os.makedirs(os.path.dirname(path), exist_ok=True)
+    return path
+
+
 if __name__ == "__main__":
     os.makedirs(OUT, exist_ok=True)
-    parts = sys.argv[1:] or ["idx", "digits", "images", "hier", "sampler"]
+    parts = sys.argv[1:] or ["idx", "digits", "images", "hier", "sampler", "spec"]
     for p in parts:
         globals()["gen_" + p]()

@@ -587,6 +587,257 @@ static void test_sampler(void) {
     free(yy);
 }
 
+/* ---- xf_data_open and streams ------------------------------------------------------- */
+
+static void check_ds(const xf_dataset *d, const char *expect, int64_t n, int c, int h, int w, double atol, const char *what) {
+    CHECK(d->n == n && d->c == c && d->h == h && d->w == w, "%s: shape (%lld,%d,%d,%d) want (%lld,%d,%d,%d)", what, (long long)d->n, d->c,
+          d->h, d->w, (long long)n, c, h, w);
+    if (!expect) return;
+    xf_array e;
+    CHECK_OK(ctx, xf_npy_read(ctx, ref(expect), &e));
+    if (e.size == d->n * d->c * d->h * d->w) check_tensor(d->x, &e, atol, what);
+    else CHECK(0, "%s: expected size %lld", what, (long long)e.size);
+    xf_array_free(ctx, &e);
+}
+
+/* all batches of a stream concatenated must equal the whole dataset */
+static void check_stream(const char *spec, const xf_data_opts *o, int64_t batch, const xf_dataset *whole, const char *what) {
+    xf_data_stream_t *s;
+    xf_status st = xf_data_stream_open(ctx, spec, o, batch, &s);
+    CHECK(st == XF_OK, "%s: stream open: %s", what, xf_errmsg(ctx));
+    if (st) return;
+    CHECK(xf_data_stream_count(s) == whole->n, "%s: stream count %lld", what, (long long)xf_data_stream_count(s));
+    char *const *names;
+    int k = xf_data_stream_classes(s, &names);
+    CHECK(k == whole->k && (k == 0 || strcmp(names[k - 1], whole->classes[k - 1]) == 0), "%s: stream classes", what);
+    int64_t seen = 0, batches = 0;
+    size_t per = (size_t)whole->c * whole->h * whole->w;
+    int same = 1;
+    for (;;) {
+        xf_batch b;
+        st = xf_data_stream_next(s, &b);
+        CHECK(st == XF_OK, "%s: stream next: %s", what, xf_errmsg(ctx));
+        if (st || b.n == 0) break;
+        batches++;
+        CHECK(b.n <= batch && b.first == seen && b.c == whole->c && b.h == whole->h && b.w == whole->w, "%s: batch geometry", what);
+        if (seen + b.n > whole->n) { same = 0; break; }
+        same &= memcmp(b.x, whole->x + (size_t)seen * per, sizeof(float) * per * (size_t)b.n) == 0;
+        same &= memcmp(b.y, whole->y + seen, sizeof(int32_t) * (size_t)b.n) == 0;
+        seen += b.n;
+    }
+    CHECK(same && seen == whole->n, "%s: streamed %lld of %lld, equal to the whole load: %d", what, (long long)seen, (long long)whole->n, same);
+    CHECK(batches == (whole->n + batch - 1) / batch, "%s: %lld batches", what, (long long)batches);
+    xf_data_stream_close(s);
+}
+
+static void test_spec(void) {
+    xf_dataset d;
+    xf_data_opts o;
+    char spec[1024];
+    /* IDX folder, both splits, plain and gz */
+    xf_data_opts_default(&o);
+    CHECK_OK(ctx, xf_data_open(ctx, ref("data/idx_plain"), &o, &d));
+    check_ds(&d, NULL, 6, 1, 5, 4, 0, "idx folder");
+    if (d.n == 6) {
+        xf_array e;
+        CHECK_OK(ctx, xf_npy_read(ctx, ref("data/idx_expect_images.npy"), &e));
+        int ok = 1;
+        for (int i = 0; i < 120; i++) ok &= fabsf(d.x[i] - ((unsigned char *)e.data)[i] / 255.0f) < 1e-7f;
+        CHECK(ok, "idx folder pixels / 255");
+        xf_array_free(ctx, &e);
+        CHECK(d.k == 3 && d.y[1] == 2, "idx labels k=%d", d.k);
+    }
+    check_stream(ref("data/idx_plain"), &o, 4, &d, "idx plain stream");
+    xf_dataset_free(ctx, &d);
+    o.split = "test";
+    CHECK_OK(ctx, xf_data_open(ctx, ref("data/idx_plain"), &o, &d));
+    check_ds(&d, NULL, 3, 1, 5, 4, 0, "idx folder test split");
+    xf_dataset_free(ctx, &d);
+    /* an IDX file (labels by name), resized to RGB 8x8 and normalised */
+    xf_data_opts_default(&o);
+    o.height = o.width = 8;
+    o.channels = 3;
+    const float mean[3] = {0.485f, 0.456f, 0.406f}, sd[3] = {0.229f, 0.224f, 0.225f};
+    memcpy(o.mean, mean, sizeof mean);
+    memcpy(o.std, sd, sizeof sd);
+    snprintf(spec, sizeof spec, "%s", ref("data/idx_gz/train-images-idx3-ubyte.gz"));
+    CHECK_OK(ctx, xf_data_open(ctx, spec, &o, &d));
+    check_ds(&d, "data/idx_expect_3x8x8.npy", 6, 3, 8, 8, 2e-5, "idx gz file 3x8x8");
+    check_stream(spec, &o, 4, &d, "idx gz stream");
+    check_stream(spec, &o, 1, &d, "idx gz stream batch 1");
+    check_stream(spec, &o, 100, &d, "idx gz stream batch 100");
+    xf_dataset_free(ctx, &d);
+
+    /* .npy arrays: NHWC uint8, NCHW float resized with gray -> RGB */
+    xf_data_opts_default(&o);
+    CHECK_OK(ctx, xf_data_open(ctx, ref("data/npy/nhwc_x.npy"), &o, &d));
+    check_ds(&d, "data/npy/nhwc_expect.npy", 5, 3, 6, 7, 1e-7, "npy nhwc");
+    CHECK(d.k == 4 && d.y[2] == 3, "npy labels");
+    check_stream(ref("data/npy/nhwc_x.npy"), &o, 2, &d, "npy stream");
+    xf_dataset_free(ctx, &d);
+    o.height = o.width = 4;
+    o.channels = 3;
+    CHECK_OK(ctx, xf_data_open(ctx, ref("data/npy/planes_x.npy"), &o, &d));
+    check_ds(&d, "data/npy/planes_expect_3x4x4.npy", 4, 3, 4, 4, 2e-6, "npy planes 3x4x4");
+    xf_dataset_free(ctx, &d);
+    /* labels given explicitly: the npy labels of another file */
+    xf_data_opts_default(&o);
+    o.labels = ref("data/npy/planes_y.npy");
+    CHECK_OK(ctx, xf_data_open(ctx, ref("data/npy/badcount_x.npy"), &o, &d));
+    CHECK(d.n == 4 && d.k == 2, "explicit labels");
+    xf_dataset_free(ctx, &d);
+
+    /* the corpus layout */
+    xf_data_opts_default(&o);
+    o.corpus_dir = ref("data/corpus");
+    CHECK_OK(ctx, xf_data_open(ctx, "corpus:tiny", &o, &d));
+    check_ds(&d, "data/corpus_tiny_train_expect.npy", 6, 1, 4, 4, 1e-7, "corpus train");
+    CHECK(d.k == 3 && strcmp(d.classes[2], "triangle") == 0, "corpus classes");
+    check_stream("corpus:tiny", &o, 4, &d, "corpus stream");
+    xf_dataset_free(ctx, &d);
+    CHECK_OK(ctx, xf_data_open(ctx, "corpus:tiny:test", &o, &d));
+    CHECK(d.n == 3 && d.y[0] == 2 && d.k == 3, "corpus test split");
+    xf_dataset_free(ctx, &d);
+    o.split = "test";
+    CHECK_OK(ctx, xf_data_open(ctx, "corpus:tiny", &o, &d));
+    CHECK(d.n == 3, "corpus split from opts");
+    xf_dataset_free(ctx, &d);
+
+    /* an image folder through the spec equals the folder loader; streamed in batches */
+    xf_data_opts_default(&o);
+    o.height = o.width = 8;
+    o.channels = 3;
+    CHECK_OK(ctx, xf_data_open(ctx, ref("data/folder"), &o, &d));
+    check_ds(&d, NULL, 9, 3, 8, 8, 0, "folder spec");
+    check_stream(ref("data/folder"), &o, 2, &d, "folder stream");
+    xf_dataset_free(ctx, &d);
+
+    /* digits */
+    if (file_exists(XF_DIGITS_PATH)) {
+        xf_data_opts_default(&o);
+        o.height = o.width = 16;
+        CHECK_OK(ctx, xf_data_open(ctx, "digits", &o, &d));
+        check_ds(&d, NULL, 1797, 1, 16, 16, 0, "digits 16x16");
+        check_stream("digits", &o, 500, &d, "digits stream");
+        xf_dataset_free(ctx, &d);
+        o.split = "test";
+        CHECK_ST(ctx, xf_data_open(ctx, "digits", &o, &d), XF_ERR_INVALID);
+    }
+
+    /* errors, each naming what is wrong */
+    xf_data_opts_default(&o);
+    const struct { const char *spec; const char *want; xf_status st; int isref; } bad[] = {
+        {"data/npy/badcount_x.npy", "3 labels for 4 images", XF_ERR_SHAPE, 1},
+        {"data/npy/badlabel_x.npy", "label -1 of sample 2", XF_ERR_FORMAT, 1},
+        {"data/npy/nhwc_expect.npy", "cannot derive a labels file", XF_ERR_NOTFOUND, 1},
+        {"data/digits/small.csv", "not a recognised data file", XF_ERR_FORMAT, 1},
+        {"data/bad_idx/truncated.idx", "cannot derive", XF_ERR_NOTFOUND, 1},
+        {"data/nothing_here", "cannot open", XF_ERR_IO, 1},
+        {"corpus:nope", "no task folder", XF_ERR_NOTFOUND, 0},
+        {"corpus:tiny:val", "no split 'val'", XF_ERR_NOTFOUND, 0},
+        {"corpus:", "expected corpus:<task>", XF_ERR_INVALID, 0},
+        {"", "empty data argument", XF_ERR_INVALID, 0},
+    };
+    o.corpus_dir = ref("data/corpus");
+    for (size_t i = 0; i < sizeof bad / sizeof *bad; i++) {
+        const char *sp = bad[i].isref ? ref(bad[i].spec) : bad[i].spec;
+        xf_status st = xf_data_open(ctx, sp, &o, &d);
+        CHECK(st == bad[i].st && strstr(xf_errmsg(ctx), bad[i].want), "spec %s: %s (want %s: '%s')", bad[i].spec, xf_errmsg(ctx),
+              xf_status_str(bad[i].st), bad[i].want);
+        CHECK(d.x == NULL, "spec %s: nothing on failure", bad[i].spec);
+        xf_data_stream_t *s = (xf_data_stream_t *)1;
+        st = xf_data_stream_open(ctx, sp, &o, 4, &s);
+        CHECK(st != XF_OK && s == NULL, "stream %s fails too", bad[i].spec);
+    }
+    /* a folder split that does not exist */
+    o.split = "test";
+    CHECK_ST(ctx, xf_data_open(ctx, ref("data/folder"), &o, &d), XF_ERR_NOTFOUND);
+    /* bad options */
+    xf_data_opts_default(&o);
+    o.height = 8;
+    CHECK_ST(ctx, xf_data_open(ctx, ref("data/idx_plain"), &o, &d), XF_ERR_INVALID);
+    xf_data_opts_default(&o);
+    o.channels = 2;
+    CHECK_ST(ctx, xf_data_open(ctx, ref("data/idx_plain"), &o, &d), XF_ERR_INVALID);
+    xf_data_opts_default(&o);
+    o.std[0] = 0;
+    CHECK_ST(ctx, xf_data_open(ctx, ref("data/idx_plain"), &o, &d), XF_ERR_INVALID);
+    xf_data_opts_default(&o);
+    o.height = o.width = 8;
+    o.resize = 4;
+    CHECK_ST(ctx, xf_data_open(ctx, ref("data/idx_plain"), &o, &d), XF_ERR_INVALID);
+    CHECK(strstr(xf_errmsg(ctx), "smaller than the 8x8 crop") != NULL, "resize below crop: %s", xf_errmsg(ctx));
+    /* a truncated gz IDX set detected mid-stream: the bad file named */
+    char root[512], p[1024];
+    xt_tmp("idx_trunc", root, sizeof root);
+    mkdirs(root);
+    snprintf(p, sizeof p, "%s/train-images-idx3-ubyte.gz", root);
+    copy_file(ref("data/bad_idx/gz_short_data.idx.gz"), p);
+    snprintf(p, sizeof p, "%s/train-labels-idx1-ubyte.gz", root);
+    copy_file(ref("data/idx_gz/train-labels-idx1-ubyte.gz"), p);
+    xf_data_stream_t *s;
+    xf_data_opts_default(&o);
+    CHECK_OK(ctx, xf_data_stream_open(ctx, root, &o, 4, &s));
+    if (s) {
+        xf_batch b;
+        CHECK_OK(ctx, xf_data_stream_next(ctx ? s : s, &b));
+        xf_status st = xf_data_stream_next(s, &b);
+        CHECK(st == XF_ERR_FORMAT && strstr(xf_errmsg(ctx), "train-images-idx3-ubyte.gz") && strstr(xf_errmsg(ctx), "truncated"),
+              "mid-stream truncation: %s", xf_errmsg(ctx));
+        xf_data_stream_close(s);
+    }
+    /* allocation failure through a whole open */
+    xf_data_opts_default(&o);
+    o.height = o.width = 8;
+    o.channels = 3;
+    for (int k = 1; k < 60; k += 2) {
+        xf_ctx_fail_alloc_after(ctx, k);
+        xf_status st = xf_data_open(ctx, spec, &o, &d);
+        xf_ctx_fail_alloc_after(ctx, 0);
+        if (st == XF_OK) { xf_dataset_free(ctx, &d); break; }
+        CHECK(st == XF_ERR_NOMEM, "open alloc failure %d: %s (%s)", k, xf_status_str(st), xf_errmsg(ctx));
+    }
+    for (int k = 1; k < 60; k += 2) {
+        xf_ctx_fail_alloc_after(ctx, k);
+        xf_status st = xf_data_stream_open(ctx, spec, &o, 2, &s);
+        xf_batch b;
+        while (st == XF_OK) {
+            st = xf_data_stream_next(s, &b);
+            if (b.n == 0) break;
+        }
+        xf_ctx_fail_alloc_after(ctx, 0);
+        if (s) xf_data_stream_close(s);
+        if (st == XF_OK) break;
+        CHECK(st == XF_ERR_NOMEM, "stream alloc failure %d: %s (%s)", k, xf_status_str(st), xf_errmsg(ctx));
+    }
+}
+
+static void test_fashion_stream(void) {
+    const char *dir = "/usr/share/datasets/fashion-mnist";
+    char p[256];
+    snprintf(p, sizeof p, "%s/t10k-images-idx3-ubyte.gz", dir);
+    if (!file_exists(p)) return;
+    xf_data_opts o;
+    xf_data_opts_default(&o);
+    o.split = "test";
+    xf_data_stream_t *s;
+    CHECK_OK(ctx, xf_data_stream_open(ctx, dir, &o, 1000, &s));
+    if (!s) return;
+    CHECK(xf_data_stream_count(s) == 10000, "fashion t10k stream count");
+    xf_array a;
+    CHECK_OK(ctx, xf_idx_read(ctx, p, &a));
+    int64_t seen = 0;
+    int same = 1;
+    xf_batch b;
+    while (xf_data_stream_next(s, &b) == XF_OK && b.n) {
+        for (int64_t i = 0; i < b.n * 784 && a.data; i++) same &= b.x[i] == ((unsigned char *)a.data)[seen * 784 + i] / 255.0f;
+        seen += b.n;
+    }
+    CHECK(seen == 10000 && same, "fashion t10k streamed %lld images equal to the whole read", (long long)seen);
+    xf_array_free(ctx, &a);
+    xf_data_stream_close(s);
+}
+
 int main(void) {
     if (xf_ctx_create(&ctx)) return 1;
     test_idx();
@@ -596,6 +847,8 @@ int main(void) {
     test_folder();
     test_hierarchy();
     test_sampler();
+    test_spec();
+    test_fashion_stream();
     xf_ctx_free(ctx);
     return xt_done("test_data");
 }
