@@ -601,6 +601,25 @@ static void test_corpus(xf_ctx_t *ctx, const char *fdir, int sanitized) {
     check_fashion(ctx, da);
     check_digits(ctx, da);
 
+    /* the data module opens every task as corpus:<task>[:split] */
+    xf_data_opts dop;
+    xf_data_opts_default(&dop);
+    dop.corpus_dir = da;
+    for (int t = 0; t < rep.ntasks; t++)
+        for (int s = 0; s < 2; s++) {
+            char spec[128];
+            snprintf(spec, sizeof spec, "corpus:%s:%s", rep.tasks[t].name, s ? "test" : "train");
+            xf_dataset ds;
+            memset(&ds, 0, sizeof ds);
+            CHECK_OK(ctx, xf_data_open(ctx, spec, &dop, &ds));
+            CHECK(ds.n == (s ? rep.tasks[t].test : rep.tasks[t].train) && ds.k == rep.tasks[t].classes && ds.c == 1 &&
+                      ds.h == 28 && ds.w == 28, "%s: n %lld k %d", spec, (long long)ds.n, ds.k);
+            if (t == 3 && s == 0 && ds.k > 0)
+                CHECK(!strcmp(ds.classes[0], "latin-upper-A") && !strcmp(ds.classes[ds.k - 1], "latin-lower-z"),
+                      "new-fonts classes %s .. %s", ds.classes[0], ds.classes[ds.k - 1]);
+            xf_dataset_free(ctx, &ds);
+        }
+
     /* determinism: a second build elsewhere gives the same bytes */
     o.out_dir = db;
     CHECK_OK(ctx, xf_corpus_build(ctx, &o, &rep));

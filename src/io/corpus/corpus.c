@@ -116,7 +116,7 @@ const char *xf_corpus_task_about(int i) { return i >= 0 && i < NTASKS ? TASKS[i]
 
 void xf_corpus_opts_init(xf_corpus_opts *o) {
     memset(o, 0, sizeof *o);
-    o->out_dir = "data/corpus";
+    o->out_dir = XF_CORPUS_DIR;
     o->fonts_dir = "/usr/share/fonts";
     o->fashion_dir = "/usr/share/datasets/fashion-mnist";
     o->digits_csv = XF_DIGITS_PATH;
