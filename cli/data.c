@@ -20,7 +20,7 @@ static const char *USAGE =
     "       scikit-learn's digits.csv.gz (docs/DATA.md).\n"
     "list   prints the tasks, with their sizes when DIR holds a built corpus.\n";
 
-static void print_table(const xf_corpus_report *r, int json) {
+static void print_table(const xf_corpus_report *r, int json, int about) {
     if (json) {
         printf("{\"reused\": %s, \"seconds\": %.3f, \"bytes\": %lld, \"params_hash\": \"%s\", \"tasks\": [",
                r->reused ? "true" : "false", r->seconds, (long long)r->bytes, r->hash);
@@ -34,11 +34,11 @@ static void print_table(const xf_corpus_report *r, int json) {
         printf("]}\n");
         return;
     }
-    printf("%-15s %7s %8s %7s  %s\n", "task", "classes", "train", "test", "source");
+    printf("%-15s %7s %8s %7s  %s\n", "task", "classes", "train", "test", about ? "differs from the upstream by" : "source");
     for (int i = 0; i < r->ntasks; i++) {
         const xf_corpus_task_info *t = &r->tasks[i];
         printf("%-15s %7lld %8lld %7lld  %s\n", t->name, (long long)t->classes, (long long)t->train,
-               (long long)t->test, t->source);
+               (long long)t->test, about ? t->differs : t->source);
     }
 }
 
@@ -76,7 +76,7 @@ static int build(int argc, char **argv) {
         xf_ctx_free(ctx);
         return rc;
     }
-    print_table(&r, json);
+    print_table(&r, json, 0);
     if (!json)
         printf("\n%s %s: %d tasks, %.1f MB on disk, %d upstream + %d held-out fonts, parameters %s, %.2f s\n",
                r.reused ? "reused" : "built", o.out_dir, r.ntasks, r.bytes / 1e6, r.nfonts_upstream,
@@ -98,7 +98,7 @@ static int list(int argc, char **argv) {
     if (!ctx) return xf_cli_fail("data", NULL);
     xf_corpus_report r;
     int built = xf_corpus_info(ctx, dir, &r) == XF_OK;
-    if (built) print_table(&r, json);
+    if (built) print_table(&r, json, 1);
     else if (json) {
         printf("{\"built\": false, \"tasks\": [");
         for (int i = 0; i < xf_corpus_task_count(); i++)
