@@ -317,6 +317,9 @@ def gen_images():
     w("bad_img/truncated.jpg", jpg[: len(jpg) * 2 // 3])
     w("bad_img/not_image.png", b"hello, this is text\n")
     w("bad_img/huge_header.png", png_bytes(np.zeros((1, 1), np.uint8), 8, 0, dims=(1 << 20, 1 << 20)))
+    w("bad_img/bomb_header.png", png_bytes(np.zeros((1, 1), np.uint8), 8, 0, dims=(3000, 3000)))
+    # a legitimately extreme compression ratio (all zero, ~1000:1) must still decode
+    w("flat_1500.png", pil_bytes(Image.fromarray(np.zeros((1500, 1500), np.uint8), "L"), "PNG", optimize=True))
     for name in sorted(os.listdir(os.path.join(OUT, "bad_img"))):
         with open(os.path.join(OUT, "bad_img", name), "rb") as f:
             wf("fuzz_png", name, f.read())

@@ -305,13 +305,19 @@ static void test_images(void) {
     const struct { const char *f; xf_status st; } bad[] = {
         {"data/bad_img/corrupt.png", XF_ERR_FORMAT}, {"data/bad_img/truncated.png", XF_ERR_FORMAT},
         {"data/bad_img/truncated.jpg", XF_ERR_FORMAT}, {"data/bad_img/not_image.png", XF_ERR_FORMAT},
-        {"data/bad_img/huge_header.png", XF_ERR_UNSUPPORTED}, {"data/bad_img/missing.png", XF_ERR_IO}};
+        {"data/bad_img/huge_header.png", XF_ERR_FORMAT}, {"data/bad_img/bomb_header.png", XF_ERR_FORMAT}, {"data/bad_img/missing.png", XF_ERR_IO}};
     for (size_t i = 0; i < sizeof bad / sizeof *bad; i++) {
         xf_image img;
         check_bad(xf_image_read(ctx, ref(bad[i].f), &img), bad[i].st, bad[i].f);
         CHECK(img.data == NULL, "%s: no pixels on failure", bad[i].f);
     }
     xf_image img;
+    CHECK_OK(ctx, xf_image_read(ctx, ref("data/flat_1500.png"), &img));
+    CHECK(img.w == 1500 && img.h == 1500, "flat png");
+    xf_image_free(ctx, &img);
+    int64_t before = xf_ctx_alloc_count(ctx);
+    xf_image_read(ctx, ref("data/bad_img/bomb_header.png"), &img);
+    CHECK(strstr(xf_errmsg(ctx), "more than its") != NULL && xf_ctx_alloc_count(ctx) - before < 30, "png bomb refused early: %s", xf_errmsg(ctx));
     xf_image_read(ctx, ref("data/bad_img/truncated.jpg"), &img);
     CHECK(strstr(xf_errmsg(ctx), "truncated") != NULL, "truncated jpeg message: %s", xf_errmsg(ctx));
 }
