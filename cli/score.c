@@ -6,7 +6,7 @@
  *
  * One feature file per model (same probe images, same order). With several models each
  * method's scores are ranked (1 = predicted best) and a z-scored ensemble of the methods
- * is added. Methods whose across-bank combination needs the whole bank (NCTI, ETran) are
+ * is added (when at least two methods scored every model). Methods whose across-bank combination needs the whole bank (NCTI, ETran) are
  * combined over the given models. A method that needs --probs and has none is reported
  * and skipped; the others still run. Exit status: 0 when every requested (runnable)
  * method scored every model, 1 when a file or a method failed, 2 for usage errors. */
@@ -378,6 +378,7 @@ int xf_cli_score(int argc, char **argv) {
             for (int i = 0; i < nf; i++) ens[i] += (res[j * nf + i].score - mu) / sd;
             ens_n++;
         }
+        if (ens_n < 2) ens_n = 0; /* an ensemble of one method is that method */
         if (ens_n) {
             for (int i = 0; i < nf; i++) ens[i] /= ens_n;
             rank_desc(ens, nf, ens_rank);

@@ -14,7 +14,7 @@ X=build/xfer
 OUT=${XF_DEMO_OUT:-out/demo}
 DATA=/usr/share/datasets/fashion-mnist
 KINDS=raw,pool:4,pool:7,pca:4,pca:16,pca:64,randproj:16,randproj:128,randproj:1024
-METHODS=knn,linear,logme,parc,hscore,hscore-shrink,gbc,transrate,nleep,sfda,ncti,etran
+METHODS=${XF_DEMO_METHODS:-knn,linear,logme,parc,hscore,hscore-shrink,gbc,transrate,nleep,sfda,ncti,etran}
 rm -rf "$OUT"; mkdir -p "$OUT"
 
 echo "== 1-2. probe set of 500 Fashion-MNIST test images, features from 9 extractors"
@@ -45,7 +45,7 @@ echo "== 5. how well each estimator predicts the truth (Pearson r over the 9 ext
 echo "      as PARC's benchmark reports; and whether its top pick is the true best)"
 awk -F, '
   FNR == 1 { next }
-  NR == FNR { truth[$1] = $3; if ($4 == 1) best = $1; next }
+  NR == FNR { if ($2 == "linear") { truth[$1] = $3; if ($4 == 1) best = $1 }; next }
   $3 != "" { s[$2, $1] = $3; n[$2]++; meth[$2] = 1; if ($4 == 1) top[$2] = $1 }
   END {
     for (m in meth) {
@@ -54,7 +54,7 @@ awk -F, '
         x = s[key]; y = truth[p[2]]; sx += x; sy += y; sxx += x*x; syy += y*y; sxy += x*y; k++ }
       vx = sxx - sx*sx/k; vy = syy - sy*sy/k
       r = (vx > 0 && vy > 0) ? 100 * (sxy - sx*sy/k) / sqrt(vx*vy) : 0
-      printf "   %-14s r = %6.1f   top pick: %-12s %s\n", m, r, top[m], (top[m] == best ? "(the true best)" : "")
+      printf "%08.2f|   %-14s r = %6.1f   top pick: %-14s %s\n", 500 + r, m, r, top[m], (top[m] == best ? "(the true best)" : "")
     }
-    printf "   true best extractor: %s (%.1f%% test accuracy)\n", best, truth[best]
-  }' "$OUT/oracle.csv" "$OUT/scores.csv" | sort -k4 -n -r -t= | sed 's/^/ /'
+    printf "99999999|   true best extractor: %s (%.1f%% test accuracy)\n", best, truth[best]
+  }' "$OUT/oracle.csv" "$OUT/scores.csv" | sort -t'|' -k1,1 -r | cut -d'|' -f2-

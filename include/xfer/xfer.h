@@ -11,4 +11,6 @@
 #include "xfer/estimators.h"
 #include "xfer/nn.h"
 #include "xfer/baseline.h"
+#include "xfer/data.h"
+#include "xfer/corpus.h"
 #endif
