@@ -247,6 +247,12 @@ xf_status xf_probe_sample(xf_ctx_t *ctx, const int32_t *y, int64_t n, int k, int
  * XF_CORPUS_DIR. */
 #define XF_CORPUS_DIR "data/corpus"
 xf_status xf_data_open(xf_ctx_t *ctx, const char *spec, const xf_data_opts *opts, xf_dataset *out);
+/* Writes ds as split `split` of the task folder taskdir (created if needed) in the layout
+ * above: <split>_x.npy (float32, or uint8 = round(255 x) when store_u8, which requires
+ * pixels in [0, 1]), <split>_y.npy (int64) and classes.txt (ds->classes; replaced, so
+ * write every split with the same classes). Files are written to a temporary name and
+ * renamed into place. */
+xf_status xf_corpus_write_split(xf_ctx_t *ctx, const char *taskdir, const char *split, const xf_dataset *ds, int store_u8);
 
 /* ---- batch streaming -------------------------------------------------------------------
  * For data larger than memory: an IDX set is read incrementally from its (gzipped) file,

@@ -180,8 +180,6 @@ def expect_tensor(dec01, channels, ch, cw, resize, mean, std, rgb8=None):
     out = np.zeros((channels, ch, cw), np.float32)
     if resize == 0:
         resize = max(ch, cw)
-    if (h, w) == (ch, cw) and resize == max(ch, cw) and False:
-        pass
     nh, nw, top, left = tv_geometry(h, w, resize, ch, cw)
     for k in range(channels):
         plane = dec01[..., k].astype(np.float32)
@@ -288,9 +286,6 @@ def gen_images():
     print("float pipeline vs torchvision: max |diff| = %.5f (in std units), %.5f in pixel units"
           % (np.abs(tv[ok] - exp_f["rgb"][ok]).max(), (np.abs(tv - exp_f["rgb"]) * np.array(STD)[None, :, None, None])[ok].max()))
     # decoded pixels for direct decoder checks
-    for f in order:
-        if f[1].endswith(".png") or f[1].endswith(".jpg"):
-            pass
     dec_j = np.asarray(Image.open(os.path.join(base, "a_dog", "g2.jpg")))
     np.save(os.path.join(OUT, "decode_g2_jpg.npy"), dec_j)
     np.save(os.path.join(OUT, "decode_g3_gray_jpg.npy"), np.asarray(Image.open(os.path.join(base, "a_dog", "g3_gray.jpg"))))

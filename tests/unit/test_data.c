@@ -709,6 +709,36 @@ static void test_spec(void) {
     CHECK(d.n == 3, "corpus split from opts");
     xf_dataset_free(ctx, &d);
 
+    /* the corpus writer round-trips through corpus:<task>, float and uint8 */
+    {
+        char cdir[512], tdir[1024];
+        xt_tmp("corpus_rt", cdir, sizeof cdir);
+        snprintf(tdir, sizeof tdir, "%s/deep/task1", cdir);
+        o.split = NULL; /* the uint8 train split: exact through uint8 storage */
+        CHECK_OK(ctx, xf_data_open(ctx, "corpus:tiny", &o, &d));
+        CHECK_OK(ctx, xf_corpus_write_split(ctx, tdir, "train", &d, 1));
+        CHECK_OK(ctx, xf_corpus_write_split(ctx, tdir, "test", &d, 0));
+        xf_data_opts o2;
+        xf_data_opts_default(&o2);
+        snprintf(tdir, sizeof tdir, "%s/deep", cdir);
+        o2.corpus_dir = tdir;
+        const char *sp[] = {"corpus:task1", "corpus:task1:test"};
+        for (int i = 0; i < 2; i++) {
+            xf_dataset r;
+            CHECK_OK(ctx, xf_data_open(ctx, sp[i], &o2, &r));
+            CHECK(r.n == d.n && r.k == d.k && r.k == 3 && strcmp(r.classes[1], "square") == 0 &&
+                      memcmp(r.y, d.y, sizeof(int32_t) * (size_t)d.n) == 0, "%s: round trip", sp[i]);
+            int same = r.n == d.n;
+            for (int64_t j = 0; same && j < d.n * 16; j++) same = r.x[j] == d.x[j];
+            CHECK(same, "%s: pixels round trip exactly (uint8 data)", sp[i]);
+            xf_dataset_free(ctx, &r);
+        }
+        d.x[0] = 1.5f;
+        CHECK_ST(ctx, xf_corpus_write_split(ctx, tdir, "bad", &d, 1), XF_ERR_INVALID);
+        xf_dataset_free(ctx, &d);
+        o.split = "test";
+    }
+
     /* an image folder through the spec equals the folder loader; streamed in batches */
     xf_data_opts_default(&o);
     o.height = o.width = 8;
@@ -786,7 +816,7 @@ static void test_spec(void) {
     CHECK_OK(ctx, xf_data_stream_open(ctx, root, &o, 4, &s));
     if (s) {
         xf_batch b;
-        CHECK_OK(ctx, xf_data_stream_next(ctx ? s : s, &b));
+        CHECK_OK(ctx, xf_data_stream_next(s, &b));
         xf_status st = xf_data_stream_next(s, &b);
         CHECK(st == XF_ERR_FORMAT && strstr(xf_errmsg(ctx), "train-images-idx3-ubyte.gz") && strstr(xf_errmsg(ctx), "truncated"),
               "mid-stream truncation: %s", xf_errmsg(ctx));
