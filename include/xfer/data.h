@@ -36,7 +36,7 @@ typedef struct xf_dataset {
     int c, h, w;    /* channels, height, width of every image */
     float *x;       /* (N, C, H, W) float32, owned */
     int32_t *y;     /* (N) labels in [0, k), owned */
-    int k;          /* number of classes (names[0..k-1]) */
+    int k;          /* number of classes (classes[0..k-1]) */
     char **classes; /* k class names, owned (each string too) */
 } xf_dataset;
 

@@ -181,6 +181,15 @@ static void test_digits(void) {
         for (int j = 0; j < 4; j++) same &= d.y[j] == ((int64_t *)ey.data)[j];
         CHECK(same, "%s: labels", files[i]);
         CHECK(strcmp(d.classes[7], "7") == 0, "class names");
+        /* subset in a given order keeps rows, labels and class names */
+        xf_dataset sub;
+        int64_t pick[3] = {3, 0, 3};
+        CHECK_OK(ctx, xf_dataset_subset(ctx, &d, pick, 3, &sub));
+        CHECK(sub.n == 3 && sub.k == 10 && sub.y[0] == d.y[3] && sub.y[1] == d.y[0] &&
+                  memcmp(sub.x + 64, d.x, 64 * sizeof(float)) == 0 && strcmp(sub.classes[9], "9") == 0, "subset");
+        xf_dataset_free(ctx, &sub);
+        pick[1] = 4;
+        CHECK_ST(ctx, xf_dataset_subset(ctx, &d, pick, 3, &sub), XF_ERR_INVALID);
         xf_dataset_free(ctx, &d);
     }
     const char *bad[] = {"data/digits/bad_fields.csv", "data/digits/bad_pixel.csv", "data/digits/bad_label.csv",
