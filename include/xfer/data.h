@@ -139,12 +139,15 @@ xf_status xf_resize_bilinear(xf_ctx_t *ctx, const float *src, int ih, int iw, fl
 
 /* ---- image folders: root/<class>/<image> ----------------------------------------------
  * Classes are the sub-folders of root (names not starting with '.'), sorted in byte order
- * (strcmp; torchvision ImageFolder's order for ASCII names): class i is the i-th. Images
- * are the files ending in .png, .jpg or .jpeg (any case), sorted in byte order within a
- * class; other files are ignored. Errors: no class folders, a class folder without
- * images (named), an unreadable or corrupt image (named; with opts->skip_bad it is
- * skipped with a warning through the log callback instead). Output channels and size
- * default to the first image's; without a size every image must have that size. */
+ * (strcmp; for UTF-8 names the order of Python's sorted(), so torchvision ImageFolder's
+ * class indices): class i is the i-th. Images are the files ending in .png, .jpg or .jpeg
+ * (any case) in the class folder and its sub-folders (up to 16 levels), listed as
+ * torchvision does: folders in order of their full path, files by name within a folder;
+ * other files and names starting with '.' are ignored. Errors: no class folders, a class
+ * folder without images (named), an unreadable or corrupt image (named; with
+ * opts->skip_bad it is skipped with a warning through the log callback instead). Output
+ * channels and size default to the first image's; without a size every image must have
+ * that size. */
 typedef struct xf_folder {
     int k;           /* classes */
     char **classes;  /* (k) names, owned */

@@ -469,8 +469,32 @@ def _mk(path):
     return path
 
 
+def gen_nested():
+    """A class tree with sub-folders; the expected order is torchvision ImageFolder's."""
+    from PIL import Image
+    import torchvision
+    base = os.path.join(OUT, "nested")
+    px = io.BytesIO()
+    Image.fromarray(np.full((2, 2), 7, np.uint8), "L").save(px, "PNG")
+    for rel in ("cls/b.png", "cls/sub/a.png", "cls/sub-2/c.PNG", "cls/sub/x/d.jpeg", "cls/A.png", "Other/e.png",
+                "Other/.hidden/f.png"):
+        path = os.path.join(base, rel)
+        os.makedirs(os.path.dirname(path), exist_ok=True)
+        with open(path, "wb") as f:
+            if rel.endswith(".jpeg"):
+                b = io.BytesIO()
+                Image.fromarray(np.full((2, 2), 7, np.uint8), "L").save(b, "JPEG")
+                f.write(b.getvalue())
+            else:
+                f.write(px.getvalue())
+    ds = torchvision.datasets.ImageFolder(base)
+    lines = ["%d\t%s" % (y, os.path.relpath(p, base)) for p, y in ds.samples if "/." not in p]
+    with open(os.path.join(OUT, "nested_expect.txt"), "w") as f:
+        f.write("\n".join(lines) + "\n")
+
+
 if __name__ == "__main__":
     os.makedirs(OUT, exist_ok=True)
-    parts = sys.argv[1:] or ["idx", "digits", "images", "hier", "sampler", "spec"]
+    parts = sys.argv[1:] or ["idx", "digits", "images", "hier", "sampler", "spec", "nested"]
     for p in parts:
         globals()["gen_" + p]()

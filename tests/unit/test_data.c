@@ -381,6 +381,27 @@ static void test_folder(void) {
     }
     xf_array_free(ctx, &lab);
 
+    /* sub-folders inside a class: torchvision ImageFolder's order (hidden folders aside) */
+    CHECK_OK(ctx, xf_folder_scan(ctx, ref("data/nested"), &f));
+    {
+        size_t len = 0;
+        char *ex = (char *)slurp(ref("data/nested_expect.txt"), &len), *save = NULL;
+        char *copy = calloc(len + 1, 1);
+        if (ex) memcpy(copy, ex, len);
+        int64_t i = 0;
+        for (char *ln = strtok_r(copy, "\n", &save); ln; ln = strtok_r(NULL, "\n", &save), i++) {
+            char *tab = strchr(ln, '\t');
+            if (!tab || i >= f.n) { CHECK(0, "nested: line %lld", (long long)i); break; }
+            size_t lp = strlen(f.paths[i]), lt = strlen(tab + 1);
+            CHECK(atoi(ln) == f.labels[i] && lp >= lt && strcmp(f.paths[i] + lp - lt, tab + 1) == 0, "nested %lld: %s (%d) want %s (%d)",
+                  (long long)i, f.paths[i], f.labels[i], tab + 1, atoi(ln));
+        }
+        CHECK(i == f.n && f.n == 6, "nested: %lld files, expected %lld", (long long)f.n, (long long)i);
+        free(copy);
+        free(ex);
+    }
+    xf_folder_free(ctx, &f);
+
     /* no size: images differ in size -> error naming the file */
     xf_dataset d;
     xf_status st = xf_folder_load(ctx, ref("data/folder"), NULL, &d);
