@@ -178,7 +178,10 @@ static xf_status knn_fn(xf_ctx_t *ctx, const xf_est_input *in, const xf_params *
     enum { CH = 64 };
     for (int64_t i0 = 0; i0 < N; i0 += B) {
         const int64_t i1 = i0 + B < N ? i0 + B : N, nb = i1 - i0, nc = N - i0;
-        xf_la_sgemm(0, 1, nb, nc, D, 1.0f, d.X + i0 * d.ldx, d.ldx, d.X + i0 * d.ldx, d.ldx, 0.0f, G, nc);
+        if (nb == N && d.ldx == D) /* one block: the symmetric product costs half */
+            xf_la_ssyrk(0, N, D, 1.0f, d.X, d.ldx, 0.0f, G, N);
+        else
+            xf_la_sgemm(0, 1, nb, nc, D, 1.0f, d.X + i0 * d.ldx, d.ldx, d.X + i0 * d.ldx, d.ldx, 0.0f, G, nc);
         /* products -> float32 distances, then the rows' own lists (all j >= i0, j != i) */
         XF_OMP(parallel for schedule(dynamic, 4) num_threads(nth))
         for (int64_t r = 0; r < nb; r++) {

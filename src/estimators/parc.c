@@ -26,7 +26,8 @@
  * same-class flag, as one uint16 per pair into the buckets; then each bucket is counted
  * (or sorted when small) to give its tie groups and their ranks. Memory: 2 bytes per pair
  * (N = 20000: 400 MB) plus one block of products; time O(N^2 f) for two GEMM passes plus
- * O(N^2) counting. Correlations equal in float32 are ties: duplicate rows tie exactly
+ * O(N^2) counting. While 4 bytes per pair fit in 256 MB, pass 1 keeps its keys and
+ * pass 2 reads them instead of recomputing. Correlations equal in float32 are ties: duplicate rows tie exactly
  * instead of being ordered by rounding noise (as in the published float64 code, where a
  * block of duplicates moves the score by ~3e-4 relative); for distinct values the
  * effect is far below 1e-6 in the score.
@@ -53,7 +54,10 @@
 
 __extension__ typedef unsigned __int128 u128;
 
-enum { LOW_BITS = 12, NBUCKET = (0x40000000u >> LOW_BITS) + 1, SMALL_BUCKET = 48 };
+enum { LOW_BITS = 12, NBUCKET = (0x40000000u >> LOW_BITS) + 1, SMALL_BUCKET = 64 };
+/* Keep the float32 keys of pass 1 (4 bytes per pair) instead of recomputing the GEMM in
+ * pass 2 while they fit in this many bytes (N <= ~11500). */
+static const uint64_t KEEP_KEYS_BYTES = (uint64_t)256 << 20;
 
 /* Unit-norm centred rows: U_i = (Z_i - mean Z_i) / |.|, so corrcoef(Z)_ij = U_i . U_j.
  * A constant row is an error naming the row. */
@@ -99,23 +103,15 @@ static inline void tie_group(acc *a, uint64_t base, uint64_t t, uint64_t cs) {
     a->ties += (u128)t * t * t - t;
 }
 
-static int cmp_u16(const void *a, const void *b) {
-    uint16_t x = *(const uint16_t *)a, y = *(const uint16_t *)b;
-    return (x > y) - (x < y);
-}
-
-/* The entries of one bucket (low bits << 1 | same flag), ranks starting after base. */
+/* The entries of one bucket (low bits << 1 | same flag), ranks starting after base:
+ * insertion sort when small, else counts of the 2^13 possible entries. */
 static void bucket_ranks(uint16_t *e, uint64_t n, uint64_t base, uint64_t *h, acc *a) {
-    if (n <= 4096) {
-        if (n <= SMALL_BUCKET) {
-            for (uint64_t i = 1; i < n; i++) {
-                uint16_t v = e[i];
-                uint64_t j = i;
-                while (j > 0 && e[j - 1] > v) { e[j] = e[j - 1]; j--; }
-                e[j] = v;
-            }
-        } else {
-            qsort(e, (size_t)n, sizeof *e, cmp_u16);
+    if (n <= SMALL_BUCKET) {
+        for (uint64_t i = 1; i < n; i++) { /* insertion sort */
+            uint16_t v = e[i];
+            uint64_t j = i;
+            while (j > 0 && e[j - 1] > v) { e[j] = e[j - 1]; j--; }
+            e[j] = v;
         }
         uint64_t i = 0;
         while (i < n) {
@@ -150,11 +146,13 @@ static xf_status parc_ranksum(xf_ctx_t *ctx, xf_ws_t *ws, const double *U, int64
     uint64_t *hb = xf_ws_alloc(ws, (size_t)nth * ((size_t)2 << LOW_BITS) * sizeof *hb); // (nth, 2^13) per-thread counts
     acc *accs = xf_ws_calloc(ws, (size_t)nth, sizeof *accs);
     if (!G || !hist || !start || !E || !hb || !accs) return XF_ERR_NOMEM;
+    uint32_t *Kk = NULL; // (M) float32 keys of pass 1 in pair order, when small enough
+    if (M * sizeof *Kk <= KEEP_KEYS_BYTES && !(Kk = xf_ws_alloc(ws, (size_t)M * sizeof *Kk))) return XF_ERR_NOMEM;
 
     for (int pass = 0; pass < 2; pass++) {
         for (int64_t i0 = 0; i0 < N - 1; i0 += B) {
             const int64_t i1 = i0 + B < N ? i0 + B : N, nb = i1 - i0, nc = N - i0;
-            xf_la_dgemm(0, 1, nb, nc, d, 1.0, U + i0 * d, d, U + i0 * d, d, 0.0, G, nc);
+            if (pass == 0 || !Kk) xf_la_dgemm(0, 1, nb, nc, d, 1.0, U + i0 * d, d, U + i0 * d, d, 0.0, G, nc);
             XF_OMP(parallel for schedule(static, 1) num_threads(nth))
             for (int q = 0; q < P; q++) {
                 int64_t *hq = hist + (int64_t)q * NBUCKET;
@@ -162,11 +160,17 @@ static xf_status parc_ranksum(xf_ctx_t *ctx, xf_ws_t *ws, const double *U, int64
                     const double *g = G + r * nc;
                     const int64_t i = i0 + r;
                     const int32_t yi = y[i];
+                    /* pairs (i, j > i) in row-major triangle order */
+                    uint32_t *kr = Kk ? Kk + (uint64_t)i * (uint64_t)(2 * N - i - 1) / 2 : NULL; // kr[j - i - 1]
                     if (pass == 0) {
-                        for (int64_t c = r + 1; c < nc; c++) hq[fkey(dfeat(g[c])) >> LOW_BITS]++;
-                    } else {
                         for (int64_t c = r + 1; c < nc; c++) {
                             uint32_t b = fkey(dfeat(g[c]));
+                            if (kr) kr[c - r - 1] = b;
+                            hq[b >> LOW_BITS]++;
+                        }
+                    } else {
+                        for (int64_t c = r + 1; c < nc; c++) {
+                            uint32_t b = kr ? kr[c - r - 1] : fkey(dfeat(g[c]));
                             E[hq[b >> LOW_BITS]++] =
                                 (uint16_t)(((b & ((1u << LOW_BITS) - 1)) << 1) | (uint32_t)(y[i0 + c] == yi));
                         }
