@@ -45,7 +45,7 @@
  * NaN in the reference; PARC's evaluator would turn that into 0), a constant label row
  * (multi-label), and a constant D_y (one class only, or every sample its own class).
  * Parameters: dims=32 (0 = no PCA; clamped to min(N-1, D)), pca=exact|randomized,
- * seed=1919, kernel=auto|plain. */
+ * seed=1919, kernel=auto|plain, block=0 (rows per GEMM block; 0 = about 32 MB). */
 #include <math.h>
 #include <stdlib.h>
 #include <string.h>
@@ -133,10 +133,12 @@ static void bucket_ranks(uint16_t *e, uint64_t n, uint64_t base, uint64_t *h, ac
 }
 
 static xf_status parc_ranksum(xf_ctx_t *ctx, xf_ws_t *ws, const double *U, int64_t N, int64_t d,
-                              const int32_t *y, int nth, u128 *R2, u128 *T) {
+                              const int32_t *y, int nth, int64_t B, int recompute, u128 *R2, u128 *T) {
     const int P = nth; /* fixed chunks per block: the same pairs land in the same chunk in both passes */
-    int64_t B = ((int64_t)4 << 20) / N;
-    if (B < 32) B = 32;
+    if (B <= 0) { /* about 32 MB of products per block */
+        B = ((int64_t)4 << 20) / N;
+        if (B < 32) B = 32;
+    }
     if (B > N) B = N;
     double *G = xf_ws_alloc(ws, (size_t)B * (size_t)N * sizeof *G);       // (B, N - i0)
     int64_t *hist = xf_ws_calloc(ws, (size_t)P * NBUCKET, sizeof *hist);  // (P, NBUCKET) counts, then cursors
@@ -147,7 +149,7 @@ static xf_status parc_ranksum(xf_ctx_t *ctx, xf_ws_t *ws, const double *U, int64
     acc *accs = xf_ws_calloc(ws, (size_t)nth, sizeof *accs);
     if (!G || !hist || !start || !E || !hb || !accs) return XF_ERR_NOMEM;
     uint32_t *Kk = NULL; // (M) float32 keys of pass 1 in pair order, when small enough
-    if (M * sizeof *Kk <= KEEP_KEYS_BYTES && !(Kk = xf_ws_alloc(ws, (size_t)M * sizeof *Kk))) return XF_ERR_NOMEM;
+    if (!recompute && M * sizeof *Kk <= KEEP_KEYS_BYTES && !(Kk = xf_ws_alloc(ws, (size_t)M * sizeof *Kk))) return XF_ERR_NOMEM;
 
     for (int pass = 0; pass < 2; pass++) {
         for (int64_t i0 = 0; i0 < N - 1; i0 += B) {
@@ -279,9 +281,11 @@ static xf_status parc_plain(xf_ctx_t *ctx, xf_ws_t *ws, const xf_est_input *in, 
 
 static xf_status parc_fn(xf_ctx_t *ctx, const xf_est_input *in, const xf_params *p, xf_ws_t *ws, double *score) {
     const char *m = "parc";
-    int64_t dims;
+    int64_t dims, block, recompute;
     xf_status st;
     if ((st = xf_params_i64(ctx, p, m, "dims", 32, &dims))) return st;
+    if ((st = xf_params_i64(ctx, p, m, "block", 0, &block))) return st;
+    if ((st = xf_params_i64(ctx, p, m, "recompute", 0, &recompute))) return st;
     if (dims < 0) return XF_ERR(ctx, XF_ERR_INVALID, "parc: parameter dims=%lld is negative", (long long)dims);
     const char *kernel = xf_params_str(p, m, "kernel", "auto");
     int plain;
@@ -327,7 +331,7 @@ static xf_status parc_fn(xf_ctx_t *ctx, const xf_est_input *in, const xf_params 
         if ((st = parc_plain(ctx, ws, in, Z, d, &rho))) return st;
     } else {
         u128 R2 = 0, T = 0;
-        if ((st = parc_ranksum(ctx, ws, Z, N, d, in->y, nth, &R2, &T))) return st;
+        if ((st = parc_ranksum(ctx, ws, Z, N, d, in->y, nth, block, recompute != 0, &R2, &T))) return st;
         const u128 M = (u128)N * (u128)(N - 1) / 2;
         const u128 sxx12 = M * M * M - M - T;
         if (sxx12 == 0) return XF_ERR(ctx, XF_ERR_NUMERIC, "parc: all feature dissimilarities are equal");
@@ -348,6 +352,8 @@ static const char *const parc_params[] = {
     "dims=32  PCA components (0 = none; clamped to min(N-1, D))",
     "pca=exact  PCA solver: exact or randomized (the published code: randomized, iterated_power=1)",
     "seed=1919  seed of the randomized PCA (xfer's own stream)",
+    "block=0  rows per GEMM block (0 = about 32 MB of products)",
+    "recompute=0  1: pass 2 recomputes the GEMM instead of keeping 4-byte keys (automatic above 256 MB of keys)",
     "kernel=auto  auto: O(N^2 log N) rank-sum form for single labels; plain: general Spearman of the triangles",
     NULL};
 
