@@ -23,8 +23,8 @@
  * computes all pairs (GEMM of the unit-norm
  * centred rows, in row blocks) and histograms the top 20 bits (2^18 + 1 buckets for
  * values in [0, 2]); pass 2 computes them again and scatters the low 12 bits, with the
- * same-class flag, as one uint16 per pair into the buckets; then each bucket is counted
- * (or sorted when small) to give its tie groups and their ranks. Memory: 2 bytes per pair
+ * same-class flag, as one uint16 per pair into the buckets; then each bucket is sorted
+ * (insertion or radix) or counted to give its tie groups and their ranks. Memory: 2 bytes per pair
  * (N = 20000: 400 MB) plus one block of products; time O(N^2 f) for two GEMM passes plus
  * O(N^2) counting. While 4 bytes per pair fit in 256 MB, pass 1 keeps its keys and
  * pass 2 reads them instead of recomputing. Correlations equal in float32 are ties: duplicate rows tie exactly
@@ -104,14 +104,26 @@ static inline void tie_group(acc *a, uint64_t base, uint64_t t, uint64_t cs) {
 }
 
 /* The entries of one bucket (low bits << 1 | same flag), ranks starting after base:
- * insertion sort when small, else counts of the 2^13 possible entries. */
-static void bucket_ranks(uint16_t *e, uint64_t n, uint64_t base, uint64_t *h, acc *a) {
-    if (n <= SMALL_BUCKET) {
-        for (uint64_t i = 1; i < n; i++) { /* insertion sort */
-            uint16_t v = e[i];
-            uint64_t j = i;
-            while (j > 0 && e[j - 1] > v) { e[j] = e[j - 1]; j--; }
-            e[j] = v;
+ * insertion sort when tiny, a two-pass LSD radix sort (7 + 6 bits) up to RADIX_MAX
+ * entries, else counts of the 2^13 possible entries (whose clearing and walk cost 2^13
+ * steps, too much for the many mid-size buckets of a small probe). tmp: RADIX_MAX. */
+enum { RADIX_MAX = 2048 };
+static void bucket_ranks(uint16_t *e, uint64_t n, uint64_t base, uint64_t *h, uint16_t *tmp, acc *a) {
+    if (n <= RADIX_MAX) {
+        if (n <= SMALL_BUCKET) {
+            for (uint64_t i = 1; i < n; i++) { /* insertion sort */
+                uint16_t v = e[i];
+                uint64_t j = i;
+                while (j > 0 && e[j - 1] > v) { e[j] = e[j - 1]; j--; }
+                e[j] = v;
+            }
+        } else {
+            uint32_t c0[129] = {0}, c1[65] = {0};
+            for (uint64_t i = 0; i < n; i++) { c0[(e[i] & 127) + 1]++; c1[(e[i] >> 7) + 1]++; }
+            for (int b = 0; b < 128; b++) c0[b + 1] += c0[b];
+            for (int b = 0; b < 64; b++) c1[b + 1] += c1[b];
+            for (uint64_t i = 0; i < n; i++) tmp[c0[e[i] & 127]++] = e[i];
+            for (uint64_t i = 0; i < n; i++) e[c1[tmp[i] >> 7]++] = tmp[i];
         }
         uint64_t i = 0;
         while (i < n) {
@@ -146,8 +158,9 @@ static xf_status parc_ranksum(xf_ctx_t *ctx, xf_ws_t *ws, const double *U, int64
     uint64_t M = (uint64_t)N * (uint64_t)(N - 1) / 2;
     uint16_t *E = xf_ws_alloc(ws, (size_t)M * sizeof *E); // (M) low bits | same flag, bucketed
     uint64_t *hb = xf_ws_alloc(ws, (size_t)nth * ((size_t)2 << LOW_BITS) * sizeof *hb); // (nth, 2^13) per-thread counts
+    uint16_t *tb = xf_ws_alloc(ws, (size_t)nth * RADIX_MAX * sizeof *tb);              // (nth, RADIX_MAX) radix scratch
     acc *accs = xf_ws_calloc(ws, (size_t)nth, sizeof *accs);
-    if (!G || !hist || !start || !E || !hb || !accs) return XF_ERR_NOMEM;
+    if (!G || !hist || !start || !E || !hb || !tb || !accs) return XF_ERR_NOMEM;
     uint32_t *Kk = NULL; // (M) float32 keys of pass 1 in pair order, when small enough
     if (!recompute && M * sizeof *Kk <= KEEP_KEYS_BYTES && !(Kk = xf_ws_alloc(ws, (size_t)M * sizeof *Kk))) return XF_ERR_NOMEM;
 
@@ -195,12 +208,13 @@ static xf_status parc_ranksum(xf_ctx_t *ctx, xf_ws_t *ws, const double *U, int64
             if ((uint64_t)s != M) return XF_ERR(ctx, XF_ERR_INTERNAL, "parc: counted %lld pairs, expected %llu", (long long)s, (unsigned long long)M);
         }
     }
-    XF_OMP(parallel for schedule(dynamic, 64) num_threads(nth))
+    XF_OMP(parallel for schedule(dynamic, 1024) num_threads(nth))
     for (int64_t b = 0; b < NBUCKET; b++) {
         uint64_t n = (uint64_t)(start[b + 1] - start[b]);
         if (!n) continue;
         int t = xf_est_a_tid();
-        bucket_ranks(E + start[b], n, (uint64_t)start[b], hb + (size_t)t * ((size_t)2 << LOW_BITS), &accs[t]);
+        bucket_ranks(E + start[b], n, (uint64_t)start[b], hb + (size_t)t * ((size_t)2 << LOW_BITS),
+                     tb + (size_t)t * RADIX_MAX, &accs[t]);
     }
     *R2 = 0;
     *T = 0;
