@@ -22,7 +22,8 @@
  *   - equal vote counts among the k neighbours: the smallest label wins (scipy.stats.mode).
  *     The published code instead scores every vote when all k votes differ.
  *   - cosine: a zero row has similarity 0 to everything (distance 1), as sklearn.
- * Parameters: k=1, metric=l2|cosine, dims=0 (PCA components, 0 = none), pca, seed. */
+ * Parameters: k=1, metric=l2|cosine, dims=0 (PCA components, 0 = none), pca, seed,
+ * block=0 (rows per GEMM block; 0 = about 32 MB). */
 #include <float.h>
 #include <math.h>
 #include <stdlib.h>
@@ -96,9 +97,10 @@ static int32_t vote(const int32_t *y, const dj *nb, int k) {
 
 static xf_status knn_fn(xf_ctx_t *ctx, const xf_est_input *in, const xf_params *p, xf_ws_t *ws, double *score) {
     const char *m = "knn";
-    int64_t k, dims;
+    int64_t k, dims, B;
     xf_status st;
     if ((st = xf_params_i64(ctx, p, m, "k", 1, &k))) return st;
+    if ((st = xf_params_i64(ctx, p, m, "block", 0, &B))) return st;
     if ((st = xf_params_i64(ctx, p, m, "dims", 0, &dims))) return st;
     const char *metric = xf_params_str(p, m, "metric", "l2");
     int cosine;
@@ -169,16 +171,21 @@ static xf_status knn_fn(xf_ctx_t *ctx, const xf_est_input *in, const xf_params *
     if (!Ld || !Lj) return XF_ERR_NOMEM;
     for (int64_t t = 0; t < N * K; t++) { Ld[t] = FLT_MAX; Lj[t] = INT32_MAX; }
 
-    /* block of B rows: about 32 MB of float32 products */
-    int64_t B = ((int64_t)8 << 20) / N;
-    if (B < 64) B = 64;
+    /* block of B rows: about 32 MB of float32 products unless given */
+    if (B <= 0) {
+        B = ((int64_t)8 << 20) / N;
+        if (B < 64) B = 64;
+    }
     if (B > N) B = N;
     float *G = xf_ws_alloc(ws, (size_t)B * (size_t)N * sizeof *G); // (B, N - i0), ld = N - i0
     if (!G) return XF_ERR_NOMEM;
     enum { CH = 64 };
     for (int64_t i0 = 0; i0 < N; i0 += B) {
         const int64_t i1 = i0 + B < N ? i0 + B : N, nb = i1 - i0, nc = N - i0;
-        xf_la_sgemm(0, 1, nb, nc, D, 1.0f, d.X + i0 * d.ldx, d.ldx, d.X + i0 * d.ldx, d.ldx, 0.0f, G, nc);
+        if (nb == N && d.ldx == D) /* one block: the symmetric product costs half */
+            xf_la_ssyrk(0, N, D, 1.0f, d.X, d.ldx, 0.0f, G, N);
+        else
+            xf_la_sgemm(0, 1, nb, nc, D, 1.0f, d.X + i0 * d.ldx, d.ldx, d.X + i0 * d.ldx, d.ldx, 0.0f, G, nc);
         /* products -> float32 distances, then the rows' own lists (all j >= i0, j != i) */
         XF_OMP(parallel for schedule(dynamic, 4) num_threads(nth))
         for (int64_t r = 0; r < nb; r++) {
@@ -244,6 +251,7 @@ static const char *const knn_params[] = {
     "dims=0  PCA components before the search (0 = none; clamped to min(N-1, D))",
     "pca=exact  PCA solver when dims > 0: exact or randomized",
     "seed=1919  seed of the randomized PCA",
+    "block=0  rows per GEMM block (0 = about 32 MB of products)",
     NULL};
 
 const xf_estimator xf_est_def_knn = {

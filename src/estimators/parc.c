@@ -23,10 +23,11 @@
  * computes all pairs (GEMM of the unit-norm
  * centred rows, in row blocks) and histograms the top 20 bits (2^18 + 1 buckets for
  * values in [0, 2]); pass 2 computes them again and scatters the low 12 bits, with the
- * same-class flag, as one uint16 per pair into the buckets; then each bucket is counted
- * (or sorted when small) to give its tie groups and their ranks. Memory: 2 bytes per pair
+ * same-class flag, as one uint16 per pair into the buckets; then each bucket is sorted
+ * (insertion or radix) or counted to give its tie groups and their ranks. Memory: 2 bytes per pair
  * (N = 20000: 400 MB) plus one block of products; time O(N^2 f) for two GEMM passes plus
- * O(N^2) counting. Correlations equal in float32 are ties: duplicate rows tie exactly
+ * O(N^2) counting. While 4 bytes per pair fit in 256 MB, pass 1 keeps its keys and
+ * pass 2 reads them instead of recomputing. Correlations equal in float32 are ties: duplicate rows tie exactly
  * instead of being ordered by rounding noise (as in the published float64 code, where a
  * block of duplicates moves the score by ~3e-4 relative); for distinct values the
  * effect is far below 1e-6 in the score.
@@ -44,7 +45,7 @@
  * NaN in the reference; PARC's evaluator would turn that into 0), a constant label row
  * (multi-label), and a constant D_y (one class only, or every sample its own class).
  * Parameters: dims=32 (0 = no PCA; clamped to min(N-1, D)), pca=exact|randomized,
- * seed=1919, kernel=auto|plain. */
+ * seed=1919, kernel=auto|plain, block=0 (rows per GEMM block; 0 = about 32 MB). */
 #include <math.h>
 #include <stdlib.h>
 #include <string.h>
@@ -53,7 +54,10 @@
 
 __extension__ typedef unsigned __int128 u128;
 
-enum { LOW_BITS = 12, NBUCKET = (0x40000000u >> LOW_BITS) + 1, SMALL_BUCKET = 48 };
+enum { LOW_BITS = 12, NBUCKET = (0x40000000u >> LOW_BITS) + 1, SMALL_BUCKET = 64 };
+/* Keep the float32 keys of pass 1 (4 bytes per pair) instead of recomputing the GEMM in
+ * pass 2 while they fit in this many bytes (N <= ~11500). */
+static const uint64_t KEEP_KEYS_BYTES = (uint64_t)256 << 20;
 
 /* Unit-norm centred rows: U_i = (Z_i - mean Z_i) / |.|, so corrcoef(Z)_ij = U_i . U_j.
  * A constant row is an error naming the row. */
@@ -99,23 +103,27 @@ static inline void tie_group(acc *a, uint64_t base, uint64_t t, uint64_t cs) {
     a->ties += (u128)t * t * t - t;
 }
 
-static int cmp_u16(const void *a, const void *b) {
-    uint16_t x = *(const uint16_t *)a, y = *(const uint16_t *)b;
-    return (x > y) - (x < y);
-}
-
-/* The entries of one bucket (low bits << 1 | same flag), ranks starting after base. */
-static void bucket_ranks(uint16_t *e, uint64_t n, uint64_t base, uint64_t *h, acc *a) {
-    if (n <= 4096) {
+/* The entries of one bucket (low bits << 1 | same flag), ranks starting after base:
+ * insertion sort when tiny, a two-pass LSD radix sort (7 + 6 bits) up to RADIX_MAX
+ * entries, else counts of the 2^13 possible entries (whose clearing and walk cost 2^13
+ * steps, too much for the many mid-size buckets of a small probe). tmp: RADIX_MAX. */
+enum { RADIX_MAX = 2048 };
+static void bucket_ranks(uint16_t *e, uint64_t n, uint64_t base, uint64_t *h, uint16_t *tmp, acc *a) {
+    if (n <= RADIX_MAX) {
         if (n <= SMALL_BUCKET) {
-            for (uint64_t i = 1; i < n; i++) {
+            for (uint64_t i = 1; i < n; i++) { /* insertion sort */
                 uint16_t v = e[i];
                 uint64_t j = i;
                 while (j > 0 && e[j - 1] > v) { e[j] = e[j - 1]; j--; }
                 e[j] = v;
             }
         } else {
-            qsort(e, (size_t)n, sizeof *e, cmp_u16);
+            uint32_t c0[129] = {0}, c1[65] = {0};
+            for (uint64_t i = 0; i < n; i++) { c0[(e[i] & 127) + 1]++; c1[(e[i] >> 7) + 1]++; }
+            for (int b = 0; b < 128; b++) c0[b + 1] += c0[b];
+            for (int b = 0; b < 64; b++) c1[b + 1] += c1[b];
+            for (uint64_t i = 0; i < n; i++) tmp[c0[e[i] & 127]++] = e[i];
+            for (uint64_t i = 0; i < n; i++) e[c1[tmp[i] >> 7]++] = tmp[i];
         }
         uint64_t i = 0;
         while (i < n) {
@@ -137,10 +145,12 @@ static void bucket_ranks(uint16_t *e, uint64_t n, uint64_t base, uint64_t *h, ac
 }
 
 static xf_status parc_ranksum(xf_ctx_t *ctx, xf_ws_t *ws, const double *U, int64_t N, int64_t d,
-                              const int32_t *y, int nth, u128 *R2, u128 *T) {
+                              const int32_t *y, int nth, int64_t B, int recompute, u128 *R2, u128 *T) {
     const int P = nth; /* fixed chunks per block: the same pairs land in the same chunk in both passes */
-    int64_t B = ((int64_t)4 << 20) / N;
-    if (B < 32) B = 32;
+    if (B <= 0) { /* about 32 MB of products per block */
+        B = ((int64_t)4 << 20) / N;
+        if (B < 32) B = 32;
+    }
     if (B > N) B = N;
     double *G = xf_ws_alloc(ws, (size_t)B * (size_t)N * sizeof *G);       // (B, N - i0)
     int64_t *hist = xf_ws_calloc(ws, (size_t)P * NBUCKET, sizeof *hist);  // (P, NBUCKET) counts, then cursors
@@ -148,13 +158,16 @@ static xf_status parc_ranksum(xf_ctx_t *ctx, xf_ws_t *ws, const double *U, int64
     uint64_t M = (uint64_t)N * (uint64_t)(N - 1) / 2;
     uint16_t *E = xf_ws_alloc(ws, (size_t)M * sizeof *E); // (M) low bits | same flag, bucketed
     uint64_t *hb = xf_ws_alloc(ws, (size_t)nth * ((size_t)2 << LOW_BITS) * sizeof *hb); // (nth, 2^13) per-thread counts
+    uint16_t *tb = xf_ws_alloc(ws, (size_t)nth * RADIX_MAX * sizeof *tb);              // (nth, RADIX_MAX) radix scratch
     acc *accs = xf_ws_calloc(ws, (size_t)nth, sizeof *accs);
-    if (!G || !hist || !start || !E || !hb || !accs) return XF_ERR_NOMEM;
+    if (!G || !hist || !start || !E || !hb || !tb || !accs) return XF_ERR_NOMEM;
+    uint32_t *Kk = NULL; // (M) float32 keys of pass 1 in pair order, when small enough
+    if (!recompute && M * sizeof *Kk <= KEEP_KEYS_BYTES && !(Kk = xf_ws_alloc(ws, (size_t)M * sizeof *Kk))) return XF_ERR_NOMEM;
 
     for (int pass = 0; pass < 2; pass++) {
         for (int64_t i0 = 0; i0 < N - 1; i0 += B) {
             const int64_t i1 = i0 + B < N ? i0 + B : N, nb = i1 - i0, nc = N - i0;
-            xf_la_dgemm(0, 1, nb, nc, d, 1.0, U + i0 * d, d, U + i0 * d, d, 0.0, G, nc);
+            if (pass == 0 || !Kk) xf_la_dgemm(0, 1, nb, nc, d, 1.0, U + i0 * d, d, U + i0 * d, d, 0.0, G, nc);
             XF_OMP(parallel for schedule(static, 1) num_threads(nth))
             for (int q = 0; q < P; q++) {
                 int64_t *hq = hist + (int64_t)q * NBUCKET;
@@ -162,11 +175,17 @@ static xf_status parc_ranksum(xf_ctx_t *ctx, xf_ws_t *ws, const double *U, int64
                     const double *g = G + r * nc;
                     const int64_t i = i0 + r;
                     const int32_t yi = y[i];
+                    /* pairs (i, j > i) in row-major triangle order */
+                    uint32_t *kr = Kk ? Kk + (uint64_t)i * (uint64_t)(2 * N - i - 1) / 2 : NULL; // kr[j - i - 1]
                     if (pass == 0) {
-                        for (int64_t c = r + 1; c < nc; c++) hq[fkey(dfeat(g[c])) >> LOW_BITS]++;
-                    } else {
                         for (int64_t c = r + 1; c < nc; c++) {
                             uint32_t b = fkey(dfeat(g[c]));
+                            if (kr) kr[c - r - 1] = b;
+                            hq[b >> LOW_BITS]++;
+                        }
+                    } else {
+                        for (int64_t c = r + 1; c < nc; c++) {
+                            uint32_t b = kr ? kr[c - r - 1] : fkey(dfeat(g[c]));
                             E[hq[b >> LOW_BITS]++] =
                                 (uint16_t)(((b & ((1u << LOW_BITS) - 1)) << 1) | (uint32_t)(y[i0 + c] == yi));
                         }
@@ -189,12 +208,13 @@ static xf_status parc_ranksum(xf_ctx_t *ctx, xf_ws_t *ws, const double *U, int64
             if ((uint64_t)s != M) return XF_ERR(ctx, XF_ERR_INTERNAL, "parc: counted %lld pairs, expected %llu", (long long)s, (unsigned long long)M);
         }
     }
-    XF_OMP(parallel for schedule(dynamic, 64) num_threads(nth))
+    XF_OMP(parallel for schedule(dynamic, 1024) num_threads(nth))
     for (int64_t b = 0; b < NBUCKET; b++) {
         uint64_t n = (uint64_t)(start[b + 1] - start[b]);
         if (!n) continue;
         int t = xf_est_a_tid();
-        bucket_ranks(E + start[b], n, (uint64_t)start[b], hb + (size_t)t * ((size_t)2 << LOW_BITS), &accs[t]);
+        bucket_ranks(E + start[b], n, (uint64_t)start[b], hb + (size_t)t * ((size_t)2 << LOW_BITS),
+                     tb + (size_t)t * RADIX_MAX, &accs[t]);
     }
     *R2 = 0;
     *T = 0;
@@ -275,9 +295,11 @@ static xf_status parc_plain(xf_ctx_t *ctx, xf_ws_t *ws, const xf_est_input *in, 
 
 static xf_status parc_fn(xf_ctx_t *ctx, const xf_est_input *in, const xf_params *p, xf_ws_t *ws, double *score) {
     const char *m = "parc";
-    int64_t dims;
+    int64_t dims, block, recompute;
     xf_status st;
     if ((st = xf_params_i64(ctx, p, m, "dims", 32, &dims))) return st;
+    if ((st = xf_params_i64(ctx, p, m, "block", 0, &block))) return st;
+    if ((st = xf_params_i64(ctx, p, m, "recompute", 0, &recompute))) return st;
     if (dims < 0) return XF_ERR(ctx, XF_ERR_INVALID, "parc: parameter dims=%lld is negative", (long long)dims);
     const char *kernel = xf_params_str(p, m, "kernel", "auto");
     int plain;
@@ -323,7 +345,7 @@ static xf_status parc_fn(xf_ctx_t *ctx, const xf_est_input *in, const xf_params 
         if ((st = parc_plain(ctx, ws, in, Z, d, &rho))) return st;
     } else {
         u128 R2 = 0, T = 0;
-        if ((st = parc_ranksum(ctx, ws, Z, N, d, in->y, nth, &R2, &T))) return st;
+        if ((st = parc_ranksum(ctx, ws, Z, N, d, in->y, nth, block, recompute != 0, &R2, &T))) return st;
         const u128 M = (u128)N * (u128)(N - 1) / 2;
         const u128 sxx12 = M * M * M - M - T;
         if (sxx12 == 0) return XF_ERR(ctx, XF_ERR_NUMERIC, "parc: all feature dissimilarities are equal");
@@ -344,6 +366,8 @@ static const char *const parc_params[] = {
     "dims=32  PCA components (0 = none; clamped to min(N-1, D))",
     "pca=exact  PCA solver: exact or randomized (the published code: randomized, iterated_power=1)",
     "seed=1919  seed of the randomized PCA (xfer's own stream)",
+    "block=0  rows per GEMM block (0 = about 32 MB of products)",
+    "recompute=0  1: pass 2 recomputes the GEMM instead of keeping 4-byte keys (automatic above 256 MB of keys)",
     "kernel=auto  auto: O(N^2 log N) rank-sum form for single labels; plain: general Spearman of the triangles",
     NULL};
 

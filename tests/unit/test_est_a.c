@@ -96,8 +96,8 @@ static void fixtures(xf_ctx_t *ctx, xf_ws_t *ws) {
             CHECK_OK(ctx, xf_est_run(ctx, "parc", &in, &p2, ws, &s2));
             CHECK_NEAR(s2, expect, 1e-6, 1e-9, name);
         }
-        if (strcmp(method, "knn") == 0) {
-            /* one thread and several threads give the same accuracy */
+        if (strcmp(method, "knn") == 0 || strcmp(method, "parc") == 0) {
+            /* one thread and several threads give the same score */
             xf_ctx_set_threads(ctx, 1);
             double s1;
             CHECK_OK(ctx, xf_est_run(ctx, method, &in, &prm, ws, &s1));
@@ -156,10 +156,11 @@ static double knn_brute(const float *F, const int32_t *y, int64_t N, int64_t D, 
 }
 
 static void large_cases(xf_ctx_t *ctx, xf_ws_t *ws) {
-    /* kNN over several row blocks (B = 8M / N < N) against the brute-force scan; coarse
-     * integer features make many exact distance ties (lower index must win) */
+    /* kNN over several row blocks (block=97 rows, and the automatic size) against the
+     * brute-force scan; coarse integer features make many exact distance ties (lower
+     * index must win) */
     {
-        const int64_t N = 3000, D = 6, C = 7;
+        const int64_t N = 900, D = 6, C = 7;
         float *F = malloc((size_t)(N * D) * sizeof *F);
         int32_t *y = malloc((size_t)N * sizeof *y);
         make_data(7, N, D, C, 1.0, F, y);
@@ -168,25 +169,27 @@ static void large_cases(xf_ctx_t *ctx, xf_ws_t *ws) {
         for (int k = 1; k <= 3; k += 2) {
             char kv[8];
             snprintf(kv, sizeof kv, "%d", k);
-            xf_param it[] = {{"k", kv}};
-            xf_params p = {it, 1};
-            double s;
-            CHECK_OK(ctx, xf_est_run(ctx, "knn", &in, &p, ws, &s));
-            CHECK_NEAR(s, knn_brute(F, y, N, D, k), 0, 1e-12, "knn blocks + ties");
+            xf_param it[] = {{"k", kv}, {"block", "97"}};
+            double want = knn_brute(F, y, N, D, k), s;
+            for (int np = 1; np <= 2; np++) {
+                xf_params p = {it, np};
+                CHECK_OK(ctx, xf_est_run(ctx, "knn", &in, &p, ws, &s));
+                CHECK_NEAR(s, want, 0, 1e-12, "knn blocks + ties");
+            }
         }
         free(F);
         free(y);
     }
-    /* PARC over several blocks (B = 4M / N < N), with very many tied dissimilarities
+    /* PARC over several blocks (block=53 rows), with very many tied dissimilarities
      * (features in {-1, 0, 1}, no PCA: large buckets, counting path) and without */
     {
-        const int64_t N = 2100, D = 4, C = 5;
+        const int64_t N = 700, D = 4, C = 5;
         float *F = malloc((size_t)(N * D) * sizeof *F);
         int32_t *y = malloc((size_t)N * sizeof *y);
         make_data(8, N, D, C, 0.7, F, y);
         xf_est_input in = {.F = F, .N = N, .D = D, .ldF = D, .y = y, .C = C};
-        xf_param a[] = {{"dims", "0"}}, b[] = {{"dims", "0"}, {"kernel", "plain"}};
-        xf_params pa = {a, 1}, pb = {b, 2};
+        xf_param a[] = {{"dims", "0"}, {"block", "53"}}, b[] = {{"dims", "0"}, {"kernel", "plain"}};
+        xf_params pa = {a, 2}, pb = {b, 2};
         double s1, s2;
         CHECK_OK(ctx, xf_est_run(ctx, "parc", &in, &pa, ws, &s1));
         CHECK_OK(ctx, xf_est_run(ctx, "parc", &in, &pb, ws, &s2));
@@ -202,6 +205,12 @@ static void large_cases(xf_ctx_t *ctx, xf_ws_t *ws) {
         CHECK_OK(ctx, xf_est_run(ctx, "parc", &in, &pa, ws, &s1));
         CHECK_OK(ctx, xf_est_run(ctx, "parc", &in, &pb, ws, &s2));
         CHECK_NEAR(s1, s2, 1e-9, 1e-12, "parc rank-sum vs plain, heavy ties");
+        /* pass 2 recomputing the products (the path of N > ~11500) */
+        xf_param c[] = {{"dims", "0"}, {"block", "53"}, {"recompute", "1"}};
+        xf_params pc = {c, 3};
+        double s3;
+        CHECK_OK(ctx, xf_est_run(ctx, "parc", &in, &pc, ws, &s3));
+        CHECK(s3 == s1, "parc recompute: %.17g vs %.17g", s3, s1);
         free(F);
         free(y);
     }
