@@ -1,6 +1,6 @@
 /* Timings of LEEP, NCE, N-LEEP, SFDA, NCTI and ETran on class-clustered Gaussian data.
  *
- *   est_c [--write DIR] [--only name,name] [--sizes i,j] [--repeat R (best of R)]
+ *   est_c [--write DIR] [--only name,name] [--sizes i,j] [--repeat R (best of R)] [--param k=v]...
  *
  * Sizes (N, D, C): (500, 512, 10), (500, 2048, 100), (5000, 2048, 100), (20000, 512, 10).
  * Features (float32): a 32-d latent z = M[y] + e, class means M ~ N(0, 0.5^2), e ~ N(0, I),
@@ -58,11 +58,18 @@ static int save(xf_ctx_t *ctx, const char *dir, int s, const char *what, xf_dtyp
 int main(int argc, char **argv) {
     const char *dir = NULL, *only = NULL, *which = NULL;
     int repeat = 1;
+    xf_param par[8];
+    int npar = 0;
     for (int i = 1; i + 1 < argc; i += 2) {
         if (!strcmp(argv[i], "--write")) dir = argv[i + 1];
         else if (!strcmp(argv[i], "--only")) only = argv[i + 1];
         else if (!strcmp(argv[i], "--sizes")) which = argv[i + 1];
-        else if (!strcmp(argv[i], "--repeat")) repeat = atoi(argv[i + 1]) > 0 ? atoi(argv[i + 1]) : 1;
+        else if (!strcmp(argv[i], "--param") && npar < 8 && strchr(argv[i + 1], '=')) {
+            char *kv = argv[i + 1], *eq = strchr(kv, '=');
+            *eq = 0;
+            par[npar].key = kv;
+            par[npar++].value = eq + 1;
+        } else if (!strcmp(argv[i], "--repeat")) repeat = atoi(argv[i + 1]) > 0 ? atoi(argv[i + 1]) : 1;
     }
     /* reference the definitions so the static library links them in */
     const xf_estimator *volatile keep[6] = {&xf_est_def_leep, &xf_est_def_nce,  &xf_est_def_nleep,
@@ -111,7 +118,8 @@ int main(int argc, char **argv) {
             xf_status st = XF_OK;
             for (int rep = 0; rep < repeat && !st; rep++) { /* best of `repeat` */
                 double t0 = xf_now(), c0 = cpu_now();
-                st = xf_est_run(ctx, methods[m], &in, NULL, ws, &score);
+                xf_params pp = {par, npar};
+                st = xf_est_run(ctx, methods[m], &in, npar ? &pp : NULL, ws, &score);
                 t = fmin(t, xf_now() - t0);
                 c = fmin(c, cpu_now() - c0);
             }
