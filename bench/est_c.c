@@ -34,6 +34,12 @@ static double cpu_now(void) {
     return (double)t.tv_sec + 1e-9 * (double)t.tv_nsec;
 }
 
+static void log_err(void *user, xf_log_level lv, const char *msg) {
+    (void)user;
+    (void)lv;
+    fprintf(stderr, "  # %s\n", msg);
+}
+
 static int listed(const char *list, const char *name) {
     if (!list) return 1;
     size_t n = strlen(name);
@@ -79,6 +85,7 @@ int main(int argc, char **argv) {
     xf_ws_t *ws;
     if (xf_ctx_create(&ctx) || xf_ws_create(ctx, &ws)) return 1;
     xf_la_set_threads(1);
+    xf_ctx_set_log(ctx, log_err, NULL, XF_LOG_DEBUG);
     printf("%-6s %6s %5s %4s %-6s %10s %10s %14s\n", "size", "N", "D", "C", "method", "wall_s", "cpu_s", "score");
     for (int s = 0; s < 4; s++) {
         char sn[4];

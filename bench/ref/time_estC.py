@@ -28,7 +28,8 @@ def one(d, s, m, q):
     elif m == 'nce':
         v = R.nce(P, y)
     elif m == 'nleep':
-        v = R.nleep(F, y, seed=0)
+        v, gm, Xp = R.nleep(F, y, seed=0, return_gmm=True)
+        print(f'  # nleep: PCA d = {Xp.shape[1]}, K = {gm.n_components}, EM iterations {gm.n_iter_}', flush=True)
     elif m == 'sfda':
         v = R.sfda(F, y)
     elif m == 'ncti':
