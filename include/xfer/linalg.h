@@ -82,7 +82,15 @@ typedef struct xf_pca_opts {
 } xf_pca_opts;
 void xf_pca_opts_default(xf_pca_opts *o); /* exact, k = 0, var_frac = 1.0 */
 /* X: N x D float, ldx. On success *scores is allocated from ws (N x *k_out, ld = *k_out);
- * evr (optional, length min(N, D)) gets the explained variance ratios. */
+ * evr (optional, length min(N, D)) gets the explained variance ratios.
+ * Details (sklearn 1.2 semantics):
+ *  - var_frac picks the smallest k whose cumulative ratio is strictly above var_frac
+ *    (sklearn: searchsorted(cumsum, frac, side='right') + 1); var_frac >= 1 keeps all.
+ *  - k larger than min(N, D) is clamped; N = 1 gives one all-zero score column.
+ *  - Randomized needs k > 0 (with k == 0 the exact solver is used). It knows only the
+ *    top k ratios (s_i^2 / total variance, as sklearn); evr[k..] are set to NaN.
+ *    oversample == 0 means 10, power_iters == 0 means 4, negative values mean none.
+ *  - NaN / Inf in X: XF_ERR_NUMERIC. All scratch stays allocated in ws. */
 xf_status xf_la_pca(xf_ws_t *ws, const float *X, int64_t N, int64_t D, int64_t ldx, const xf_pca_opts *opt,
                     double **scores, int64_t *k_out, double *evr);
 /* The same from a double matrix. */

@@ -21,6 +21,10 @@ xf_status xf_la_tridiag_reduce(xf_ws_t *ws, int64_t n, double *A, int64_t lda, x
  * matrix: Z is (iu-il+1) x n row-major (row j = eigenvector of eigenvalue il+j). */
 xf_status xf_la_tridiag_vectors(xf_ws_t *ws, const xf_la_tridiag *t, int64_t il, int64_t iu, double *Z, int64_t ldz);
 
+/* Test hook: when non-zero, xf_la_tridiag_vectors skips MRRR (dstemr) and uses its
+ * bisection + inverse-iteration fallback, so tests can cover that path. */
+extern int xf_la_test_force_fallback;
+
 /* Mirror the lower triangle of a row-major square matrix onto the upper one. */
 void xf_la_mirror_lower_d(double *C, int64_t n, int64_t ldc);
 void xf_la_mirror_lower_s(float *C, int64_t n, int64_t ldc);

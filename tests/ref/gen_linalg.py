@@ -128,3 +128,17 @@ yn = np.array([1.0, 0.2, np.nan, -1.0, 0.5, 3.0, 0.1, 0.9])
 save("wtau_nan_x", xn)
 save("wtau_nan_y", yn)
 save("wtau_nan_expect", np.array([ss.weightedtau(xn, yn)[0], ss.weightedtau(xn, -yn)[0]]))
+# many small cases with heavy ties (and some NaN) for bit-exact Kendall / weighted tau
+P, n = 60, 25
+WX = np.zeros((P, n)); WY = np.zeros((P, n)); WE = np.zeros((P, 2))
+for p in range(P):
+    kx, ky = rng.integers(1, 7), rng.integers(1, 7)
+    x = rng.integers(0, kx + 1, n).astype(float)
+    y = rng.integers(0, ky + 1, n).astype(float) + (0.3 * x if p % 3 == 0 else 0)
+    if p % 10 == 9:
+        x[rng.integers(0, n, 3)] = np.nan
+    WX[p], WY[p] = x, y
+    WE[p] = [ss.kendalltau(x, y)[0], ss.weightedtau(x, y)[0]]
+save("wtau_many_x", WX)
+save("wtau_many_y", WY)
+save("wtau_many_expect", WE)

@@ -261,6 +261,50 @@ static void test_lapack(void) {
     CHECK_OK(ctx, xf_la_eigh(ctx, 1, &one, 1, &wone));
     CHECK(wone == 4.0 && fabs(one) == 1.0, "eigh 1x1");
 
+    /* split eigensolver: all values + a range of vectors, MRRR and fallback paths,
+     * on the fixture matrix and on one with a repeated eigenvalue */
+    for (int fb = 0; fb < 2; fb++)
+        for (int rep = 0; rep < 2; rep++) {
+            xf_ws_t *tw;
+            if (xf_ws_create(ctx, &tw)) break;
+            double M[49], wr[7], Zr[3 * 7], wref[7], Vref[49];
+            if (rep) { /* Q diag(1,1,1,2,5,5,9) Q^T with Q from the fixture's vectors */
+                const double ev[7] = {1, 1, 1, 2, 5, 5, 9};
+                for (int i = 0; i < 7; i++)
+                    for (int j = 0; j < 7; j++) {
+                        double t = 0;
+                        for (int q = 0; q < 7; q++) t += V[i * 7 + q] * ev[q] * V[j * 7 + q];
+                        M[i * 7 + j] = t;
+                    }
+                memcpy(wref, ev, sizeof wref);
+            } else {
+                memcpy(M, S, sizeof M);
+                memcpy(wref, w, sizeof wref);
+            }
+            memcpy(Vref, M, sizeof Vref);
+            xf_la_tridiag t;
+            xf_la_test_force_fallback = fb;
+            CHECK_OK(ctx, xf_la_tridiag_reduce(tw, 7, M, 7, &t, wr));
+            CHECK(maxdiff(wr, wref, 7) < 1e-12, "tridiag values rep=%d", rep);
+            CHECK_OK(ctx, xf_la_tridiag_vectors(tw, &t, 4, 6, Zr, 7));
+            xf_la_test_force_fallback = 0;
+            /* each row z of Zr: unit norm and Vref z = w z */
+            double e2 = 0;
+            for (int j = 0; j < 3; j++) {
+                double nz = 0;
+                for (int i = 0; i < 7; i++) nz += Zr[j * 7 + i] * Zr[j * 7 + i];
+                e2 = fmax(e2, fabs(nz - 1));
+                for (int i = 0; i < 7; i++) {
+                    double t2 = 0;
+                    for (int q = 0; q < 7; q++) t2 += Vref[i * 7 + q] * Zr[j * 7 + q];
+                    e2 = fmax(e2, fabs(t2 - wref[4 + j] * Zr[j * 7 + i]));
+                }
+            }
+            CHECK(e2 < 1e-10, "tridiag vectors fallback=%d rep=%d: %g", fb, rep, e2);
+            CHECK_ST(ctx, xf_la_tridiag_vectors(tw, &t, 5, 4, Zr, 7), XF_ERR_INVALID);
+            xf_ws_free(tw);
+        }
+
     /* allocation failure in every allocating call */
     for (int k = 1; k <= 3; k++) {
         memcpy(A, S, sizeof A);
@@ -494,6 +538,32 @@ static void test_corr(xf_ws_t *ws) {
     xf_free(ctx, xn);
     xf_free(ctx, yn);
     xf_free(ctx, en);
+    /* many small tie-heavy cases (some constant -> NaN, some with NaN) */
+    {
+        int64_t P, n;
+        double *WX = load("wtau_many_x", &P, &n), *WY = load("wtau_many_y", NULL, NULL),
+               *WE = load("wtau_many_expect", NULL, NULL);
+        int bad = 0;
+        for (int64_t p = 0; p < P; p++) {
+            double kt, wt;
+            CHECK_OK(ctx, xf_la_kendall(ws, WX + p * n, WY + p * n, n, &kt));
+            CHECK_OK(ctx, xf_la_weightedtau(ws, WX + p * n, WY + p * n, n, &wt));
+            double ek = WE[p * 2], ew = WE[p * 2 + 1];
+            if (!(kt == ek || (isnan(kt) && isnan(ek)))) {
+                bad++;
+                CHECK(0, "kendall many[%lld]: %.17g vs %.17g", (long long)p, kt, ek);
+            }
+            if (!(wt == ew || (isnan(wt) && isnan(ew)))) {
+                bad++;
+                CHECK(0, "weightedtau many[%lld]: %.17g vs %.17g", (long long)p, wt, ew);
+            }
+            xf_ws_reset(ws);
+        }
+        CHECK(bad == 0, "tie-heavy cases: %d mismatches", bad);
+        xf_free(ctx, WX);
+        xf_free(ctx, WY);
+        xf_free(ctx, WE);
+    }
     /* constant input and tiny n */
     double c[5] = {1, 1, 1, 1, 1}, z[5] = {1, 2, 3, 4, 5}, z2[2] = {3, 1};
     CHECK(isnan(xf_la_pearson(c, z, 5)), "pearson constant");
