@@ -94,9 +94,11 @@ xf_status xf_estc_kmeans(xf_ws_t *ws, const double *X0, int64_t N, int64_t d, in
             }
             double p = 0;
             const double *xc = X + lo * d;
+            /* |x - c|^2 = |x|^2 - 2 x.c + |c|^2 with one GEMV (as sklearn's euclidean_distances) */
+            xf_la_dgemv(0, N, d, -2.0, X, d, xc, 0.0, cand);
             for (int64_t i = 0; i < N; i++) {
-                double s = 0;
-                for (int64_t j = 0; j < d; j++) s += (X[i * d + j] - xc[j]) * (X[i * d + j] - xc[j]);
+                double s = cand[i] + xn[i] + xn[lo];
+                s = s > 0 ? s : 0;
                 cand[i] = s < closest[i] ? s : closest[i];
                 p += cand[i];
             }
