@@ -292,8 +292,8 @@ xf_status xf_estc_gmm_fit(xf_ws_t *ws, const double *X, int64_t N, int64_t d, co
     XF_WS_NEW(ws, g.mu, K * d);
     XF_WS_NEW(ws, g.Li, K * d * d);
     XF_WS_NEW(ws, g.ldet, K);
-    g.B = (int64_t)(1 << 21) / (K * d); /* about 16 MB of block scratch */
-    if (g.B < 16) g.B = 16;
+    g.B = (int64_t)(1 << 16) / (K * d); /* about 512 KB of block scratch: stays in cache */
+    if (g.B < 8) g.B = 8;
     if (g.B > N) g.B = N;
     XF_WS_NEW(ws, g.Lcat, d * K * d);
     XF_WS_NEW(ws, g.muL, K * d);
