@@ -61,18 +61,24 @@ static xf_status ncti_terms(xf_ctx_t *ctx, const xf_est_input *in, const xf_para
     if (k < 1) return XF_ERR(ctx, XF_ERR_NUMERIC, "ncti: features have no variance");
     if (k < kx)
         for (int64_t i = 0; i < N; i++) memmove(X + i * k, X + i * kx, (size_t)k * sizeof *X);
-    /* explained variances (ddof 1) = ratio * total variance */
-    double tot = 0;
-    for (int64_t j = 0; j < D; j++) {
-        double m = 0, v = 0;
-        for (int64_t i = 0; i < N; i++) m += in->F[i * in->ldF + j];
-        m /= (double)N;
-        for (int64_t i = 0; i < N; i++) {
-            double d = in->F[i * in->ldF + j] - m;
-            v += d * d;
-        }
-        tot += v / (double)(N - 1);
+    /* explained variances (ddof 1) = ratio * total variance; row-wise passes */
+    double *cm, *cv; // (D), (D)
+    XF_WS_NEW(ws, cm, D);
+    XF_WS_NEW(ws, cv, D);
+    for (int64_t i = 0; i < N; i++) {
+        const float *f = in->F + i * in->ldF;
+        for (int64_t j = 0; j < D; j++) cm[j] += f[j];
     }
+    for (int64_t j = 0; j < D; j++) cm[j] /= (double)N;
+    for (int64_t i = 0; i < N; i++) {
+        const float *f = in->F + i * in->ldF;
+        for (int64_t j = 0; j < D; j++) {
+            double d = f[j] - cm[j];
+            cv[j] += d * d;
+        }
+    }
+    double tot = 0;
+    for (int64_t j = 0; j < D; j++) tot += cv[j] / (double)(N - 1);
     double sev = 0;
     for (int64_t j = 0; j < top && j < k; j++) sev += evr[j] * tot;
     double lam = exp(-sev);
