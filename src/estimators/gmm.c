@@ -2,8 +2,8 @@
  * GaussianMixture (covariance_type='full', init_params='kmeans', n_init=1), for N-LEEP.
  *
  * Design: each component keeps the inverse Linv of the Cholesky factor of its covariance
- * (sklearn's precisions_cholesky_ is Linv^T), so the log-density of all N points is one
- * GEMM (X Linv^T, N x d x d) per component:
+ * (sklearn's precisions_cholesky_ is Linv^T), so the log-densities of all N points under
+ * all K components are one GEMM X [Linv_1^T ... Linv_K^T] (by row blocks):
  *     log N(x | mu, S) = -(d log 2pi + |Linv x - Linv mu|^2)/2 + sum log diag(Linv).
  * The M-step forms each covariance with one SYRK over the rows whose responsibility is
  * non-zero (responsibilities that underflow to exactly 0 contribute exactly nothing).
@@ -94,9 +94,11 @@ xf_status xf_estc_kmeans(xf_ws_t *ws, const double *X0, int64_t N, int64_t d, in
             }
             double p = 0;
             const double *xc = X + lo * d;
+            /* |x - c|^2 = |x|^2 - 2 x.c + |c|^2 with one GEMV (as sklearn's euclidean_distances) */
+            xf_la_dgemv(0, N, d, -2.0, X, d, xc, 0.0, cand);
             for (int64_t i = 0; i < N; i++) {
-                double s = 0;
-                for (int64_t j = 0; j < d; j++) s += (X[i * d + j] - xc[j]) * (X[i * d + j] - xc[j]);
+                double s = cand[i] + xn[i] + xn[lo];
+                s = s > 0 ? s : 0;
                 cand[i] = s < closest[i] ? s : closest[i];
                 p += cand[i];
             }
@@ -180,9 +182,10 @@ static void tri_inv_lower(double *L, int64_t d) {
 }
 
 typedef struct {
-    int64_t N, d, K;
-    double *w, *mu, *Li, *ldet; // (K) (K,d) (K,d,d) (K)
-    double *Y, *muL, *G;        // (N,d) (d) (N,d) scratch
+    int64_t N, d, K, B;           // B: rows per E-step block
+    double *w, *mu, *Li, *ldet;   // (K) (K,d) (K,d,d) (K)
+    double *Lcat, *muL, *Y, *G;   // (d, K*d) (K, d) (B, K*d) (N, d) scratch
+    double *Rt;                   // (K, N) responsibilities transposed
 } gmm_t;
 
 /* covariance -> Linv and log det(Linv); XF_ERR_NUMERIC if not SPD */
@@ -203,23 +206,33 @@ static xf_status factor(xf_ctx_t *ctx, gmm_t *g, int64_t k) {
     return XF_OK;
 }
 
-/* E-step: lp (N x K) gets log responsibilities; returns the mean log-likelihood */
+/* E-step: lp (N x K) gets log responsibilities; returns the mean log-likelihood.
+ * All components at once: Y = X [Linv_1^T ... Linv_K^T] by row blocks of B, so the GEMM
+ * is large even when d is small. */
 static double estep(const gmm_t *g, const double *X, double *lp) {
-    const int64_t N = g->N, d = g->d, K = g->K;
+    const int64_t N = g->N, d = g->d, K = g->K, Kd = K * d;
     const double c0 = (double)d * log(2.0 * M_PI);
     for (int64_t k = 0; k < K; k++) {
         const double *Li = g->Li + k * d * d;
-        xf_la_dgemm(0, 1, N, d, d, 1.0, X, d, Li, d, 0.0, g->Y, d); /* X Linv^T */
-        xf_la_dgemv(0, d, d, 1.0, Li, d, g->mu + k * d, 0.0, g->muL);
-        double b = g->ldet[k] + log(g->w[k]);
-        for (int64_t i = 0; i < N; i++) {
-            const double *y = g->Y + i * d;
-            double s = 0;
-            for (int64_t j = 0; j < d; j++) {
-                double t = y[j] - g->muL[j];
-                s += t * t;
+        for (int64_t a = 0; a < d; a++)
+            for (int64_t b = 0; b < d; b++) g->Lcat[a * Kd + k * d + b] = Li[b * d + a];
+        xf_la_dgemv(0, d, d, 1.0, Li, d, g->mu + k * d, 0.0, g->muL + k * d);
+    }
+    for (int64_t i0 = 0; i0 < N; i0 += g->B) {
+        int64_t nb = N - i0 < g->B ? N - i0 : g->B;
+        xf_la_dgemm(0, 0, nb, Kd, d, 1.0, X + i0 * d, d, g->Lcat, Kd, 0.0, g->Y, Kd);
+        for (int64_t i = 0; i < nb; i++) {
+            const double *y = g->Y + i * Kd;
+            double *out = lp + (i0 + i) * K;
+            for (int64_t k = 0; k < K; k++) {
+                const double *yk = y + k * d, *mk = g->muL + k * d;
+                double s = 0;
+                for (int64_t j = 0; j < d; j++) {
+                    double t = yk[j] - mk[j];
+                    s += t * t;
+                }
+                out[k] = -0.5 * (c0 + s) + g->ldet[k] + log(g->w[k]);
             }
-            lp[i * K + k] = -0.5 * (c0 + s) + b;
         }
     }
     double tot = 0;
@@ -239,19 +252,24 @@ static xf_status mstep(xf_ctx_t *ctx, gmm_t *g, const double *X, const double *R
     const int64_t N = g->N, d = g->d, K = g->K;
     double wsum = 0;
     xf_la_dgemm(1, 0, K, d, N, 1.0, R, K, X, d, 0.0, g->mu, d); /* R^T X */
+    for (int64_t i = 0; i < N; i++) /* contiguous per-component access below */
+        for (int64_t k = 0; k < K; k++) g->Rt[k * N + i] = R[i * K + k];
     for (int64_t k = 0; k < K; k++) {
+        const double *rk = g->Rt + k * N;
         double nk = 10.0 * DBL_EPSILON;
-        for (int64_t i = 0; i < N; i++) nk += R[i * K + k];
+        for (int64_t i = 0; i < N; i++) nk += rk[i];
         g->w[k] = nk;
         wsum += nk;
         double *m = g->mu + k * d;
         for (int64_t j = 0; j < d; j++) m[j] /= nk;
         int64_t n = 0;
         for (int64_t i = 0; i < N; i++) {
-            double r = R[i * K + k];
+            double r = rk[i];
             if (r <= 0) continue;
             double s = sqrt(r);
-            for (int64_t j = 0; j < d; j++) g->G[n * d + j] = s * (X[i * d + j] - m[j]);
+            const double *x = X + i * d;
+            double *gr = g->G + n * d;
+            for (int64_t j = 0; j < d; j++) gr[j] = s * (x[j] - m[j]);
             n++;
         }
         double *S = g->Li + k * d * d;
@@ -274,9 +292,14 @@ xf_status xf_estc_gmm_fit(xf_ws_t *ws, const double *X, int64_t N, int64_t d, co
     XF_WS_NEW(ws, g.mu, K * d);
     XF_WS_NEW(ws, g.Li, K * d * d);
     XF_WS_NEW(ws, g.ldet, K);
-    XF_WS_NEW(ws, g.Y, N * d);
-    XF_WS_NEW(ws, g.muL, d);
+    g.B = (int64_t)(1 << 16) / (K * d); /* about 512 KB of block scratch: stays in cache */
+    if (g.B < 8) g.B = 8;
+    if (g.B > N) g.B = N;
+    XF_WS_NEW(ws, g.Lcat, d * K * d);
+    XF_WS_NEW(ws, g.muL, K * d);
+    XF_WS_NEW(ws, g.Y, g.B * K * d);
     XF_WS_NEW(ws, g.G, N * d);
+    XF_WS_NEW(ws, g.Rt, K * N);
     xf_status st;
     if (o->w0) {
         memcpy(g.w, o->w0, (size_t)K * sizeof *g.w);

@@ -22,13 +22,21 @@
 static const char *const ncti_params[] = {
     "dims=64  PCA components (clamped to min(N, D))",
     "top=32  the shrinkage is exp(-sum of the top explained variances)",
+    "pca=exact  exact: exact PCA; randomized: Halko et al. randomized PCA (what sklearn's default solver picks "
+    "in the released code, there unseeded)",
+    "seed=0  seed of the randomized PCA",
     NULL};
 
 static xf_status ncti_terms(xf_ctx_t *ctx, const xf_est_input *in, const xf_params *p, xf_ws_t *ws, double *t) {
-    int64_t dims, top;
+    int64_t dims, top, seed;
     xf_status st;
-    if ((st = xf_params_i64(ctx, p, "ncti", "dims", 64, &dims)) || (st = xf_params_i64(ctx, p, "ncti", "top", 32, &top)))
+    if ((st = xf_params_i64(ctx, p, "ncti", "dims", 64, &dims)) || (st = xf_params_i64(ctx, p, "ncti", "top", 32, &top)) ||
+        (st = xf_params_i64(ctx, p, "ncti", "seed", 0, &seed)))
         return st;
+    const char *pm = xf_params_str(p, "ncti", "pca", "exact");
+    int randomized = strcmp(pm, "randomized") == 0;
+    if (!randomized && strcmp(pm, "exact") != 0)
+        return XF_ERR(ctx, XF_ERR_INVALID, "ncti: pca must be 'exact' or 'randomized', got '%s'", pm);
     if (dims < 1 || top < 1) return XF_ERR(ctx, XF_ERR_INVALID, "ncti: dims and top must be >= 1");
     const int64_t N = in->N, D = in->D;
     int64_t Cp, *counts;
@@ -41,6 +49,10 @@ static xf_status ncti_terms(xf_ctx_t *ctx, const xf_est_input *in, const xf_para
     xf_pca_opts po;
     xf_pca_opts_default(&po);
     po.k = dims < kmax ? dims : kmax;
+    if (randomized) {
+        po.method = XF_PCA_RANDOMIZED;
+        po.seed = (uint64_t)seed;
+    }
     int64_t k, kx;
     if ((st = xf_la_pca(ws, in->F, N, D, in->ldF, &po, &X, &kx, evr))) return st;
     /* drop numerically null components (constant features, N <= D): their scores are
@@ -49,18 +61,24 @@ static xf_status ncti_terms(xf_ctx_t *ctx, const xf_est_input *in, const xf_para
     if (k < 1) return XF_ERR(ctx, XF_ERR_NUMERIC, "ncti: features have no variance");
     if (k < kx)
         for (int64_t i = 0; i < N; i++) memmove(X + i * k, X + i * kx, (size_t)k * sizeof *X);
-    /* explained variances (ddof 1) = ratio * total variance */
-    double tot = 0;
-    for (int64_t j = 0; j < D; j++) {
-        double m = 0, v = 0;
-        for (int64_t i = 0; i < N; i++) m += in->F[i * in->ldF + j];
-        m /= (double)N;
-        for (int64_t i = 0; i < N; i++) {
-            double d = in->F[i * in->ldF + j] - m;
-            v += d * d;
-        }
-        tot += v / (double)(N - 1);
+    /* explained variances (ddof 1) = ratio * total variance; row-wise passes */
+    double *cm, *cv; // (D), (D)
+    XF_WS_NEW(ws, cm, D);
+    XF_WS_NEW(ws, cv, D);
+    for (int64_t i = 0; i < N; i++) {
+        const float *f = in->F + i * in->ldF;
+        for (int64_t j = 0; j < D; j++) cm[j] += f[j];
     }
+    for (int64_t j = 0; j < D; j++) cm[j] /= (double)N;
+    for (int64_t i = 0; i < N; i++) {
+        const float *f = in->F + i * in->ldF;
+        for (int64_t j = 0; j < D; j++) {
+            double d = f[j] - cm[j];
+            cv[j] += d * d;
+        }
+    }
+    double tot = 0;
+    for (int64_t j = 0; j < D; j++) tot += cv[j] / (double)(N - 1);
     double sev = 0;
     for (int64_t j = 0; j < top && j < k; j++) sev += evr[j] * tot;
     double lam = exp(-sev);

@@ -55,6 +55,8 @@ static xf_status nleep_run(xf_ctx_t *ctx, const xf_est_input *in, const xf_param
     int nit;
     XF_WS_NEW(ws, resp, in->N * go.K);
     if ((st = xf_estc_gmm_fit(ws, X, in->N, d, &go, resp, &lb, &nit))) return st;
+    xf_log(ctx, XF_LOG_DEBUG, "nleep: PCA d = %lld, K = %lld, EM iterations %d, lower bound %.6g", (long long)d,
+           (long long)go.K, nit, lb);
     return xf_estc_leep_core(ws, NULL, resp, go.K, in->N, go.K, in->y, in->C, use_log != 0, score);
 }
 

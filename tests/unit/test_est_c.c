@@ -133,6 +133,11 @@ static void test_features(void) {
         CHECK_NEAR(t[1], E(&f, 6), 1e-6, 1e-9, nm);
         snprintf(nm, sizeof nm, "%s ncti vc", cases[c]);
         CHECK_NEAR(t[2], E(&f, 7), 1e-6, 1e-9, nm);
+        {
+            xf_param rp = {"ncti.pca", "randomized"};
+            snprintf(nm, sizeof nm, "%s ncti randomized pca", cases[c]);
+            CHECK_NEAR(run("ncti", &f.in, &rp, 1), E(&f, 6) + E(&f, 5) - E(&f, 7), 1e-4, 1e-6, nm);
+        }
         snprintf(nm, sizeof nm, "%s ncti fn", cases[c]);
         CHECK_NEAR(run("ncti", &f.in, NULL, 0), E(&f, 6) + E(&f, 5) - E(&f, 7), 1e-6, 1e-8, nm);
         /* NaN features are refused */
@@ -246,13 +251,14 @@ static void test_errors(void) {
     free(y1);
     /* bad parameters */
     xf_param bad[] = {{"nleep.var", "2"}, {"sfda.power_iters", "-1"}, {"etran.lda", "foo"}, {"ncti.dims", "0"},
-                      {"nce.eps", "-1"}, {"sfda.bogus", "1"}};
-    const char *who[] = {"nleep", "sfda", "etran", "ncti", "nce", "sfda"};
-    for (int i = 0; i < 6; i++) {
+                      {"nce.eps", "-1"}, {"sfda.bogus", "1"}, {"ncti.pca", "foo"}, {"etran.w_energy", "2"},
+                      {"leep.log", "x"}};
+    const char *who[] = {"nleep", "sfda", "etran", "ncti", "nce", "sfda", "ncti", "etran", "leep"};
+    for (int i = 0; i < 9; i++) {
         xf_params p = {&bad[i], 1};
         xf_est_input in = f.in;
         float P[160];
-        if (strcmp(who[i], "nce") == 0) {
+        if (strcmp(who[i], "nce") == 0 || strcmp(who[i], "leep") == 0) {
             for (int k = 0; k < 160; k++) P[k] = 0.5f;
             in.P = P, in.Z = in.ldP = 2;
         }
