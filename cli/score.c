@@ -326,7 +326,9 @@ int xf_cli_score(int argc, char **argv) {
             r->seconds = xf_now() - t0;
             if (st) {
                 snprintf(r->err, sizeof r->err, "%s", xf_errmsg(ctx));
-                fprintf(stderr, "xfer score: %s on %s: %s\n", e->name, ms[i].fpath, xf_errmsg(ctx));
+                if (ms[i].ppath && (e->flags & XF_NEEDS_P))
+                    fprintf(stderr, "xfer score: %s on %s (probs %s): %s\n", e->name, ms[i].fpath, ms[i].ppath, xf_errmsg(ctx));
+                else fprintf(stderr, "xfer score: %s on %s: %s\n", e->name, ms[i].fpath, xf_errmsg(ctx));
                 r->score = NAN;
                 failed = 1;
                 bank_ok = 0;

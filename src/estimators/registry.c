@@ -10,11 +10,9 @@
 #include "xfer/estimators.h"
 
 #define EST(n) extern const xf_estimator xf_est_def_##n;
-#define EST_WEAK(n) extern const xf_estimator xf_est_def_##n __attribute__((weak));
-EST(knn) EST(linear) EST(leep) EST(nleep) EST(nce) EST_WEAK(hscore) EST_WEAK(hscore_shrink) EST_WEAK(logme) EST(parc)
-EST_WEAK(gbc) EST_WEAK(transrate) EST(sfda) EST(ncti) EST(etran)
+EST(knn) EST(linear) EST(leep) EST(nleep) EST(nce) EST(hscore) EST(hscore_shrink) EST(logme) EST(parc)
+EST(gbc) EST(transrate) EST(sfda) EST(ncti) EST(etran)
 #undef EST
-#undef EST_WEAK
 
 static const xf_estimator *all[] = {&xf_est_def_knn, &xf_est_def_linear, &xf_est_def_leep, &xf_est_def_nleep,
                                     &xf_est_def_nce, &xf_est_def_hscore, &xf_est_def_hscore_shrink,

@@ -48,9 +48,12 @@ check_err 1 "feat_inf.npy" --features $R/feat_inf.npy --labels $L
 check_err 1 "feat_nocols.npy" --features $R/feat_nocols.npy --labels $L
 check_err 1 "feat_f64_overflow.npy" --features $R/feat_f64_overflow.npy --labels $L
 check_err 1 "probs_short.npy" --features $G --labels $L --probs $R/probs_short.npy --method leep
-check_err 1 "not 1" --features $G --labels $L --probs $R/probs_logits.npy --method leep
+check_err 1 "probs_unnormalized.npy" --features $G --labels $L --probs $R/probs_unnormalized.npy --method leep
+check_err 1 "not 1 (pass softmax outputs" --features $G --labels $L --probs $R/probs_unnormalized.npy --method nce
+check_err 1 "probs_logits.npy" --features $G --labels $L --probs $R/probs_logits.npy --method leep
 check_err 1 "invalid value" --features $G --labels $L --probs $R/probs_negative.npy --method nce
-check_err 1 "is not a number" --features $G --labels $L --method knn --param knn.k=abc
+check_err 1 "is not an integer" --features $G --labels $L --method knn --param knn.k=abc
+check_err 1 "is not a number" --features $G --labels $L --method linear --param linear.C=abc
 check_err 1 "unknown parameter" --features $G --labels $L --method knn --param knn.nosuchkey=1
 
 # --- good runs ---

@@ -39,7 +39,8 @@ bad = good.copy(); bad[7, 1] = np.inf
 s("feat_inf.npy", bad)
 s("feat_nocols.npy", np.zeros((N, 0), np.float32))
 s("feat_f64_overflow.npy", np.full((N, D), 1e300))
-s("probs_logits.npy", logits.astype(np.float32))           # rows do not sum to 1
+s("probs_logits.npy", logits.astype(np.float32))           # negative entries
+s("probs_unnormalized.npy", np.exp(logits).astype(np.float32))  # rows do not sum to 1
 neg = P.copy(); neg[0, 0] = -0.1; neg[0, 1] += 0.1
 s("probs_negative.npy", neg.astype(np.float32))
 s("probs_short.npy", P[:-1].astype(np.float32))
