@@ -18,26 +18,30 @@
 #define CMD "features"
 
 static void usage(void) {
-    printf("usage: xfer features --data SPEC [--split train|test] [--probe N] [--seed S]\n"
-           "                     --kind raw,pool:S,pca:K,randproj:K --out-dir DIR\n\n"
-           "Samples a probe set with PARC's fixed-budget sampler (N images, default 500, at least 2\n"
+    printf("usage: xfer features --data SPEC [data options] [--probe N] [--seed S]\n"
+           "                     --kind raw,pool:S,pca:K,randproj:K --out-dir DIR\n"
+           XF_CLI_DATA_HELP "\nSamples a probe set with PARC's fixed-budget sampler (N images, default 500, at least 2\n"
            "per class; --probe 0 keeps every image), computes each network-free feature kind and\n"
            "writes DIR/<kind>.npy, DIR/labels.npy and DIR/probe_idx.npy. SPEC names data as every\n"
            "xfer command does (an image folder, IDX file, .npy array, 'digits', corpus:<task>).\n");
 }
 
 int xf_cli_features(int argc, char **argv) {
-    const char *spec = NULL, *split = NULL, *kinds = NULL, *outdir = NULL;
+    const char *spec = NULL, *kinds = NULL, *outdir = NULL;
     long long probe = XF_PROBE_BUDGET;
     unsigned long long seed = XF_PROBE_SEED(0);
+    xf_data_opts o;
+    xf_data_opts_default(&o);
     for (int i = 1; i < argc; i++) {
         const char *a = argv[i];
         if (!strcmp(a, "-h") || !strcmp(a, "--help")) { usage(); return 0; }
+        int d = xf_cli_data_opt(CMD, argc, argv, &i, &o);
+        if (d < 0) return 2;
+        if (d > 0) continue;
         if (i + 1 >= argc) return xf_cli_usage(CMD, "%s needs a value", a);
         const char *v = argv[++i];
         char *end = NULL;
         if (!strcmp(a, "--data")) spec = v;
-        else if (!strcmp(a, "--split")) split = v;
         else if (!strcmp(a, "--kind")) kinds = v;
         else if (!strcmp(a, "--out-dir")) outdir = v;
         else if (!strcmp(a, "--probe")) {
@@ -58,9 +62,6 @@ int xf_cli_features(int argc, char **argv) {
     xf_dataset ds = {0}, pr = {0};
     int64_t *idx = NULL, m = 0, *lab = NULL;
     char *list = NULL;
-    xf_data_opts o;
-    xf_data_opts_default(&o);
-    o.split = split;
     if (xf_data_open(ctx, spec, &o, &ds)) { rc = xf_cli_fail(CMD, ctx); goto done; }
     if (probe > 0) {
         if (xf_probe_sample(ctx, ds.y, ds.n, ds.k, probe, XF_PROBE_MIN_PER_CLASS, seed, &idx, &m)) {
