@@ -190,7 +190,8 @@ typedef struct {
     int packed;
     int64_t P, Bp;                // packed length, rows per packed block
     double *Pcat, *Q, *cst;       // (P, K) precisions (off-diagonals doubled), (d, K) -2 Prec mu, (K) mu Prec mu
-    double *Ob, *Eb, *A, *Pk;     // (Bp, P) x x^T rows, (Bp, K), (K, P) sums r x x^T, (d, d)
+    double *Ob, *A, *Pk;          // (Bp, P) x x^T rows, (K, P) sums r x x^T, (d, d)
+    double *Oall;                 // (N, P) all packed rows when they fit in memory, else NULL
 } gmm_t;
 
 /* covariance -> Linv and log det(Linv); XF_ERR_NUMERIC if not SPD */
@@ -211,7 +212,7 @@ static xf_status factor(xf_ctx_t *ctx, gmm_t *g, int64_t k) {
     return XF_OK;
 }
 
-/* E-step: lp (N x K) gets log responsibilities; returns the mean log-likelihood.
+/* E-step: lp (N x K) gets the responsibilities; returns the mean log-likelihood.
  * All components at once: Y = X [Linv_1^T ... Linv_K^T] by row blocks of B, so the GEMM
  * is large even when d is small. */
 static double estep(const gmm_t *g, const double *X, double *lp) {
@@ -244,10 +245,9 @@ static double estep(const gmm_t *g, const double *X, double *lp) {
     for (int64_t i = 0; i < N; i++) {
         double *r = lp + i * K, mx = r[0], s = 0;
         for (int64_t k = 1; k < K; k++) mx = r[k] > mx ? r[k] : mx;
-        for (int64_t k = 0; k < K; k++) s += exp(r[k] - mx);
-        double ln = mx + log(s);
-        for (int64_t k = 0; k < K; k++) r[k] -= ln;
-        tot += ln;
+        for (int64_t k = 0; k < K; k++) s += (r[k] = exp(r[k] - mx));
+        for (int64_t k = 0; k < K; k++) r[k] /= s; /* responsibilities */
+        tot += mx + log(s);
     }
     return tot / (double)N;
 }
@@ -323,8 +323,9 @@ static double estep_packed(const gmm_t *g, const double *X, double *lp) {
     }
     for (int64_t i0 = 0; i0 < N; i0 += g->Bp) {
         int64_t nb = N - i0 < g->Bp ? N - i0 : g->Bp;
-        pack_rows(X + i0 * d, nb, d, P, g->Ob);
-        xf_la_dgemm(0, 0, nb, K, P, 1.0, g->Ob, P, g->Pcat, K, 0.0, lp + i0 * K, K);
+        const double *O = g->Oall ? g->Oall + i0 * P : g->Ob;
+        if (!g->Oall) pack_rows(X + i0 * d, nb, d, P, g->Ob);
+        xf_la_dgemm(0, 0, nb, K, P, 1.0, O, P, g->Pcat, K, 0.0, lp + i0 * K, K);
         xf_la_dgemm(0, 0, nb, K, d, 1.0, X + i0 * d, d, g->Q, K, 1.0, lp + i0 * K, K);
     }
     double tot = 0;
@@ -334,10 +335,9 @@ static double estep_packed(const gmm_t *g, const double *X, double *lp) {
             r[k] = -0.5 * (r[k] + g->cst[k]);
             mx = r[k] > mx ? r[k] : mx;
         }
-        for (int64_t k = 0; k < K; k++) s += exp(r[k] - mx);
-        double ln = mx + log(s);
-        for (int64_t k = 0; k < K; k++) r[k] -= ln;
-        tot += ln;
+        for (int64_t k = 0; k < K; k++) s += (r[k] = exp(r[k] - mx));
+        for (int64_t k = 0; k < K; k++) r[k] /= s; /* responsibilities */
+        tot += mx + log(s);
     }
     return tot / (double)N;
 }
@@ -346,10 +346,14 @@ static xf_status mstep_packed(xf_ctx_t *ctx, gmm_t *g, const double *X, const do
     const int64_t N = g->N, d = g->d, K = g->K, P = g->P;
     double wsum = 0;
     xf_la_dgemm(1, 0, K, d, N, 1.0, R, K, X, d, 0.0, g->mu, d); /* R^T X */
-    for (int64_t i0 = 0; i0 < N; i0 += g->Bp) {                 /* A = R^T O */
-        int64_t nb = N - i0 < g->Bp ? N - i0 : g->Bp;
-        pack_rows(X + i0 * d, nb, d, P, g->Ob);
-        xf_la_dgemm(1, 0, K, P, nb, 1.0, R + i0 * K, K, g->Ob, P, i0 ? 1.0 : 0.0, g->A, P);
+    if (g->Oall) {
+        xf_la_dgemm(1, 0, K, P, N, 1.0, R, K, g->Oall, P, 0.0, g->A, P); /* A = R^T O */
+    } else {
+        for (int64_t i0 = 0; i0 < N; i0 += g->Bp) {
+            int64_t nb = N - i0 < g->Bp ? N - i0 : g->Bp;
+            pack_rows(X + i0 * d, nb, d, P, g->Ob);
+            xf_la_dgemm(1, 0, K, P, nb, 1.0, R + i0 * K, K, g->Ob, P, i0 ? 1.0 : 0.0, g->A, P);
+        }
     }
     for (int64_t k = 0; k < K; k++) {
         double nk = 10.0 * DBL_EPSILON;
@@ -395,6 +399,10 @@ xf_status xf_estc_gmm_fit(xf_ws_t *ws, const double *X, int64_t N, int64_t d, co
         XF_WS_NEW(ws, g.Ob, g.Bp * g.P);
         XF_WS_NEW(ws, g.A, K * g.P);
         XF_WS_NEW(ws, g.Pk, d * d);
+        if (N * g.P <= ((int64_t)1 << 23)) { /* up to 64 MB: pack once */
+            XF_WS_NEW(ws, g.Oall, N * g.P);
+            pack_rows(X, N, d, g.P, g.Oall);
+        }
     } else {
         XF_WS_NEW(ws, g.G, N * d);
         XF_WS_NEW(ws, g.Rt, K * N);
@@ -420,13 +428,11 @@ xf_status xf_estc_gmm_fit(xf_ws_t *ws, const double *X, int64_t N, int64_t d, co
     for (it = 1; it <= o->max_iter; it++) {
         double prev = lb;
         lb = (g.packed ? estep_packed : estep)(&g, X, resp);
-        for (int64_t k = 0; k < N * K; k++) resp[k] = exp(resp[k]);
         if ((st = (g.packed ? mstep_packed : mstep)(ctx, &g, X, resp, o->reg_covar))) return st;
         if (fabs(lb - prev) < o->tol) break;
     }
     if (it > o->max_iter) it = o->max_iter;
     (g.packed ? estep_packed : estep)(&g, X, resp);
-    for (int64_t k = 0; k < N * K; k++) resp[k] = exp(resp[k]);
     *lower_bound = lb;
     *n_iter = it;
     return XF_OK;
