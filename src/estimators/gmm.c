@@ -2,11 +2,14 @@
  * GaussianMixture (covariance_type='full', init_params='kmeans', n_init=1), for N-LEEP.
  *
  * Design: each component keeps the inverse Linv of the Cholesky factor of its covariance
- * (sklearn's precisions_cholesky_ is Linv^T), so the log-densities of all N points under
- * all K components are one GEMM X [Linv_1^T ... Linv_K^T] (by row blocks):
- *     log N(x | mu, S) = -(d log 2pi + |Linv x - Linv mu|^2)/2 + sum log diag(Linv).
- * The M-step forms each covariance with one SYRK over the rows whose responsibility is
- * non-zero (responsibilities that underflow to exactly 0 contribute exactly nothing).
+ * (sklearn's precisions_cholesky_ is Linv^T). Two kernel sets:
+ *  - default (packed): with o_i the upper triangle of x_i x_i^T, all N x K Mahalanobis
+ *    terms are one GEMM O vec(Prec_k) plus a thin GEMM X (-2 Prec_k mu_k), and the M-step
+ *    sums sum_i r_ik o_i are one GEMM R^T O (see estep_packed);
+ *  - reference (opts.reference = 1): sklearn's difference form, one GEMM X Linv^T over all
+ *    components by row blocks for the E-step,
+ *        log N(x | mu, S) = -(d log 2pi + |Linv x - Linv mu|^2)/2 + sum log diag(Linv),
+ *    and one SYRK per covariance over the rows with non-zero responsibility.
  * Stopping rule, regularisation and the 10*eps added to component masses follow
  * sklearn 1.2. k-means initialisation: greedy k-means++ seeding (2 + log K local trials)
  * and Lloyd iterations like sklearn's KMeans(n_init=1), with our own seeded RNG, so the
