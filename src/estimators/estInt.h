@@ -71,6 +71,9 @@ typedef struct xf_gmm_opts {
     /* optional initial parameters (all three or none): weights (K), means (K x d),
      * covariances (K x d x d) */
     const double *w0, *mu0, *cov0;
+    /* 1: per-component thin GEMM / SYRK kernels in the difference form sklearn uses (the
+     * reference); 0 (default): packed outer-product kernels, one GEMM for all components */
+    int reference;
 } xf_gmm_opts;
 xf_status xf_estc_gmm_fit(xf_ws_t *ws, const double *X, int64_t N, int64_t d, const xf_gmm_opts *o, double *resp,
                           double *lower_bound, int *n_iter);

@@ -2,11 +2,14 @@
  * GaussianMixture (covariance_type='full', init_params='kmeans', n_init=1), for N-LEEP.
  *
  * Design: each component keeps the inverse Linv of the Cholesky factor of its covariance
- * (sklearn's precisions_cholesky_ is Linv^T), so the log-densities of all N points under
- * all K components are one GEMM X [Linv_1^T ... Linv_K^T] (by row blocks):
- *     log N(x | mu, S) = -(d log 2pi + |Linv x - Linv mu|^2)/2 + sum log diag(Linv).
- * The M-step forms each covariance with one SYRK over the rows whose responsibility is
- * non-zero (responsibilities that underflow to exactly 0 contribute exactly nothing).
+ * (sklearn's precisions_cholesky_ is Linv^T). Two kernel sets:
+ *  - default (packed): with o_i the upper triangle of x_i x_i^T, all N x K Mahalanobis
+ *    terms are one GEMM O vec(Prec_k) plus a thin GEMM X (-2 Prec_k mu_k), and the M-step
+ *    sums sum_i r_ik o_i are one GEMM R^T O (see estep_packed);
+ *  - reference (opts.reference = 1): sklearn's difference form, one GEMM X Linv^T over all
+ *    components by row blocks for the E-step,
+ *        log N(x | mu, S) = -(d log 2pi + |Linv x - Linv mu|^2)/2 + sum log diag(Linv),
+ *    and one SYRK per covariance over the rows with non-zero responsibility.
  * Stopping rule, regularisation and the 10*eps added to component masses follow
  * sklearn 1.2. k-means initialisation: greedy k-means++ seeding (2 + log K local trials)
  * and Lloyd iterations like sklearn's KMeans(n_init=1), with our own seeded RNG, so the
@@ -186,6 +189,12 @@ typedef struct {
     double *w, *mu, *Li, *ldet;   // (K) (K,d) (K,d,d) (K)
     double *Lcat, *muL, *Y, *G;   // (d, K*d) (K, d) (B, K*d) (N, d) scratch
     double *Rt;                   // (K, N) responsibilities transposed
+    /* packed kernels: P = d(d+1)/2 entries of the upper triangle */
+    int packed;
+    int64_t P, Bp;                // packed length, rows per packed block
+    double *Pcat, *Q, *cst;       // (P, K) precisions (off-diagonals doubled), (d, K) -2 Prec mu, (K) mu Prec mu
+    double *Ob, *A, *Pk;          // (Bp, P) x x^T rows, (K, P) sums r x x^T, (d, d)
+    double *Oall;                 // (N, P) all packed rows when they fit in memory, else NULL
 } gmm_t;
 
 /* covariance -> Linv and log det(Linv); XF_ERR_NUMERIC if not SPD */
@@ -206,7 +215,7 @@ static xf_status factor(xf_ctx_t *ctx, gmm_t *g, int64_t k) {
     return XF_OK;
 }
 
-/* E-step: lp (N x K) gets log responsibilities; returns the mean log-likelihood.
+/* E-step: lp (N x K) gets the responsibilities; returns the mean log-likelihood.
  * All components at once: Y = X [Linv_1^T ... Linv_K^T] by row blocks of B, so the GEMM
  * is large even when d is small. */
 static double estep(const gmm_t *g, const double *X, double *lp) {
@@ -239,10 +248,9 @@ static double estep(const gmm_t *g, const double *X, double *lp) {
     for (int64_t i = 0; i < N; i++) {
         double *r = lp + i * K, mx = r[0], s = 0;
         for (int64_t k = 1; k < K; k++) mx = r[k] > mx ? r[k] : mx;
-        for (int64_t k = 0; k < K; k++) s += exp(r[k] - mx);
-        double ln = mx + log(s);
-        for (int64_t k = 0; k < K; k++) r[k] -= ln;
-        tot += ln;
+        for (int64_t k = 0; k < K; k++) s += (r[k] = exp(r[k] - mx));
+        for (int64_t k = 0; k < K; k++) r[k] /= s; /* responsibilities */
+        tot += mx + log(s);
     }
     return tot / (double)N;
 }
@@ -283,6 +291,90 @@ static xf_status mstep(xf_ctx_t *ctx, gmm_t *g, const double *X, const double *R
     return XF_OK;
 }
 
+/* Packed kernels (the default): with o_i = upper triangle of x_i x_i^T (P = d(d+1)/2),
+ *   (x - mu)^T Prec (x - mu) = o_i . vec(Prec, off-diagonals doubled) - 2 x.Prec mu + mu.Prec mu
+ * and sum_i r_ik (x_i - mu_k)(x_i - mu_k)^T = sum_i r_ik o_i - n_k mu_k mu_k^T (+ O(eps)),
+ * so both EM steps become one GEMM with inner dimension P (E-step) or N (M-step) over all
+ * components, instead of K thin GEMMs / SYRKs with inner dimension d. The expansion loses
+ * about eps |x|^2 lambda_max(Prec) absolutely, negligible against the O(d) values that
+ * matter (PCA scores are centred); estep/mstep above stay as the reference kernels. */
+static void pack_rows(const double *X, int64_t n, int64_t d, int64_t P, double *O) {
+    for (int64_t i = 0; i < n; i++) {
+        const double *x = X + i * d;
+        double *o = O + i * P;
+        for (int64_t j = 0, t = 0; j < d; j++)
+            for (int64_t l = j; l < d; l++) o[t++] = x[j] * x[l];
+    }
+}
+
+static double estep_packed(const gmm_t *g, const double *X, double *lp) {
+    const int64_t N = g->N, d = g->d, K = g->K, P = g->P;
+    const double c0 = (double)d * log(2.0 * M_PI);
+    for (int64_t k = 0; k < K; k++) {
+        const double *Li = g->Li + k * d * d, *mu = g->mu + k * d;
+        xf_la_dgemm(1, 0, d, d, d, 1.0, Li, d, Li, d, 0.0, g->Pk, d); /* Prec = Linv^T Linv */
+        for (int64_t j = 0, t = 0; j < d; j++)
+            for (int64_t l = j; l < d; l++, t++) g->Pcat[t * K + k] = (j == l ? 1.0 : 2.0) * g->Pk[j * d + l];
+        double c = 0;
+        for (int64_t j = 0; j < d; j++) {
+            double q = 0;
+            for (int64_t l = 0; l < d; l++) q += g->Pk[j * d + l] * mu[l];
+            g->Q[j * K + k] = -2.0 * q;
+            c += mu[j] * q;
+        }
+        g->cst[k] = c + c0 - 2.0 * (g->ldet[k] + log(g->w[k]));
+    }
+    for (int64_t i0 = 0; i0 < N; i0 += g->Bp) {
+        int64_t nb = N - i0 < g->Bp ? N - i0 : g->Bp;
+        const double *O = g->Oall ? g->Oall + i0 * P : g->Ob;
+        if (!g->Oall) pack_rows(X + i0 * d, nb, d, P, g->Ob);
+        xf_la_dgemm(0, 0, nb, K, P, 1.0, O, P, g->Pcat, K, 0.0, lp + i0 * K, K);
+        xf_la_dgemm(0, 0, nb, K, d, 1.0, X + i0 * d, d, g->Q, K, 1.0, lp + i0 * K, K);
+    }
+    double tot = 0;
+    for (int64_t i = 0; i < N; i++) {
+        double *r = lp + i * K, mx = -INFINITY, s = 0;
+        for (int64_t k = 0; k < K; k++) { /* -(Mahalanobis + d log 2pi)/2 + log det + log w */
+            r[k] = -0.5 * (r[k] + g->cst[k]);
+            mx = r[k] > mx ? r[k] : mx;
+        }
+        for (int64_t k = 0; k < K; k++) s += (r[k] = exp(r[k] - mx));
+        for (int64_t k = 0; k < K; k++) r[k] /= s; /* responsibilities */
+        tot += mx + log(s);
+    }
+    return tot / (double)N;
+}
+
+static xf_status mstep_packed(xf_ctx_t *ctx, gmm_t *g, const double *X, const double *R, double reg) {
+    const int64_t N = g->N, d = g->d, K = g->K, P = g->P;
+    double wsum = 0;
+    xf_la_dgemm(1, 0, K, d, N, 1.0, R, K, X, d, 0.0, g->mu, d); /* R^T X */
+    if (g->Oall) {
+        xf_la_dgemm(1, 0, K, P, N, 1.0, R, K, g->Oall, P, 0.0, g->A, P); /* A = R^T O */
+    } else {
+        for (int64_t i0 = 0; i0 < N; i0 += g->Bp) {
+            int64_t nb = N - i0 < g->Bp ? N - i0 : g->Bp;
+            pack_rows(X + i0 * d, nb, d, P, g->Ob);
+            xf_la_dgemm(1, 0, K, P, nb, 1.0, R + i0 * K, K, g->Ob, P, i0 ? 1.0 : 0.0, g->A, P);
+        }
+    }
+    for (int64_t k = 0; k < K; k++) {
+        double nk = 10.0 * DBL_EPSILON;
+        for (int64_t i = 0; i < N; i++) nk += R[i * K + k];
+        g->w[k] = nk;
+        wsum += nk;
+        double *m = g->mu + k * d, *S = g->Li + k * d * d;
+        for (int64_t j = 0; j < d; j++) m[j] /= nk;
+        for (int64_t j = 0, t = 0; j < d; j++)
+            for (int64_t l = j; l < d; l++, t++) S[j * d + l] = S[l * d + j] = g->A[k * P + t] / nk - m[j] * m[l];
+        for (int64_t j = 0; j < d; j++) S[j * d + j] += reg;
+        xf_status st = factor(ctx, g, k);
+        if (st) return st;
+    }
+    for (int64_t k = 0; k < K; k++) g->w[k] /= wsum;
+    return XF_OK;
+}
+
 xf_status xf_estc_gmm_fit(xf_ws_t *ws, const double *X, int64_t N, int64_t d, const xf_gmm_opts *o, double *resp,
                           double *lower_bound, int *n_iter) {
     xf_ctx_t *ctx = xf_ws_ctx(ws);
@@ -298,8 +390,26 @@ xf_status xf_estc_gmm_fit(xf_ws_t *ws, const double *X, int64_t N, int64_t d, co
     XF_WS_NEW(ws, g.Lcat, d * K * d);
     XF_WS_NEW(ws, g.muL, K * d);
     XF_WS_NEW(ws, g.Y, g.B * K * d);
-    XF_WS_NEW(ws, g.G, N * d);
-    XF_WS_NEW(ws, g.Rt, K * N);
+    g.packed = !o->reference;
+    if (g.packed) {
+        g.P = d * (d + 1) / 2;
+        g.Bp = (int64_t)(1 << 16) / (g.P + K);
+        if (g.Bp < 8) g.Bp = 8;
+        if (g.Bp > N) g.Bp = N;
+        XF_WS_NEW(ws, g.Pcat, g.P * K);
+        XF_WS_NEW(ws, g.Q, d * K);
+        XF_WS_NEW(ws, g.cst, K);
+        XF_WS_NEW(ws, g.Ob, g.Bp * g.P);
+        XF_WS_NEW(ws, g.A, K * g.P);
+        XF_WS_NEW(ws, g.Pk, d * d);
+        if (N * g.P <= ((int64_t)1 << 23)) { /* up to 64 MB: pack once */
+            XF_WS_NEW(ws, g.Oall, N * g.P);
+            pack_rows(X, N, d, g.P, g.Oall);
+        }
+    } else {
+        XF_WS_NEW(ws, g.G, N * d);
+        XF_WS_NEW(ws, g.Rt, K * N);
+    }
     xf_status st;
     if (o->w0) {
         memcpy(g.w, o->w0, (size_t)K * sizeof *g.w);
@@ -314,20 +424,18 @@ xf_status xf_estc_gmm_fit(xf_ws_t *ws, const double *X, int64_t N, int64_t d, co
         /* one-hot responsibilities -> parameters (sklearn _initialize) */
         for (int64_t i = 0; i < N; i++)
             for (int64_t k = 0; k < K; k++) resp[i * K + k] = lab[i] == k;
-        if ((st = mstep(ctx, &g, X, resp, o->reg_covar))) return st;
+        if ((st = (g.packed ? mstep_packed : mstep)(ctx, &g, X, resp, o->reg_covar))) return st;
     }
     double lb = -INFINITY;
     int it;
     for (it = 1; it <= o->max_iter; it++) {
         double prev = lb;
-        lb = estep(&g, X, resp);
-        for (int64_t k = 0; k < N * K; k++) resp[k] = exp(resp[k]);
-        if ((st = mstep(ctx, &g, X, resp, o->reg_covar))) return st;
+        lb = (g.packed ? estep_packed : estep)(&g, X, resp);
+        if ((st = (g.packed ? mstep_packed : mstep)(ctx, &g, X, resp, o->reg_covar))) return st;
         if (fabs(lb - prev) < o->tol) break;
     }
     if (it > o->max_iter) it = o->max_iter;
-    estep(&g, X, resp);
-    for (int64_t k = 0; k < N * K; k++) resp[k] = exp(resp[k]);
+    (g.packed ? estep_packed : estep)(&g, X, resp);
     *lower_bound = lb;
     *n_iter = it;
     return XF_OK;

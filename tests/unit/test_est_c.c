@@ -189,18 +189,20 @@ static void test_gmm(void) {
         !load("estC/gmm_cov0.npy", &cov0) || !load("estC/gmm_resp.npy", &resp) || !load("estC/gmm_expect.npy", &e))
         return;
     int64_t N = X.shape[0], d = X.shape[1], K = w0.shape[0];
-    xf_gmm_opts o = {.K = K, .reg_covar = 1e-6, .tol = 1e-3, .max_iter = 100, .w0 = w0.data, .mu0 = mu0.data,
-                     .cov0 = cov0.data};
     double *r = malloc(sizeof(double) * N * K), lb;
     int it;
-    xf_ws_reset(ws);
-    CHECK_OK(ctx, xf_estc_gmm_fit(ws, X.data, N, d, &o, r, &lb, &it));
     const double *ex = e.data, *rr = resp.data;
-    CHECK_NEAR(lb, ex[0], 1e-9, 1e-9, "gmm lower bound");
-    CHECK(it == (int)ex[1], "gmm iterations %d vs %g", it, ex[1]);
-    double md = 0;
-    for (int64_t i = 0; i < N * K; i++) md = fmax(md, fabs(r[i] - rr[i]));
-    CHECK(md < 1e-7, "gmm posteriors differ by %g", md);
+    for (int ref = 0; ref < 2; ref++) { /* packed kernels and the reference kernels */
+        xf_gmm_opts o = {.K = K, .reg_covar = 1e-6, .tol = 1e-3, .max_iter = 100, .w0 = w0.data, .mu0 = mu0.data,
+                         .cov0 = cov0.data, .reference = ref};
+        xf_ws_reset(ws);
+        CHECK_OK(ctx, xf_estc_gmm_fit(ws, X.data, N, d, &o, r, &lb, &it));
+        CHECK_NEAR(lb, ex[0], 1e-9, 1e-9, ref ? "gmm lower bound (reference kernels)" : "gmm lower bound");
+        CHECK(it == (int)ex[1], "gmm iterations %d vs %g (reference %d)", it, ex[1], ref);
+        double md = 0;
+        for (int64_t i = 0; i < N * K; i++) md = fmax(md, fabs(r[i] - rr[i]));
+        CHECK(md < 1e-7, "gmm posteriors differ by %g (reference %d)", md, ref);
+    }
     /* kmeans init runs and gives a finite lower bound */
     xf_gmm_opts o2 = {.K = K, .reg_covar = 1e-6, .tol = 1e-3, .max_iter = 100, .seed = 3};
     xf_ws_reset(ws);
