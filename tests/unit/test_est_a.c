@@ -299,6 +299,27 @@ static void errors(xf_ctx_t *ctx, xf_ws_t *ws) {
     CHECK(strstr(xf_errmsg(ctx), "row 5") != NULL, "parc target row message: %s", xf_errmsg(ctx));
     Y[3 * 5] = 0.0f;
     CHECK_OK(ctx, xf_est_run(ctx, "parc", &iy, &pd4, ws, &s));
+
+    /* tiny inputs: a value or a clean error, never a crash */
+    float Ft[8] = {0.0f, 1.0f, 2.0f, 0.5f, 1.0f, 0.0f, 3.0f, 0.2f};
+    int32_t yt[4] = {0, 1, 0, 1};
+    xf_est_input t1 = {.F = Ft, .N = 4, .D = 1, .ldF = 1, .y = yt, .C = 2};
+    CHECK_OK(ctx, xf_est_run(ctx, "knn", &t1, NULL, ws, &s));
+    /* values 0, 1, 2, 0.5 (labels 0, 1, 0, 1): neighbours 3, 3, 1 and {0, 1} at equal
+     * distance -> index 0 (lower index wins): one right of four */
+    CHECK_NEAR(s, 25.0, 0, 1e-12, "knn N=4 D=1");
+    CHECK_OK(ctx, xf_est_run(ctx, "linear", &t1, NULL, ws, &s));
+    CHECK(s >= 0 && s <= 100, "linear N=4: %g", s);
+    xf_est_input t2 = {.F = Ft, .N = 4, .D = 2, .ldF = 2, .y = yt, .C = 2};
+    xf_param d0[] = {{"dims", "0"}};
+    xf_params pd0 = {d0, 1};
+    CHECK_OK(ctx, xf_est_run(ctx, "parc", &t2, &pd0, ws, &s)); /* 2-d rows: D_f in {0, 2}, all ties */
+    CHECK_NEAR(s, 0.0, 0, 1e-9, "parc N=4 D=2 (reference: 0.0)");
+    xf_est_input t3 = {.F = Ft, .N = 2, .D = 2, .ldF = 2, .y = yt, .C = 2};
+    CHECK_ST(ctx, xf_est_run(ctx, "parc", &t3, NULL, ws, &s), XF_ERR_INVALID);
+    CHECK_ST(ctx, xf_est_run(ctx, "linear", &t3, NULL, ws, &s), XF_ERR_INVALID);
+    CHECK_OK(ctx, xf_est_run(ctx, "knn", &t3, NULL, ws, &s));
+    CHECK(s == 0.0, "knn N=2 two classes: %g", s);
 }
 
 /* Fail the k-th allocation for k = 1, 2, ...: XF_ERR_NOMEM (nothing leaks: ASan) until
