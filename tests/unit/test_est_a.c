@@ -300,6 +300,21 @@ static void errors(xf_ctx_t *ctx, xf_ws_t *ws) {
     Y[3 * 5] = 0.0f;
     CHECK_OK(ctx, xf_est_run(ctx, "parc", &iy, &pd4, ws, &s));
 
+    /* the general kernel refuses pair arrays above 10 GB (N = 23000: 264e6 pairs) */
+    {
+        const int64_t NB = 23000;
+        float *Fb = malloc((size_t)NB * 3 * sizeof *Fb);
+        int32_t *yb = malloc((size_t)NB * sizeof *yb);
+        make_data(5, NB, 3, 2, 1.0, Fb, yb);
+        xf_est_input ib = {.F = Fb, .N = NB, .D = 3, .ldF = 3, .y = yb, .C = 2};
+        xf_param pl[] = {{"dims", "0"}, {"kernel", "plain"}};
+        xf_params ppl = {pl, 2};
+        CHECK_ST(ctx, xf_est_run(ctx, "parc", &ib, &ppl, ws, &s), XF_ERR_UNSUPPORTED);
+        CHECK(strstr(xf_errmsg(ctx), "GB") != NULL, "parc plain size message: %s", xf_errmsg(ctx));
+        free(Fb);
+        free(yb);
+    }
+
     /* tiny inputs: a value or a clean error, never a crash */
     float Ft[8] = {0.0f, 1.0f, 2.0f, 0.5f, 1.0f, 0.0f, 3.0f, 0.2f};
     int32_t yt[4] = {0, 1, 0, 1};
