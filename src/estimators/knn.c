@@ -173,9 +173,12 @@ static xf_status knn_fn(xf_ctx_t *ctx, const xf_est_input *in, const xf_params *
     if (!Ld || !Lj) return XF_ERR_NOMEM;
     for (int64_t t = 0; t < N * K; t++) { Ld[t] = FLT_MAX; Lj[t] = INT32_MAX; }
 
-    /* block of B rows: about 32 MB of float32 products unless given */
+    /* block of B rows: at most about 32 MB of float32 products, and beyond 2000 rows at
+     * most N/8 rows, so that the computed part (N^2/2 + N B/2 products) stays near the
+     * triangle; small N: one block, one SYRK */
     if (B <= 0) {
         B = ((int64_t)8 << 20) / N;
+        if (N > 2000 && B > (N + 7) / 8) B = (N + 7) / 8;
         if (B < 64) B = 64;
     }
     if (B > N) B = N;
