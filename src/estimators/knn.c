@@ -6,8 +6,10 @@
  * triangle is computed: the block of rows [i0, i1) against columns [i0, N) updates both
  * the rows' and the columns' candidate lists, so each pair is multiplied once and the
  * memory is one (B, N - i0) block, never N x N (N = 20000, D = 512: a 33 MB block).
- * Each row keeps its K' = k + 8 best candidates by the float32 distance; the candidates
- * are then re-ranked by the exact float64 distance computed pair by pair. If the float32
+ * Each row keeps its K' = k + 8 best candidates by the float32 distance. If the gap
+ * between the k-th and (k+1)-th exceeds twice the float32 error bound, the set of the k
+ * nearest (all the vote needs) is already exact; otherwise the candidates are re-ranked
+ * by the exact float64 distance computed pair by pair. If the float32
  * error bound (D + 8) u (|a|^2 + max |b|^2), u = 2^-24, cannot guarantee that no
  * non-candidate beats the k-th exact distance, that row falls back to an exact scan of
  * all N samples. So the neighbours are those of exact float64 distances, computed pair by
@@ -171,9 +173,12 @@ static xf_status knn_fn(xf_ctx_t *ctx, const xf_est_input *in, const xf_params *
     if (!Ld || !Lj) return XF_ERR_NOMEM;
     for (int64_t t = 0; t < N * K; t++) { Ld[t] = FLT_MAX; Lj[t] = INT32_MAX; }
 
-    /* block of B rows: about 32 MB of float32 products unless given */
+    /* block of B rows: at most about 32 MB of float32 products, and beyond 2000 rows at
+     * most N/8 rows, so that the computed part (N^2/2 + N B/2 products) stays near the
+     * triangle; small N: one block, one SYRK */
     if (B <= 0) {
         B = ((int64_t)8 << 20) / N;
+        if (N > 2000 && B > (N + 7) / 8) B = (N + 7) / 8;
         if (B < 64) B = 64;
     }
     if (B > N) B = N;
@@ -216,19 +221,28 @@ static xf_status knn_fn(xf_ctx_t *ctx, const xf_est_input *in, const xf_params *
         }
     }
 
-    /* exact re-rank of the candidates, fallback scan where float32 cannot decide */
+    /* The vote needs only the SET of the k nearest. It is certain from float32 alone when
+     * the gap between the k-th and (k+1)-th float32 distances exceeds twice the error
+     * bound (every other sample is then strictly farther in exact arithmetic too); else
+     * the candidates are re-ranked exactly, and where even that cannot decide, the row is
+     * scanned exactly. */
     int64_t correct = 0, fallbacks = 0;
     dj *nbuf = xf_ws_alloc(ws, (size_t)nth * (size_t)N * sizeof *nbuf); // (nth, N) per-thread scan space
     if (!nbuf) return XF_ERR_NOMEM;
     XF_OMP(parallel for schedule(dynamic, 16) num_threads(nth) reduction(+ : correct, fallbacks))
     for (int64_t i = 0; i < N; i++) {
         dj *nbh = nbuf + (int64_t)xf_est_a_tid() * N;
+        const double bound = cosine ? (double)(D + 8) * u * 4.0 : (double)(D + 8) * u * (nrm[i] + sqmax);
+        if (K == k || (double)Ld[i * K + k] - (double)Ld[i * K + k - 1] > 2.0 * bound) {
+            for (int a = 0; a < k; a++) nbh[a].j = Lj[i * K + a];
+            correct += vote(in->y, nbh, (int)k) == in->y[i];
+            continue;
+        }
         for (int a = 0; a < K; a++) { nbh[a].j = Lj[i * K + a]; nbh[a].d = exact_dist(&d, i, nbh[a].j); }
         qsort(nbh, (size_t)K, sizeof *nbh, cmp_dj);
         if (K < N - 1) {
             /* any non-candidate j has float32 distance >= Ld[worst]; its exact distance is
              * at least that minus the bound */
-            double bound = cosine ? (double)(D + 8) * u * 4.0 : (double)(D + 8) * u * (nrm[i] + sqmax);
             if (!((double)Ld[i * K + K - 1] - bound > nbh[k - 1].d)) {
                 fallbacks++;
                 int64_t n = 0;

@@ -12,7 +12,7 @@
  * Prediction: argmax of L, ties to the smallest class.
  *
  * Solver: our own L-BFGS (memory 10, as scipy's L-BFGS-B) in float64, f and gradient by
- * two GEMMs (L = Z W^T; grad_W = (P - Y)^T Z + W / C), Armijo backtracking line search.
+ * two GEMMs (L = Z W^T; grad_W = (P - Y)^T Z + W / C), strong-Wolfe line search.
  * Stops when max |grad| <= tol (scipy's pgtol, which sklearn sets to tol), when the
  * relative decrease of f is <= 2.2e-9 (scipy's default ftol), or after max_iter
  * iterations. Defaults: max_iter=1000, tol=1e-6: converged, so the score is that of the
@@ -94,13 +94,70 @@ typedef struct lr_scratch {
     double *g, *d, *thn, *gn, *S, *Y; // L-BFGS: 4 x (npar), 2 x (LBFGS_M, npar)
 } lr_scratch;
 
-/* L-BFGS from theta = 0; *iters gets the number of iterations. */
-static void lbfgs(const lr_scratch *w, const lr_prob *p, double *th, int64_t max_iter, double tol, int64_t *iters) {
+/* Strong-Wolfe line search along d from th (f, slope gd < 0), Nocedal & Wright 2006,
+ * Alg. 3.5 / 3.6 with safeguarded cubic interpolation: Armijo c1 = 1e-4 and curvature
+ * |g(a).d| <= c2 |gd| with c2 = 0.9 (the constants of scipy's L-BFGS-B line search).
+ * Accepted point and gradient in thn / gn (the last evaluation); returns 0 when no step
+ * satisfying Armijo was found within LS_MAX evaluations. */
+static const double WOLFE_C2 = 0.9;
+static int wolfe_search(const lr_prob *p, const double *th, const double *d, double f, double gd, double a1,
+                        double *thn, double *gn, double *fout, int64_t *ne) {
+    const int64_t n = p->K * (p->r + 1);
+    double alo = 0, flo = f, dlo = gd, ahi = 0, fhi = 0, dhi = 0, a = a1;
+    int zoom = 0, armijo_last = 0;
+    for (int ls = 0; ls < LS_MAX; ls++) {
+        if (zoom) { /* cubic minimiser of the bracket, kept inside its middle 80% */
+            double d1 = dlo + dhi - 3.0 * (flo - fhi) / (alo - ahi);
+            double rad = d1 * d1 - dlo * dhi, lo = fmin(alo, ahi), w = fabs(ahi - alo);
+            a = 0.5 * (alo + ahi);
+            if (rad >= 0) {
+                double d2 = copysign(sqrt(rad), ahi - alo);
+                double c = ahi - (ahi - alo) * (dhi + d2 - d1) / (dhi - dlo + 2.0 * d2);
+                if (isfinite(c)) a = c;
+            }
+            a = fmin(fmax(a, lo + 0.1 * w), lo + 0.9 * w);
+        }
+        for (int64_t t = 0; t < n; t++) thn[t] = th[t] + a * d[t];
+        double fa = lr_fg(p, thn, gn), da = dot(gn, d, n);
+        (*ne)++;
+        *fout = fa;
+        int arm = isfinite(fa) && fa <= f + ARMIJO_C1 * a * gd;
+        armijo_last = arm;
+        if (!zoom) {
+            if (!arm || (ls > 0 && fa >= flo)) { zoom = 1; ahi = a; fhi = fa; dhi = da; continue; }
+            if (fabs(da) <= -WOLFE_C2 * gd) return 1;
+            if (da >= 0) { zoom = 1; ahi = alo; fhi = flo; dhi = dlo; alo = a; flo = fa; dlo = da; continue; }
+            alo = a; flo = fa; dlo = da;
+            a *= 2.0; /* still descending steeply: extrapolate */
+        } else {
+            if (!arm || fa >= flo) { ahi = a; fhi = fa; dhi = da; }
+            else {
+                if (fabs(da) <= -WOLFE_C2 * gd) return 1;
+                if (da * (ahi - alo) >= 0) { ahi = alo; fhi = flo; dhi = dlo; }
+                alo = a; flo = fa; dlo = da;
+            }
+            if (fabs(ahi - alo) <= 1e-16 * fmax(alo, ahi)) break;
+        }
+    }
+    if (armijo_last) return 1;
+    if (alo > 0) { /* the best Armijo point seen is the bracket's low end: re-evaluate it */
+        for (int64_t t = 0; t < n; t++) thn[t] = th[t] + alo * d[t];
+        *fout = lr_fg(p, thn, gn);
+        (*ne)++;
+        return 1;
+    }
+    return 0;
+}
+
+/* L-BFGS from theta = 0; *iters gets the number of iterations, *evals of f/g. */
+static void lbfgs(const lr_scratch *w, const lr_prob *p, double *th, int64_t max_iter, double tol, int64_t *iters,
+                  int64_t *evals) {
     const int64_t n = p->K * (p->r + 1);
     double *g = w->g, *d = w->d, *thn = w->thn, *gn = w->gn, *S = w->S, *Y = w->Y;
     double rho[LBFGS_M], al[LBFGS_M];
     memset(th, 0, (size_t)n * sizeof *th);
     double f = lr_fg(p, th, g);
+    int64_t ne = 1;
     int hist = 0, head = 0; /* entries stored, next slot */
     int64_t it = 0;
     while (it < max_iter && amax(g, n) > tol) {
@@ -130,15 +187,7 @@ static void lbfgs(const lr_scratch *w, const lr_prob *p, double *th, int64_t max
         /* first step as scipy: 1 / |d|, later steps 1 */
         double step = hist ? 1.0 : fmin(1.0, 1.0 / sqrt(dot(d, d, n)));
         double fn = 0;
-        int ok = 0;
-        for (int ls = 0; ls < LS_MAX; ls++) {
-            for (int64_t t = 0; t < n; t++) thn[t] = th[t] + step * d[t];
-            fn = lr_fg(p, thn, gn);
-            if (isfinite(fn) && fn <= f + ARMIJO_C1 * step * gd) { ok = 1; break; }
-            /* quadratic interpolation of the step, kept within [0.1, 0.5] of the last */
-            double q = -gd * step * step / (2.0 * (fn - f - gd * step));
-            step = isfinite(q) ? fmin(fmax(q, 0.1 * step), 0.5 * step) : 0.5 * step;
-        }
+        int ok = wolfe_search(p, th, d, f, gd, step, thn, gn, &fn, &ne);
         if (!ok) break; /* no decrease possible at this precision: stop where we are */
         it++;
         int s = head;
@@ -160,6 +209,7 @@ static void lbfgs(const lr_scratch *w, const lr_prob *p, double *th, int64_t max
         if ((fo - f) / fmax(fmax(fabs(fo), fabs(f)), 1.0) <= FTOL) break;
     }
     *iters = it;
+    *evals = ne;
 }
 
 /* Train on rows tr (ntr), test on te (nte) of X (N, d); *correct gets the number of
@@ -212,9 +262,10 @@ static xf_status fit_eval(xf_ctx_t *ctx, const lr_scratch *w, const double *X, i
 
     double *L = w->L, *th = w->th;
     lr_prob pr = {.Z = Ztr, .y = ytr, .n = ntr, .r = r, .K = K, .lam = 1.0 / Creg, .L = L};
-    int64_t iters;
-    lbfgs(w, &pr, th, max_iter, tol, &iters);
-    xf_log(ctx, XF_LOG_DEBUG, "linear: L-BFGS stopped after %lld iterations", (long long)iters);
+    int64_t iters, evals;
+    lbfgs(w, &pr, th, max_iter, tol, &iters, &evals);
+    xf_log(ctx, XF_LOG_DEBUG, "linear: L-BFGS stopped after %lld iterations, %lld evaluations (n = %lld, r = %lld, K = %lld)",
+           (long long)iters, (long long)evals, (long long)ntr, (long long)r, (long long)K);
 
     xf_la_dgemm(0, 1, nte, K, r, 1.0, Zte, r, th, r, 0.0, L, K);
     int64_t ok = 0;

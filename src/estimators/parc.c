@@ -58,6 +58,8 @@ enum { LOW_BITS = 12, NBUCKET = (0x40000000u >> LOW_BITS) + 1, SMALL_BUCKET = 64
 /* Keep the float32 keys of pass 1 (4 bytes per pair) instead of recomputing the GEMM in
  * pass 2 while they fit in this many bytes (N <= ~11500). */
 static const uint64_t KEEP_KEYS_BYTES = (uint64_t)256 << 20;
+/* The general kernel refuses inputs whose pair arrays would exceed this (N > ~22000). */
+static const double PLAIN_MAX_BYTES = 1e10;
 
 /* Unit-norm centred rows: U_i = (Z_i - mean Z_i) / |.|, so corrcoef(Z)_ij = U_i . U_j.
  * A constant row is an error naming the row. */
@@ -253,6 +255,12 @@ static xf_status parc_plain(xf_ctx_t *ctx, xf_ws_t *ws, const xf_est_input *in, 
                             double *rho) {
     const int64_t N = in->N, C = in->C;
     const uint64_t M = (uint64_t)N * (uint64_t)(N - 1) / 2;
+    /* two triangles plus Spearman's ranks and index: about 40 bytes per pair */
+    if ((double)M * 40.0 > PLAIN_MAX_BYTES)
+        return XF_ERR(ctx, XF_ERR_UNSUPPORTED,
+                      "parc: the general Spearman (multi-label targets or kernel=plain) over %llu pairs needs %.1f GB, "
+                      "more than %.0f GB; use fewer samples",
+                      (unsigned long long)M, (double)M * 40.0 / 1e9, PLAIN_MAX_BYTES / 1e9);
     double *a = xf_ws_alloc(ws, (size_t)M * sizeof *a); // (M) triu(D_f)
     double *b = xf_ws_alloc(ws, (size_t)M * sizeof *b); // (M) triu(D_y)
     if (!a || !b) return XF_ERR_NOMEM;

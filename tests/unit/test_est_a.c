@@ -164,9 +164,11 @@ static void large_cases(xf_ctx_t *ctx, xf_ws_t *ws) {
         float *F = malloc((size_t)(N * D) * sizeof *F);
         int32_t *y = malloc((size_t)N * sizeof *y);
         make_data(7, N, D, C, 1.0, F, y);
-        for (int64_t t = 0; t < N * D; t++) F[t] = roundf(F[t] * 2.0f);
         xf_est_input in = {.F = F, .N = N, .D = D, .ldF = D, .y = y, .C = C};
+        for (int pass = 0; pass < 2; pass++) /* continuous (float32 decides), then coarse */
         for (int k = 1; k <= 3; k += 2) {
+            if (pass == 1 && k == 1)
+                for (int64_t t = 0; t < N * D; t++) F[t] = roundf(F[t] * 2.0f);
             char kv[8];
             snprintf(kv, sizeof kv, "%d", k);
             xf_param it[] = {{"k", kv}, {"block", "97"}};
@@ -299,6 +301,42 @@ static void errors(xf_ctx_t *ctx, xf_ws_t *ws) {
     CHECK(strstr(xf_errmsg(ctx), "row 5") != NULL, "parc target row message: %s", xf_errmsg(ctx));
     Y[3 * 5] = 0.0f;
     CHECK_OK(ctx, xf_est_run(ctx, "parc", &iy, &pd4, ws, &s));
+
+    /* the general kernel refuses pair arrays above 10 GB (N = 23000: 264e6 pairs) */
+    {
+        const int64_t NB = 23000;
+        float *Fb = malloc((size_t)NB * 3 * sizeof *Fb);
+        int32_t *yb = malloc((size_t)NB * sizeof *yb);
+        make_data(5, NB, 3, 2, 1.0, Fb, yb);
+        xf_est_input ib = {.F = Fb, .N = NB, .D = 3, .ldF = 3, .y = yb, .C = 2};
+        xf_param pl[] = {{"dims", "0"}, {"kernel", "plain"}};
+        xf_params ppl = {pl, 2};
+        CHECK_ST(ctx, xf_est_run(ctx, "parc", &ib, &ppl, ws, &s), XF_ERR_UNSUPPORTED);
+        CHECK(strstr(xf_errmsg(ctx), "GB") != NULL, "parc plain size message: %s", xf_errmsg(ctx));
+        free(Fb);
+        free(yb);
+    }
+
+    /* tiny inputs: a value or a clean error, never a crash */
+    float Ft[8] = {0.0f, 1.0f, 2.0f, 0.5f, 1.0f, 0.0f, 3.0f, 0.2f};
+    int32_t yt[4] = {0, 1, 0, 1};
+    xf_est_input t1 = {.F = Ft, .N = 4, .D = 1, .ldF = 1, .y = yt, .C = 2};
+    CHECK_OK(ctx, xf_est_run(ctx, "knn", &t1, NULL, ws, &s));
+    /* values 0, 1, 2, 0.5 (labels 0, 1, 0, 1): neighbours 3, 3, 1 and {0, 1} at equal
+     * distance -> index 0 (lower index wins): one right of four */
+    CHECK_NEAR(s, 25.0, 0, 1e-12, "knn N=4 D=1");
+    CHECK_OK(ctx, xf_est_run(ctx, "linear", &t1, NULL, ws, &s));
+    CHECK(s >= 0 && s <= 100, "linear N=4: %g", s);
+    xf_est_input t2 = {.F = Ft, .N = 4, .D = 2, .ldF = 2, .y = yt, .C = 2};
+    xf_param d0[] = {{"dims", "0"}};
+    xf_params pd0 = {d0, 1};
+    CHECK_OK(ctx, xf_est_run(ctx, "parc", &t2, &pd0, ws, &s)); /* 2-d rows: D_f in {0, 2}, all ties */
+    CHECK_NEAR(s, 0.0, 0, 1e-9, "parc N=4 D=2 (reference: 0.0)");
+    xf_est_input t3 = {.F = Ft, .N = 2, .D = 2, .ldF = 2, .y = yt, .C = 2};
+    CHECK_ST(ctx, xf_est_run(ctx, "parc", &t3, NULL, ws, &s), XF_ERR_INVALID);
+    CHECK_ST(ctx, xf_est_run(ctx, "linear", &t3, NULL, ws, &s), XF_ERR_INVALID);
+    CHECK_OK(ctx, xf_est_run(ctx, "knn", &t3, NULL, ws, &s));
+    CHECK(s == 0.0, "knn N=2 two classes: %g", s);
 }
 
 /* Fail the k-th allocation for k = 1, 2, ...: XF_ERR_NOMEM (nothing leaks: ASan) until
