@@ -9,11 +9,22 @@ int xf_cli_score(int argc, char **argv);
 int xf_cli_extract(int argc, char **argv);
 int xf_cli_data(int argc, char **argv);
 int xf_cli_train(int argc, char **argv);
+int xf_cli_features(int argc, char **argv);
 
 /* shared helpers (cli/common.c) */
 /* Prints "xfer <cmd>: <message>" on one line to stderr and returns 1. */
 int xf_cli_fail(const char *cmd, xf_ctx_t *ctx);
 int xf_cli_usage(const char *cmd, const char *fmt, ...);
+/* Data options shared by every command that takes --data SPEC (docs/DATA_ARGUMENT.md):
+ *   --split S  --size H[xW]  --resize R|stretch  --channels 1|3  --mean a[,b,c]
+ *   --std a[,b,c]  --data-labels FILE  --corpus-dir DIR  --skip-bad
+ * If argv[*i] is one of them, consumes it (and its value), fills o and returns 1; returns
+ * 0 if it is not a data option, -1 (after printing a usage error) if its value is bad. */
+struct xf_data_opts;
+int xf_cli_data_opt(const char *cmd, int argc, char **argv, int *i, struct xf_data_opts *o);
+#define XF_CLI_DATA_HELP \
+    "data options: --split train|test  --size H[xW]  --resize R|stretch  --channels 1|3\n" \
+    "              --mean a[,b,c]  --std a[,b,c]  --data-labels FILE  --corpus-dir DIR  --skip-bad\n"
 /* Creates a context with stderr logging and the stderr progress reporter. */
 xf_ctx_t *xf_cli_ctx(void);
 #endif

@@ -2,7 +2,11 @@
 #include <stdarg.h>
 #include <stdio.h>
 
+#include <stdlib.h>
+#include <string.h>
+
 #include "cli.h"
+#include "xfer/data.h"
 
 int xf_cli_fail(const char *cmd, xf_ctx_t *ctx) {
     fprintf(stderr, "xfer %s: %s\n", cmd, ctx ? xf_errmsg(ctx) : "out of memory");
@@ -31,4 +35,70 @@ xf_ctx_t *xf_cli_ctx(void) {
     xf_ctx_set_log(ctx, log_stderr, NULL, XF_LOG_WARN);
     xf_ctx_set_progress(ctx, xf_progress_stderr, NULL);
     return ctx;
+}
+
+static int parse_floats(const char *v, float *out, int max) {
+    int n = 0;
+    const char *p = v;
+    while (*p && n < max) {
+        char *end;
+        double d = strtod(p, &end);
+        if (end == p) return -1;
+        out[n++] = (float)d;
+        if (*end == ',') p = end + 1;
+        else if (*end == 0) { p = end; break; }
+        else return -1;
+    }
+    if (*p) return -1;
+    for (int k = n; k < max; k++) out[k] = out[n - 1]; /* one value: every channel */
+    return n;
+}
+
+int xf_cli_data_opt(const char *cmd, int argc, char **argv, int *i, struct xf_data_opts *o) {
+    const char *a = argv[*i];
+    if (!strcmp(a, "--skip-bad")) { o->skip_bad = 1; return 1; }
+    static const char *const with_value[] = {"--split", "--size", "--resize", "--channels", "--mean",
+                                             "--std", "--data-labels", "--corpus-dir", NULL};
+    int k = 0;
+    while (with_value[k] && strcmp(a, with_value[k])) k++;
+    if (!with_value[k]) return 0;
+    if (*i + 1 >= argc) { xf_cli_usage(cmd, "%s needs a value", a); return -1; }
+    const char *v = argv[++*i];
+    char *end;
+    switch (k) {
+    case 0: o->split = v; break;
+    case 1: {
+        long h = strtol(v, &end, 10), w = h;
+        if (*end == 'x') w = strtol(end + 1, &end, 10);
+        if (*end || h < 1 || w < 1 || h > 65536 || w > 65536) { xf_cli_usage(cmd, "--size: '%s' is not H or HxW", v); return -1; }
+        o->height = (int)h;
+        o->width = (int)w;
+        break;
+    }
+    case 2:
+        if (!strcmp(v, "stretch")) o->resize = XF_RESIZE_STRETCH;
+        else {
+            long r = strtol(v, &end, 10);
+            if (*end || r < 1 || r > 65536) { xf_cli_usage(cmd, "--resize: '%s' is not a size or 'stretch'", v); return -1; }
+            o->resize = (int)r;
+        }
+        break;
+    case 3:
+        if (strcmp(v, "1") && strcmp(v, "3")) { xf_cli_usage(cmd, "--channels: '%s' must be 1 or 3", v); return -1; }
+        o->channels = atoi(v);
+        break;
+    case 4:
+    case 5: {
+        float f[3];
+        if (parse_floats(v, f, 3) < 0) { xf_cli_usage(cmd, "%s: '%s' is not a number list", a, v); return -1; }
+        for (int c = 0; c < 3; c++) {
+            if (k == 5 && !(f[c] > 0)) { xf_cli_usage(cmd, "--std: values must be positive"); return -1; }
+            (k == 4 ? o->mean : o->std)[c] = f[c];
+        }
+        break;
+    }
+    case 6: o->labels = v; break;
+    case 7: o->corpus_dir = v; break;
+    }
+    return 1;
 }

@@ -10,6 +10,7 @@
 #pragma weak xf_cli_extract
 #pragma weak xf_cli_data
 #pragma weak xf_cli_train
+#pragma weak xf_cli_features
 
 typedef struct {
     const char *name;
@@ -29,6 +30,7 @@ int main(int argc, char **argv) {
         {"extract", xf_cli_extract, "run an ONNX model over images and save features"},
         {"data", xf_cli_data, "build the embedded corpus (xfer data build)"},
         {"train", xf_cli_train, "train a network on a dataset"},
+        {"features", xf_cli_features, "network-free baseline features (raw, pooled, PCA, random projections)"},
         {"version", version, "print the version"},
     };
     size_t n = sizeof cmds / sizeof *cmds;

@@ -15,7 +15,7 @@ data=(dataset-fashion-mnist python3-sklearn fonts-dejavu-core fonts-noto-core fo
 py=(python3-numpy python3-scipy python3-sklearn python3-torch python3-torchvision python3-onnx)
 case "$what" in
   build) pkgs=("${build[@]}") ;;
-  test) pkgs=("${build[@]}" clang dataset-fashion-mnist) ;;
+  test) pkgs=("${build[@]}" clang dataset-fashion-mnist python3-sklearn fonts-dejavu-core fonts-freefont-ttf) ;;
   demo) pkgs=("${build[@]}" "${data[@]}") ;;
   bench|fixtures) pkgs=("${build[@]}" "${data[@]}" "${py[@]}") ;;
   *) echo "install-deps.sh: unknown set '$what' (build|test|demo|bench|fixtures)" >&2; exit 2 ;;

@@ -10,4 +10,7 @@
 #include "xfer/linalg.h"
 #include "xfer/estimators.h"
 #include "xfer/nn.h"
+#include "xfer/baseline.h"
+#include "xfer/data.h"
+#include "xfer/corpus.h"
 #endif

@@ -1,14 +1,15 @@
 /* The estimator registry and the checks every estimator relies on.
  *
- * Each estimator file defines one `const xf_estimator xf_est_def_<name>`. They are
- * referenced weakly here so the registry lists exactly those compiled in. */
+ * Each estimator file defines one `const xf_estimator xf_est_def_<name>`; the table
+ * below references them all (strong references, so the static library's linker pulls
+ * every estimator object in). */
 #include <math.h>
 #include <stdlib.h>
 #include <string.h>
 
 #include "xfer/estimators.h"
 
-#define EST(n) extern const xf_estimator xf_est_def_##n __attribute__((weak));
+#define EST(n) extern const xf_estimator xf_est_def_##n;
 EST(knn) EST(linear) EST(leep) EST(nleep) EST(nce) EST(hscore) EST(hscore_shrink) EST(logme) EST(parc)
 EST(gbc) EST(transrate) EST(sfda) EST(ncti) EST(etran)
 #undef EST

@@ -1,0 +1,33 @@
+/* LEEP, the Log Expected Empirical Prediction (Nguyen et al., ICML 2020).
+ *
+ * From the source model's class probabilities theta (N x Z) on the target inputs and the
+ * target labels y: the empirical joint P(y, z) = (1/N) sum_{i: y_i = y} theta_iz (Eq. 1),
+ * the conditional P(y|z) = P(y, z) / P(z), and
+ *     LEEP = (1/N) sum_i log sum_z P(y_i|z) theta_iz      (Eq. 2),
+ * accumulated in float64. A source class z with P(z) = 0 has theta_iz = 0 for every i, so
+ * its undefined column contributes nothing (thuml/LogME would give NaN there).
+ * log=0 gives the no-log "mean probability" copy found in SFDA's and ETran's code. */
+#include "estimators/estInt.h"
+
+static const char *const leep_params[] = {
+    "log=1  1: mean log-likelihood (the paper, Eq. 2); 0: mean probability without the log, as the copies in "
+    "the SFDA and ETran repositories",
+    NULL};
+
+static xf_status leep_run(xf_ctx_t *ctx, const xf_est_input *in, const xf_params *p, xf_ws_t *ws, double *score) {
+    int64_t use_log;
+    xf_status st = xf_params_i64(ctx, p, "leep", "log", 1, &use_log);
+    if (st) return st;
+    int64_t Cp, *counts;
+    int32_t *yd;
+    if ((st = xf_estc_classes(ctx, ws, "leep", in->y, in->N, in->C, &Cp, &yd, &counts))) return st;
+    return xf_estc_leep_core(ws, in->P, NULL, in->ldP, in->N, in->Z, in->y, in->C, use_log != 0, score);
+}
+
+const xf_estimator xf_est_def_leep = {
+    .name = "leep",
+    .flags = XF_NEEDS_P,
+    .summary = "LEEP (Nguyen et al. 2020): mean log expected empirical prediction from source-class probabilities",
+    .params = leep_params,
+    .fn = leep_run,
+};
