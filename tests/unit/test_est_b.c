@@ -107,8 +107,8 @@ static void check_case(xf_ctx_t *ctx, xf_ws_t *ws, const char *name) {
 
 static const char *const methods[] = {"logme", "hscore", "hscore-shrink", "transrate", "gbc"};
 
-/* The registry references estimators weakly; with the static library an object file is
- * linked only when something references it strongly, so name them here. */
+/* The registry must hand out exactly these definitions (named here so the test also links
+ * against a registry that references estimators weakly). */
 extern const xf_estimator xf_est_def_logme, xf_est_def_hscore, xf_est_def_hscore_shrink, xf_est_def_transrate,
     xf_est_def_gbc;
 static const xf_estimator *const linked[] = {&xf_est_def_logme, &xf_est_def_hscore, &xf_est_def_hscore_shrink,
