@@ -8,7 +8,7 @@ here from the papers and the public repositories:
   SFDA   TencentARC/SFDA metrics.py SFDA / SFDA_Score (Shao et al. 2022)
   NCTI   BUserName/NCTI metrics.py NCTI_Score + evaluate_metric_group1_cpu.py
   ETran  mgholamikn/ETran metrics.py Energy_Score / LDA_Score + tw.py
-Deviations from the released code are the documented choices of docs/ESTIMATORS_estC.md:
+Deviations from the released code are the documented choices of docs/ESTIMATORS.md:
 zero-marginal source classes contribute nothing in LEEP (the released code gives NaN);
 NCTI's PCA uses the exact solver (sklearn's 'auto' picks a randomised solver with no
 seed); ETran's energy subset holds at least one sample; ETran's LDA score defaults to the
