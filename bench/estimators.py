@@ -59,10 +59,16 @@ def time_refs(d, methods, cases, budget):
             if limit is not None and not limit(n, dim):
                 print(json.dumps({"case": c, "method": name, "skipped": "too slow or too large for the reference"}))
                 continue
-            t0 = time.perf_counter()
             try:
-                s = float(fn(F, y, P))
-                print(json.dumps({"case": c, "method": name, "score": s, "seconds": time.perf_counter() - t0}), flush=True)
+                # best of up to 3 runs while a run takes under a second (as the C side)
+                best, s = float("inf"), None
+                for _ in range(3):
+                    t0 = time.perf_counter()
+                    s = float(fn(F, y, P))
+                    best = min(best, time.perf_counter() - t0)
+                    if best > 1.0:
+                        break
+                print(json.dumps({"case": c, "method": name, "score": s, "seconds": best}), flush=True)
             except MemoryError:
                 print(json.dumps({"case": c, "method": name, "error": "out of memory"}), flush=True)
 

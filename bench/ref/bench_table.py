@@ -18,6 +18,9 @@ BENCH = {
     "nce": (lambda F, y, P: C.nce(P, y), None),
     "nleep": (lambda F, y, P: C.nleep(F, y, seed=0), lambda n, d: n * d <= 20000 * 512),
     "sfda": (lambda F, y, P: C.sfda(F, y), None),
+    # single-model scores: the raw combinations of the terms (docs/ESTIMATORS.md)
+    "ncti": (lambda F, y, P: (lambda t: t[1] + t[0] - t[2])(C.ncti_terms(F, y)), None),
+    "etran": (lambda F, y, P: (lambda t: 0.15 * t[0] + 0.85 * t[1])(C.etran_terms(F, y)), None),
 }
 
 try:
