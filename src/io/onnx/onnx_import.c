@@ -902,7 +902,7 @@ static xf_status try_fold(imp *m, int *done) {
         st = fold_concat(m);
     } else if (!strcmp(op, "Unsqueeze") || !strcmp(op, "Squeeze")) {
         const int64_t *ax;
-        int na, nd;
+        int na, nd = 0;
         int64_t d[MAXD];
         if ((st = get_axes(m, &ax, &na))) return st;
         if (op[0] == 'U') {
@@ -1246,7 +1246,8 @@ static xf_status try_groupnorm(imp *m, imp_val *x, imp_val *t, int *fused) {
     if (!x || x->kind != IV_ACT || !t || !is_const(t) || !t->is_int || t->n != 3) return XF_OK;
     const xf_value *xv = gval(m, x);
     if (xv->ndim != 4 || xv->shape[0] >= 0) return XF_OK;
-    if (!((t->sym[0] || t->i[0] == 0) && !t->sym[1] && t->i[1] > 0 && !t->sym[2] && t->i[2] == -1)) return XF_OK;
+    int batch0 = t->sym[0] || t->i[0] == 0 || (m->model_batch > 0 && t->i[0] == m->model_batch);
+    if (!(batch0 && !t->sym[1] && t->i[1] > 0 && !t->sym[2] && t->i[2] == -1)) return XF_OK;
     int64_t C = xv->shape[1], G = t->i[1];
     if (C % G) return XF_OK;
     const Onnx__NodeProto *r1 = m->node;
@@ -1273,7 +1274,7 @@ static xf_status try_groupnorm(imp *m, imp_val *x, imp_val *t, int *fused) {
         imp_val *t2 = &m->v[ti];
         if (!is_const(t2) || !t2->is_int || t2->n != 4) return XF_OK;
         for (int k = 0; k < 4; k++) {
-            int ok = k == 0 ? (t2->sym[0] || t2->i[0] == 0) : (!t2->sym[k] && (t2->i[k] == xv->shape[k] || t2->i[k] == 0));
+            int ok = k == 0 ? (t2->sym[0] || t2->i[0] == 0 || (m->model_batch > 0 && t2->i[0] == m->model_batch)) : (!t2->sym[k] && (t2->i[k] == xv->shape[k] || t2->i[k] == 0));
             if (!ok) return XF_OK;
         }
     } else {
@@ -1521,31 +1522,41 @@ static xf_status import_node(imp *m, const int *out_uses) {
     }
     if (!strcmp(op, "Concat")) {
         int nin = n_inputs(m);
-        if (nin < 1 || nin > XF_NODE_MAXIN)
-            NERR(m, XF_ERR_UNSUPPORTED, "%d inputs (the engine takes 1..%d; chain Concats)", nin, XF_NODE_MAXIN);
+        if (nin < 1 || nin > 4096) NERR(m, XF_ERR_UNSUPPORTED, "%d inputs", nin);
         if ((st = need_rank(m, x, 0))) return st;
         const xf_value *x0 = gval(m, x);
         int64_t ax = norm_axis(attr_i(n, "axis", 0), x0->ndim);
         if (ax <= 0 || ax >= x0->ndim) NERR(m, XF_ERR_UNSUPPORTED, "concat along axis %lld", (long long)ax);
-        int in[XF_NODE_MAXIN];
-        int64_t s[MAXD];
+        int in[XF_NODE_MAXIN], cnt = 0, xnd = x0->ndim;
+        int64_t s[MAXD], x0s[MAXD];
         memcpy(s, x0->shape, sizeof s);
+        memcpy(x0s, x0->shape, sizeof s);
         s[ax] = 0;
-        for (int k = 0; k < nin; k++) {
-            imp_val *v = in_val(m, k);
-            if (!v || (st = need_rank(m, v, x0->ndim))) return st ? st : XF_ERR_FORMAT;
-            const xf_value *vv = gval(m, v);
-            for (int j = 0; j < x0->ndim; j++)
-                if (j != ax && vv->shape[j] != x0->shape[j]) NERR(m, XF_ERR_SHAPE, "input '%s' has a different shape", v->name);
-            in[k] = v->vid;
-            s[ax] += vv->shape[ax];
-        }
         xf_node_attr a;
         xf_node_attr_default(XF_OP_CONCAT, &a);
         a.axis = ax;
+        /* the engine takes at most XF_NODE_MAXIN inputs: longer lists (densenet blocks)
+         * become a chain, each link concatenating the previous result with the next ones */
+        for (int k = 0; k < nin; k++) {
+            imp_val *v = in_val(m, k);
+            if (!v) NERR(m, XF_ERR_FORMAT, "missing input %d", k);
+            if ((st = need_rank(m, v, xnd))) return st;
+            const xf_value *vv = gval(m, v);
+            for (int j = 0; j < xnd; j++)
+                if (j != ax && vv->shape[j] != x0s[j]) NERR(m, XF_ERR_SHAPE, "input '%s' has a different shape", v->name);
+            in[cnt++] = v->vid;
+            s[ax] += vv->shape[ax];
+            if (cnt == XF_NODE_MAXIN && k < nin - 1) {
+                int mid;
+                if ((st = act_tmp(m, n->output[0], "concat", xnd, s, &mid))) return st;
+                if ((st = emit(m, XF_OP_CONCAT, in, cnt, mid, &a))) return st;
+                in[0] = mid;
+                cnt = 1;
+            }
+        }
         int out;
-        if ((st = out_act(m, 0, x0->ndim, s, &out))) return st;
-        return emit(m, XF_OP_CONCAT, in, nin, out, &a);
+        if ((st = out_act(m, 0, xnd, s, &out))) return st;
+        return emit(m, XF_OP_CONCAT, in, cnt, out, &a);
     }
     if (!strcmp(op, "Flatten")) {
         if ((st = need_rank(m, x, 0))) return st;
@@ -1764,6 +1775,17 @@ static xf_status import_graph(imp *m, const Onnx__ModelProto *mp) {
     if (gp->n_output < 1) return XF_ERR(ctx, XF_ERR_FORMAT, "%s: the graph has no outputs", m->file);
     m->skip = xf_calloc(ctx, gp->n_node, 1);
     if (!m->skip) return XF_ERR_NOMEM;
+    /* Constant nodes first: they have no inputs, and patterns (GroupNorm) look ahead at
+     * constants PyTorch places after the node where the pattern starts */
+    for (size_t j = 0; j < gp->n_node; j++) {
+        const Onnx__NodeProto *n = gp->node[j];
+        if (!n->op_type || strcmp(n->op_type, "Constant") || n->n_input || (n->domain && n->domain[0])) continue;
+        m->node = n;
+        m->node_idx = (int)j;
+        int done = 0;
+        if ((st = try_fold(m, &done))) return st;
+        m->skip[j] = 1;
+    }
     /* nodes */
     int out_uses[16];
     for (size_t j = 0; j < gp->n_node; j++) {
