@@ -355,6 +355,26 @@ def bad_models():
         "conv_channels.onnx")
     one([helper.make_node("Relu", ["input"], ["r"], name="relu0")], [], "missing_output.onnx")
 
+    # sub-graphs nested 3000 deep (Model.graph -> Graph.node -> Node.attribute -> Attribute.g
+    # -> ...): must be refused before protobuf-c's recursive unpack sees it
+    def varint(v):
+        out = b""
+        while True:
+            b = v & 0x7F
+            v >>= 7
+            out += bytes([b | (0x80 if v else 0)])
+            if not v:
+                return out
+
+    def ld(field, payload):
+        return varint(field << 3 | 2) + varint(len(payload)) + payload
+
+    g = b""
+    for _ in range(3000):
+        g = ld(1, ld(5, ld(6, g)))
+    with open(os.path.join(OUT, "bad/deep_nesting.onnx"), "wb") as f:
+        f.write(ld(7, g))
+
 
 def main():
     hand_models()

@@ -229,6 +229,7 @@ int main(void) {
         {"onnx/bad/truncated.onnx", XF_ERR_FORMAT, "not an ONNX model"},
         {"onnx/bad/garbage.onnx", XF_ERR_FORMAT, "not an ONNX model"},
         {"onnx/bad/empty.onnx", XF_ERR_FORMAT, "empty"},
+        {"onnx/bad/deep_nesting.onnx", XF_ERR_FORMAT, "nesting deeper than"},
         {"onnx/bad/unsupported_op.onnx", XF_ERR_UNSUPPORTED, "node 'lstm_7' (op LSTM): unsupported op"},
         {"onnx/bad/dangling.onnx", XF_ERR_FORMAT, "input 'nowhere' is not produced"},
         {"onnx/bad/cycle.onnx", XF_ERR_FORMAT, "node 'cyc_a' (op Relu): input 'b' is not produced"},
