@@ -97,7 +97,7 @@ static Onnx__TensorProto *tensor(ex *e, const char *name, int dtype, int ndim, c
     t->data_type = dtype;
     t->n_dims = (size_t)ndim;
     t->dims = ex_alloc(e, (size_t)(ndim ? ndim : 1) * sizeof *t->dims);
-    if (t->dims) memcpy(t->dims, dims, (size_t)ndim * sizeof *dims);
+    if (t->dims && ndim) memcpy(t->dims, dims, (size_t)ndim * sizeof *dims);
     push(e, (void ***)&e->inits, &e->n_inits, &e->cap_inits, t);
     return t;
 }

@@ -479,7 +479,7 @@ static xf_status act_new(imp *m, const char *name, int ndim, const int64_t *shap
     imp_val *v;
     int64_t shape[MAXD];
     if (ndim < 0 || ndim > MAXD) return XF_ERR(m->ctx, XF_ERR_INTERNAL, "%s: rank %d", m->file, ndim);
-    memcpy(shape, shape0, (size_t)ndim * sizeof *shape); /* shape0 may point into g->values */
+    if (ndim) memcpy(shape, shape0, (size_t)ndim * sizeof *shape); /* shape0 may point into g->values */
     xf_status st = val_new(m, name, &v);
     if (st) return st;
     v->kind = IV_ACT;
@@ -857,11 +857,11 @@ static xf_status try_fold(imp *m, int *done) {
         } else if ((a = attr(m->node, "value_ints"))) {
             int64_t d = (int64_t)a->n_ints;
             if ((st = out_const(m, 0, 1, 1, &d, &o))) return st;
-            memcpy(o->i, a->ints, a->n_ints * sizeof *o->i);
+            if (a->n_ints) memcpy(o->i, a->ints, a->n_ints * sizeof *o->i);
         } else if ((a = attr(m->node, "value_floats"))) {
             int64_t d = (int64_t)a->n_floats;
             if ((st = out_const(m, 0, 0, 1, &d, &o))) return st;
-            memcpy(o->f, a->floats, a->n_floats * sizeof *o->f);
+            if (a->n_floats) memcpy(o->f, a->floats, a->n_floats * sizeof *o->f);
         } else
             NERR(m, XF_ERR_UNSUPPORTED, "no supported value attribute");
         *done = 1;
