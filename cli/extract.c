@@ -1,9 +1,12 @@
 /* xfer extract: run an ONNX model over images and save one tensor per image.
  *
- *   xfer extract --model m.onnx --images X.npy [--layer auto|NAME] [--probs P.npy]
- *                [--batch 32] [--threads N] -o F.npy
+ *   xfer extract --model m.onnx --images X.npy|DATA [--layer auto|NAME] [--probs P.npy]
+ *                [--batch 32] [--threads N] [--mean a,b,c --std a,b,c] -o F.npy
  *
- * X is (N, C, H, W) float32 (any float/int dtype is converted) of normalised images.
+ * X.npy is (N, C, H, W) of normalised images (any float/int dtype is converted), used
+ * as it is. Any other DATA is a data spec of xf_data_open (include/xfer/data.h: an image
+ * folder, IDX files, digits, corpus:<task>[:split]): images are resized/cropped to the
+ * model's input size and channels and normalised with --mean/--std (default 0 and 1).
  * --layer auto taps the input of the last Gemm/MatMul (the penultimate features PARC and
  * LogME score); NAME is any tensor of the model. F is (N, D), D the product of the
  * tapped tensor's non-batch dims. --probs also writes the softmax of the model's final
@@ -16,15 +19,42 @@
 #include <string.h>
 
 #include "cli.h"
+#include "xfer/data.h"
 #include "xfer/onnx.h"
 
 static const char *USAGE =
-    "usage: xfer extract --model m.onnx --images X.npy [--layer auto|NAME] [--probs P.npy]\n"
-    "                    [--batch 32] [--threads N] -o F.npy\n"
+    "usage: xfer extract --model m.onnx --images X.npy|DATA [--layer auto|NAME] [--probs P.npy]\n"
+    "                    [--batch 32] [--threads N] [--mean a,b,c --std a,b,c] -o F.npy\n"
     "\n"
-    "Runs the model over X ((N, C, H, W) float32 .npy of normalised images) and writes the\n"
-    "tensor named by --layer for every image to F ((N, D) float32). --layer auto (default)\n"
-    "is the input of the last Gemm/MatMul. --probs writes softmax(final output) (N, Z).\n";
+    "Runs the model over the images and writes the tensor named by --layer for every image\n"
+    "to F ((N, D) float32). X.npy: (N, C, H, W) normalised images, used as they are. DATA:\n"
+    "an image folder, IDX files, digits or corpus:<task>[:split], resized to the model's\n"
+    "input and normalised with --mean/--std. --layer auto (default) is the input of the last\n"
+    "Gemm/MatMul. --probs writes softmax(final output) (N, Z).\n";
+
+/* "a,b,c" (or one value for all channels) into v[3]. */
+static int parse_triple(const char *s, float *v) {
+    char *end;
+    for (int k = 0; k < 3; k++) {
+        errno = 0;
+        double d = strtod(s, &end);
+        if (errno || end == s || !isfinite(d)) return -1;
+        v[k] = (float)d;
+        if (*end == 0) {
+            if (k == 0) v[1] = v[2] = v[0];
+            else if (k < 2) return -1;
+            return 0;
+        }
+        if (*end != ',') return -1;
+        s = end + 1;
+    }
+    return -1;
+}
+
+static int is_npy(const char *p) {
+    size_t l = strlen(p);
+    return l > 4 && !strcmp(p + l - 4, ".npy");
+}
 
 static int parse_i64(const char *s, int64_t lo, int64_t hi, int64_t *out) {
     char *end;
@@ -60,6 +90,7 @@ static void softmax_rows(float *p, int64_t n, int64_t z) {
 int xf_cli_extract(int argc, char **argv) {
     const char *cmd = "extract", *model = NULL, *images = NULL, *layer = "auto", *probs = NULL, *out = NULL;
     int64_t batch = 32, threads = 0;
+    float mean[3] = {0, 0, 0}, stdv[3] = {1, 1, 1};
     for (int i = 1; i < argc; i++) {
         const char *a = argv[i];
         if (!strcmp(a, "-h") || !strcmp(a, "--help")) {
@@ -73,7 +104,12 @@ int xf_cli_extract(int argc, char **argv) {
         else if (!strcmp(a, "--layer")) layer = v;
         else if (!strcmp(a, "--probs")) probs = v;
         else if (!strcmp(a, "-o") || !strcmp(a, "--output")) out = v;
-        else if (!strcmp(a, "--batch")) {
+        else if (!strcmp(a, "--mean")) {
+            if (parse_triple(v, mean)) return xf_cli_usage(cmd, "--mean takes 1 or 3 comma-separated numbers, got '%s'", v);
+        } else if (!strcmp(a, "--std")) {
+            if (parse_triple(v, stdv) || !(stdv[0] > 0 && stdv[1] > 0 && stdv[2] > 0))
+                return xf_cli_usage(cmd, "--std takes 1 or 3 comma-separated positive numbers, got '%s'", v);
+        } else if (!strcmp(a, "--batch")) {
             if (parse_i64(v, 1, 1 << 20, &batch)) return xf_cli_usage(cmd, "--batch must be an integer >= 1, got '%s'", v);
         } else if (!strcmp(a, "--threads")) {
             if (parse_i64(v, 0, 4096, &threads)) return xf_cli_usage(cmd, "--threads must be an integer >= 0, got '%s'", v);
@@ -92,11 +128,31 @@ int xf_cli_extract(int argc, char **argv) {
     xf_net_t *net = NULL;
     xf_array xa;
     memset(&xa, 0, sizeof xa);
+    xf_dataset ds;
+    memset(&ds, 0, sizeof ds);
     float *x = NULL, *feat = NULL, *prob = NULL;
 
     if (xf_onnx_import(ctx, model, &g) != XF_OK) goto fail;
-    if (xf_npy_read(ctx, images, &xa) != XF_OK) goto fail;
     const xf_value *in = &g->values[g->input];
+    if (!is_npy(images)) {
+        /* a data spec: decoded, resized to the model's input, normalised */
+        if (in->ndim != 4 || (in->shape[1] != 1 && in->shape[1] != 3)) {
+            XF_ERR(ctx, XF_ERR_UNSUPPORTED, "%s: input is not (N, 1|3, H, W): give images as a .npy", model);
+            goto fail;
+        }
+        xf_data_opts o;
+        xf_data_opts_default(&o);
+        o.channels = (int)in->shape[1];
+        o.height = (int)in->shape[2];
+        o.width = (int)in->shape[3];
+        for (int k = 0; k < 3; k++) o.mean[k] = mean[k], o.std[k] = stdv[k];
+        if (xf_data_open(ctx, images, &o, &ds) != XF_OK) goto fail;
+        int64_t shape[4] = {ds.n, ds.c, ds.h, ds.w};
+        if (xf_array_alloc(ctx, &xa, XF_DT_F32, 4, shape) != XF_OK) goto fail;
+        memcpy(xa.data, ds.x, (size_t)xa.size * sizeof(float));
+        xf_dataset_free(ctx, &ds);
+    } else if (xf_npy_read(ctx, images, &xa) != XF_OK)
+        goto fail;
     if (xa.ndim != in->ndim) {
         XF_ERR(ctx, XF_ERR_SHAPE, "%s: %d-D images, the model '%s' takes %d-D input", images, xa.ndim, model, in->ndim);
         goto fail;
@@ -176,6 +232,7 @@ fail:
     xf_free(ctx, feat);
     xf_free(ctx, x);
     xf_array_free(ctx, &xa);
+    xf_dataset_free(ctx, &ds);
     xf_net_free(net);
     xf_graph_free(g);
     xf_ctx_free(ctx);

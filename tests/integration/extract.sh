@@ -55,7 +55,18 @@ else
     bad "extract --layer logits failed: $(cat "$T/err")"
 fi
 
-# 3. errors: exit status 1 (2 for usage) and one line naming the file
+# 3. a data spec instead of a .npy: a two-image IDX file (28x28 gray, resized to the
+#    model's 3x32x32 by xf_data_open), labels found beside it by the standard name
+{ printf '\x00\x00\x08\x03\x00\x00\x00\x02\x00\x00\x00\x1c\x00\x00\x00\x1c'
+  head -c 1568 /dev/zero | tr '\0' '\200'; } >"$T/tiny-images-idx3-ubyte"
+printf '\x00\x00\x08\x01\x00\x00\x00\x02\x01\x00' >"$T/tiny-labels-idx1-ubyte"
+if "$XF_BIN" extract --model "$M" --images "$T/tiny-images-idx3-ubyte" --mean 0.5 --std 0.25 -o "$T/D.npy" 2>"$T/err"; then
+    head -c 80 "$T/D.npy" | grep -q "'shape': (2, 32)" || bad "data spec: wrong output shape"
+else
+    bad "extract on an IDX data spec failed: $(cat "$T/err")"
+fi
+
+# 4. errors: exit status 1 (2 for usage) and one line naming the file
 expect_err() { # code pattern args...
     local code=$1 pat=$2
     shift 2
@@ -74,6 +85,7 @@ expect_err 1 "no tensor named 'nope'" --model "$M" --images "$X" --layer nope
 expect_err 1 "bad_magic.npy" --model "$M" --images "$XF_REF/npy/bad_magic.npy"
 expect_err 2 "--model is required" --images "$X"
 expect_err 2 "--batch must be" --model "$M" --images "$X" --batch 0
+expect_err 2 "--std takes" --model "$M" --images "$X" --std 0
 
 [ $fail -eq 0 ] && echo "extract.sh: ok"
 exit $fail
