@@ -376,7 +376,132 @@ def bad_models():
         f.write(ld(7, g))
 
 
+# ---- checking models xfer exported (xf_onnx_export) ----------------------------------
+# `gen_onnx.py --check-export DIR` loads every DIR/<stem>_export.onnx that test_onnx wrote
+# (build/tmp), runs onnx.checker (full) and strict shape inference, then evaluates the
+# graph with a small torch interpreter (independent of xfer) on the fixture's input and
+# compares with PyTorch's logits from the original model: max|d| / max|ref|.
+
+def run_torch(model, x):
+    F = torch.nn.functional
+    env = {t.name: torch.from_numpy(numpy_helper.to_array(t).copy()) for t in model.graph.initializer}
+    env[model.graph.input[0].name] = torch.from_numpy(x)
+
+    def pads4(a):
+        p = list(a.get("pads", [0, 0, 0, 0]))
+        return p
+
+    for n in model.graph.node:
+        a = {at.name: helper.get_attribute_value(at) for at in n.attribute}
+        i = [env[k] if k else None for k in n.input]
+        i += [None] * (5 - len(i))
+        op = n.op_type
+        if op == "Conv":
+            p = pads4(a)
+            y = F.conv2d(F.pad(i[0], (p[1], p[3], p[0], p[2])), i[1], i[2], stride=a.get("strides", [1, 1]),
+                         dilation=a.get("dilations", [1, 1]), groups=a.get("group", 1))
+        elif op == "BatchNormalization":
+            y = F.batch_norm(i[0], i[3], i[4], i[1], i[2], False, 0.0, a.get("epsilon", 1e-5))
+        elif op == "InstanceNormalization":
+            y = F.instance_norm(i[0], weight=i[1], bias=i[2], eps=a.get("epsilon", 1e-5))
+        elif op == "Relu":
+            y = F.relu(i[0])
+        elif op == "Sigmoid":
+            y = torch.sigmoid(i[0])
+        elif op == "Tanh":
+            y = torch.tanh(i[0])
+        elif op == "Erf":
+            y = torch.erf(i[0])
+        elif op == "Clip":
+            y = torch.clamp(i[0], min=None if i[1] is None else float(i[1]), max=None if i[2] is None else float(i[2]))
+        elif op in ("Add", "Mul", "Sub", "Div"):
+            y = {"Add": torch.add, "Mul": torch.mul, "Sub": torch.sub, "Div": torch.div}[op](i[0], i[1])
+        elif op in ("MaxPool", "AveragePool"):
+            p = pads4(a)
+            k, st = a["kernel_shape"], a.get("strides", [1, 1])
+            if op == "MaxPool":
+                xp = F.pad(i[0], (p[1], p[3], p[0], p[2]), value=float("-inf"))
+                y = F.max_pool2d(xp, k, st, dilation=a.get("dilations", [1, 1]), ceil_mode=bool(a.get("ceil_mode", 0)))
+            else:
+                assert p[0] == p[2] and p[1] == p[3]
+                y = F.avg_pool2d(i[0], k, st, padding=(p[0], p[1]), ceil_mode=bool(a.get("ceil_mode", 0)),
+                                 count_include_pad=bool(a.get("count_include_pad", 0)))
+        elif op == "GlobalAveragePool":
+            y = i[0].mean((2, 3), keepdim=True)
+        elif op == "Gemm":
+            A = i[0].t() if a.get("transA", 0) else i[0]
+            B = i[1].t() if a.get("transB", 0) else i[1]
+            y = a.get("alpha", 1.0) * (A @ B)
+            if i[2] is not None:
+                y = y + a.get("beta", 1.0) * i[2]
+        elif op == "MatMul":
+            y = i[0] @ i[1]
+        elif op == "Concat":
+            y = torch.cat([t for t in i if t is not None], a["axis"])
+        elif op == "Flatten":
+            ax = a.get("axis", 1)
+            y = i[0].reshape(int(np.prod(i[0].shape[:ax])), -1)
+        elif op == "Reshape":
+            tgt = [int(v) if v != 0 else i[0].shape[k] for k, v in enumerate(i[1].tolist())]
+            y = i[0].reshape(tgt)
+        elif op == "Shape":
+            y = torch.tensor(list(i[0].shape), dtype=torch.int64)
+        elif op == "Softmax":
+            y = torch.softmax(i[0], a.get("axis", -1))
+        elif op in ("Dropout", "Identity"):
+            y = i[0]
+        elif op == "Pad":
+            pads = i[1].tolist()
+            r = len(pads) // 2
+            tp = []
+            for d in reversed(range(r)):
+                tp += [pads[d], pads[r + d]]
+            mode = a.get("mode", b"constant")
+            mode = mode.decode() if isinstance(mode, bytes) else mode
+            mode = {"constant": "constant", "reflect": "reflect", "edge": "replicate"}[mode]
+            y = F.pad(i[0], tp, mode=mode, value=float(i[2]) if (mode == "constant" and i[2] is not None) else 0.0)
+        elif op == "Transpose":
+            y = i[0].permute(a["perm"])
+        else:
+            raise RuntimeError("check_export: no torch rule for " + op)
+        env[n.output[0]] = y
+    return env[model.graph.output[0].name]
+
+
+def check_export(d):
+    worst = 0.0
+    inputs = {"hand": "hand_input.npy", "ext_ok": "hand_input.npy"}
+    for fn in sorted(os.listdir(d)):
+        if not fn.endswith("_export.onnx"):
+            continue
+        stem = fn[: -len("_export.onnx")]
+        ref = os.path.join(OUT, ("ext/" if stem.startswith("ext") else "") + stem + "_logits.npy")
+        if not os.path.exists(ref):
+            continue
+        m = onnx.load(os.path.join(d, fn))
+        onnx.checker.check_model(m, full_check=True)
+        onnx.shape_inference.infer_shapes(m, check_type=True, strict_mode=True)
+        inp = next((v for k, v in inputs.items() if stem.startswith(k)), "input32.npy")
+        if stem.startswith("vgg"):
+            with gzip.open(os.path.join(OUT, "input224.npy.gz")) as f:
+                x = np.load(io.BytesIO(f.read()))
+        else:
+            x = np.load(os.path.join(OUT, inp))
+        with torch.no_grad():
+            y = run_torch(m, x).numpy()
+        r = np.load(ref)
+        e = float(np.abs(y - r).max() / np.abs(r).max())
+        worst = max(worst, e)
+        print(f"{fn}: checker ok, opset {m.opset_import[0].version}, {len(m.graph.node)} nodes, "
+              f"torch-evaluated logits max|d|/max|ref| = {e:.2e}")
+    if worst > 1e-4:
+        sys.exit("check_export: error above 1e-4")
+
+
 def main():
+    if "--check-export" in sys.argv:
+        check_export(sys.argv[sys.argv.index("--check-export") + 1])
+        return
     hand_models()
     bad_models()
     x32 = torch.from_numpy(images(2, 32, 11))

@@ -224,6 +224,51 @@ int main(void) {
         if (i != 3) remove(p);
     }
 
+    /* ---- a graph xfer built and trained goes out and comes back identical ---- */
+    {
+        xf_graph *g = NULL, *g2 = NULL;
+        int64_t widths[3] = {4, 8, 8};
+        xf_ctx_set_seed(ctx, 5);
+        CHECK_OK(ctx, xf_model_small_resnet(ctx, 1, 8, 8, 3, widths, 1, &g));
+        enum { N = 12 };
+        static float x[N * 64];
+        int32_t y[N];
+        xf_rng r;
+        xf_rng_seed(&r, 9);
+        for (int i = 0; i < N * 64; i++) x[i] = (float)xf_rng_normal(&r);
+        for (int i = 0; i < N; i++) y[i] = i % 3;
+        xf_imageset set = {x, y, N, 1, 8, 8, 3};
+        xf_train_opts o;
+        xf_train_opts_default(&o);
+        o.epochs = 2;
+        o.batch = 4;
+        o.lr = 0.05;
+        xf_train_report rep;
+        if (g) CHECK_OK(ctx, xf_train(ctx, g, &set, NULL, &o, &rep));
+        char tmp[512];
+        xt_tmp("trained_export.onnx", tmp, sizeof tmp);
+        if (g) CHECK_OK(ctx, xf_onnx_export(ctx, g, tmp));
+        CHECK_OK(ctx, xf_onnx_import(ctx, tmp, &g2));
+        if (g && g2) {
+            CHECK(g2->n_nodes == g->n_nodes, "trained: %d nodes vs %d", g2->n_nodes, g->n_nodes);
+            CHECK(xf_graph_param_count(g2, 0) == xf_graph_param_count(g, 0), "trained: params");
+            static float f1[N * 64], f2[N * 64];
+            int64_t d1 = 0, d2 = 0;
+            CHECK_OK(ctx, xf_net_extract(ctx, g, x, N, 5, xf_graph_output_value(g), 0, f1, &d1));
+            CHECK_OK(ctx, xf_net_extract(ctx, g2, x, N, 5, xf_graph_output_value(g2), 0, f2, &d2));
+            CHECK(d1 == 3 && d2 == 3, "trained: output dims %lld %lld", (long long)d1, (long long)d2);
+            double e = rel_err(f2, f1, N * 3);
+            CHECK(e <= 1e-6, "trained: round trip rel err %.3g", e);
+            printf("  trained small_resnet   round trip max|d|/max|ref| = %.2e\n", e);
+            /* BN running statistics (not trainable) survive as such */
+            int running = 0;
+            for (int v = 0; v < g2->n_values; v++) running += g2->values[v].is_param && !g2->values[v].trainable;
+            CHECK(running > 0, "trained: running stats marked non-trainable");
+        }
+        xf_graph_free(g);
+        xf_graph_free(g2);
+    }
+
     /* ---- the bad-model table: status, file named, one line ---- */
     const struct { const char *f; xf_status st; const char *msg; } bad[] = {
         {"onnx/bad/truncated.onnx", XF_ERR_FORMAT, "not an ONNX model"},
