@@ -234,10 +234,10 @@ xf_status xf_net_create_ex(xf_ctx_t *ctx, xf_graph *g, int64_t max_batch, xf_net
         const nn_t *in[XF_NODE_MAXIN];
         node_inputs(net, n, in);
         if (od->scratch) {
-            size_t s = od->scratch(n, in, &net->sh[n->out[0]], train);
+            size_t s = od->scratch(n, in, &net->sh[n->out[0]], train, net->threads);
             if (s > scr) scr = s;
         }
-        if (train && od->saved) sav += round_up(od->saved(n, in, &net->sh[n->out[0]], train));
+        if (train && od->saved) sav += round_up(od->saved(n, in, &net->sh[n->out[0]], train, net->threads));
     }
     net->scratch_n = scr;
     net->scratch = xf_malloc(ctx, (scr ? scr : 1) * sizeof(float));
@@ -253,7 +253,7 @@ xf_status xf_net_create_ex(xf_ctx_t *ctx, xf_graph *g, int64_t max_batch, xf_net
         const nn_t *in[XF_NODE_MAXIN];
         node_inputs(net, n, in);
         if (od->saved) {
-            size_t s = od->saved(n, in, &net->sh[n->out[0]], train);
+            size_t s = od->saved(n, in, &net->sh[n->out[0]], train, net->threads);
             if (s) net->saved[i] = net->sarena + sav;
             sav += round_up(s);
         }
@@ -354,7 +354,10 @@ xf_status xf_net_forward(xf_net_t *net, const float *x, int64_t B) {
             net->sh[v].d = (float *)net->bound[v];
         }
     for (int v = 0; v < g->n_values; v++) net->computed[v] = net->is_input[v];
-    xf_la_set_threads(net->threads);
+    /* one thread pool: kernels split work over OpenMP threads and call single-threaded
+     * BLAS inside (mixing OpenMP and OpenBLAS's own pool oversubscribes the cores) */
+    int blas_threads = xf_la_get_threads();
+    if (blas_threads != 1) xf_la_set_threads(1);
     if (net->mode == XF_NET_TRAIN) {
         for (int v = 0; v < g->n_values; v++)
             if (net->grad[v]) {
@@ -371,10 +374,14 @@ xf_status xf_net_forward(xf_net_t *net, const float *x, int64_t B) {
         nn_kctx kc;
         kinit(net, &kc, i);
         xf_status st = xf_nn_opdef(n->op)->fwd(&kc, in, &net->sh[n->out[0]]);
-        if (st) return node_error(net, n, st);
+        if (st) {
+            if (blas_threads != 1) xf_la_set_threads(blas_threads);
+            return node_error(net, n, st);
+        }
         net->computed[n->out[0]] = 1;
     }
     net->ran = 1;
+    if (blas_threads != 1) xf_la_set_threads(blas_threads);
     return XF_OK;
 }
 
@@ -419,8 +426,10 @@ xf_status xf_net_backward(xf_net_t *net) {
     xf_graph *g = net->g;
     if (net->mode != XF_NET_TRAIN) return XF_ERR(ctx, XF_ERR_INVALID, "xf_net_backward: the net was created for inference");
     if (!net->seeded) return XF_ERR(ctx, XF_ERR_INVALID, "xf_net_backward: call xf_net_loss (or xf_net_seed_grad) after forward first");
-    xf_la_set_threads(net->threads);
-    for (int i = g->n_nodes - 1; i >= 0; i--) {
+    int blas_threads = xf_la_get_threads();
+    if (blas_threads != 1) xf_la_set_threads(1);
+    xf_status st = XF_OK;
+    for (int i = g->n_nodes - 1; i >= 0 && !st; i--) {
         const xf_node *n = &g->nodes[i];
         int y = n->out[0];
         if (!net->needs_grad[y]) continue;
@@ -430,11 +439,12 @@ xf_status xf_net_backward(xf_net_t *net) {
         for (int j = 0; j < XF_NODE_MAXIN; j++) dx[j] = (j < n->n_in && n->in[j] >= 0) ? net->grad[n->in[j]] : NULL;
         nn_kctx kc;
         kinit(net, &kc, i);
-        xf_status st = xf_nn_opdef(n->op)->bwd(&kc, in, &net->sh[y], net->grad[y], dx);
-        if (st) return node_error(net, n, st);
+        st = xf_nn_opdef(n->op)->bwd(&kc, in, &net->sh[y], net->grad[y], dx);
+        if (st) node_error(net, n, st);
     }
+    if (blas_threads != 1) xf_la_set_threads(blas_threads);
     net->seeded = 0;
-    return XF_OK;
+    return st;
 }
 
 xf_status xf_net_seed_grad(xf_net_t *net, int v, const float *dy) {

@@ -52,8 +52,9 @@ typedef xf_status (*nn_shape_fn)(xf_ctx_t *ctx, const xf_node *n, const nn_t *co
 typedef xf_status (*nn_fwd_fn)(nn_kctx *k, const nn_t *const *x, nn_t *y);
 /* dx[i] NULL: no gradient wanted for input i. */
 typedef xf_status (*nn_bwd_fn)(nn_kctx *k, const nn_t *const *x, const nn_t *y, const float *dy, float *const *dx);
-/* Floats of scratch (forward and backward) and of saved state for the node. */
-typedef size_t (*nn_size_fn)(const xf_node *n, const nn_t *const *x, const nn_t *y, int train);
+/* Floats of scratch (forward and backward; threads: the kernel's thread count, for
+ * per-thread slices) and of saved state for the node. */
+typedef size_t (*nn_size_fn)(const xf_node *n, const nn_t *const *x, const nn_t *y, int train, int threads);
 
 typedef struct nn_opdef {
     nn_shape_fn shape;

@@ -178,6 +178,24 @@ np.save(os.path.join(OUT, "xent_labels.npy"), labels.astype(np.int32))
 np.save(os.path.join(OUT, "xent_loss.npy"), np.array([loss.item()], dtype=np.float64))
 np.save(os.path.join(OUT, "xent_grad.npy"), tl.grad.numpy().astype(np.float32))
 
+# ---- optimizers: torch.optim on one parameter for 4 steps of given gradients ----
+def optim_case(name, make):
+    w0 = np.random.randn(1, 6).astype(np.float32)
+    grads = np.random.randn(4, 1, 6).astype(np.float32)
+    p = torch.nn.Parameter(torch.tensor(w0, dtype=torch.float64))
+    opt = make([p])
+    for g in grads:
+        p.grad = torch.tensor(g, dtype=torch.float64)
+        opt.step()
+    np.save(os.path.join(OUT, "optim_%s_w0.npy" % name), w0)
+    np.save(os.path.join(OUT, "optim_%s_grads.npy" % name), grads)
+    np.save(os.path.join(OUT, "optim_%s_w.npy" % name), p.detach().numpy().astype(np.float32))
+
+
+optim_case("sgd", lambda ps: torch.optim.SGD(ps, lr=0.05, momentum=0.9, weight_decay=0.01))
+optim_case("sgd_nesterov", lambda ps: torch.optim.SGD(ps, lr=0.05, momentum=0.9, weight_decay=0.01, nesterov=True))
+optim_case("adamw", lambda ps: torch.optim.AdamW(ps, lr=0.01, betas=(0.9, 0.99), eps=1e-6, weight_decay=0.1))
+
 with open(os.path.join(OUT, "manifest.json"), "w") as f:
     json.dump(cases, f, indent=1)
 print("wrote %d cases to %s" % (len(cases), OUT))

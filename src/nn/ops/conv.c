@@ -14,6 +14,9 @@
  * Reference: plain nested loops with double accumulation (xf_net_use_reference). */
 #include "nn/nnInt.h"
 #include "xfer/linalg.h"
+#ifdef XFER_HAVE_OPENMP
+#include <omp.h>
+#endif
 
 typedef struct cgeo {
     int64_t N, C, H, W, M, OH, OW, kh, kw, sh, sw, pt, pl, dh, dw, G, Cg, Mg, K, P;
@@ -67,28 +70,33 @@ static int is_pointwise(const cgeo *g) {
     return g->kh == 1 && g->kw == 1 && g->sh == 1 && g->sw == 1 && g->pt == 0 && g->pl == 0 && g->OH == g->H &&
            g->OW == g->W;
 }
-/* images per GEMM: enough columns for a wide N (about 1024), at least 1 */
-static int64_t conv_nb(const cgeo *g) {
-    int64_t nb = (1024 + g->P - 1) / (g->P ? g->P : 1);
+/* images per GEMM: enough columns for a wide N (about 512), at least 1, and at most
+ * N / threads so that every thread gets a chunk */
+static int64_t conv_nb(const cgeo *g, int threads) {
+    int64_t nb = (512 + g->P - 1) / (g->P ? g->P : 1);
+    int64_t per = (g->N + threads - 1) / (threads > 0 ? threads : 1);
+    if (nb > per) nb = per;
     if (nb < 1) nb = 1;
-    if (nb > g->N) nb = g->N;
     return nb;
 }
 
-static size_t conv_scratch(const xf_node *n, const nn_t *const *x, const nn_t *y, int train) {
+/* per-thread scratch: forward col + ybuf; backward col + dcol + gathered dY + a private dW */
+static size_t conv_thread_scratch(const cgeo *g, int64_t nb, int train) {
+    size_t cols = (size_t)(g->K * nb * g->P);
+    size_t ybuf = (size_t)(g->Mg * nb * g->P);
+    size_t dw = (size_t)(g->M * g->K);
+    return (train ? 2 * cols + ybuf + dw : cols + ybuf) + 16;
+}
+
+static size_t conv_scratch(const xf_node *n, const nn_t *const *x, const nn_t *y, int train, int threads) {
     cgeo g = conv_geo(n, x[0], x[1], y);
     if (is_depthwise(&g)) return train ? 2 * (size_t)(g.C * g.kh * g.kw) : 0; /* dW in double */
-    int64_t nb = conv_nb(&g);
-    size_t cols = (size_t)(g.K * nb * g.P);
-    size_t ybuf = nb > 1 ? (size_t)(g.Mg * nb * g.P) : 0;
-    /* backward: col + dcol + gathered dY */
-    return train ? 2 * cols + ybuf : cols + ybuf;
+    return (size_t)threads * conv_thread_scratch(&g, conv_nb(&g, threads), train);
 }
 
 /* col (K x ldc) columns [b*P, (b+1)*P) for image x (C plane set of one group) */
-static void im2col(nn_kctx *kc, const cgeo *g, const float *x, int64_t nb, float *col, int64_t ldc) {
+static void im2col(const cgeo *g, const float *x, int64_t nb, float *col, int64_t ldc) {
     int64_t HW = g->H * g->W;
-#pragma omp parallel for num_threads(kc->threads) schedule(static)
     for (int64_t r = 0; r < g->K; r++) {
         int64_t c = r / (g->kh * g->kw), ki = (r / g->kw) % g->kh, kj = r % g->kw;
         for (int64_t b = 0; b < nb; b++) {
@@ -122,25 +130,30 @@ static void im2col(nn_kctx *kc, const cgeo *g, const float *x, int64_t nb, float
     }
 }
 
-/* dx += col2im(dcol); parallel over channels (each writes its own planes) */
-static void col2im(nn_kctx *kc, const cgeo *g, const float *dcol, int64_t nb, int64_t ldc, float *dx) {
+/* dx += col2im(dcol) */
+static void col2im(const cgeo *g, const float *dcol, int64_t nb, int64_t ldc, float *dx) {
     int64_t HW = g->H * g->W, kk = g->kh * g->kw;
-#pragma omp parallel for num_threads(kc->threads) schedule(static)
     for (int64_t c = 0; c < g->Cg; c++)
         for (int64_t b = 0; b < nb; b++) {
             float *xp = dx + (b * g->C + c) * HW;
             for (int64_t q = 0; q < kk; q++) {
                 int64_t ki = q / g->kw, kj = q % g->kw;
                 const float *src = dcol + (c * kk + q) * ldc + b * g->P;
+                int64_t off = kj * g->dw - g->pl;
+                /* valid ow: 0 <= ow*sw + off < W, computed once per kernel tap */
+                int64_t o0 = off < 0 ? (-off + g->sw - 1) / g->sw : 0;
+                int64_t o1 = (g->W - off + g->sw - 1) / g->sw;
+                if (o1 > g->OW) o1 = g->OW;
                 for (int64_t oh = 0; oh < g->OH; oh++) {
                     int64_t ih = oh * g->sh - g->pt + ki * g->dh;
                     if (ih < 0 || ih >= g->H) continue;
                     float *xr = xp + ih * g->W;
                     const float *s = src + oh * g->OW;
-                    int64_t off = kj * g->dw - g->pl;
-                    for (int64_t ow = 0; ow < g->OW; ow++) {
-                        int64_t iw = ow * g->sw + off;
-                        if (iw >= 0 && iw < g->W) xr[iw] += s[ow];
+                    if (g->sw == 1) {
+                        float *xo = xr + off;
+                        for (int64_t ow = o0; ow < o1; ow++) xo[ow] += s[ow];
+                    } else {
+                        for (int64_t ow = o0; ow < o1; ow++) xr[ow * g->sw + off] += s[ow];
                     }
                 }
             }
@@ -258,10 +271,20 @@ static xf_status conv_fwd(nn_kctx *kc, const nn_t *const *x, nn_t *y) {
         }
         return XF_OK;
     }
-    int64_t nb = conv_nb(&g), HW = g.H * g.W;
+    int64_t nb = conv_nb(&g, kc->threads), HW = g.H * g.W;
+    int64_t nchunks = (g.N + nb - 1) / nb;
+    size_t per = conv_thread_scratch(&g, nb, kc->train);
     int pw = is_pointwise(&g);
-    float *col = kc->scratch, *ybuf = kc->scratch + g.K * nb * g.P;
-    for (int64_t n0 = 0; n0 < g.N; n0 += nb) {
+    /* one chunk of images per task; each thread has its own scratch slice and calls the
+     * single-threaded SGEMM (the executor sets BLAS to one thread around the graph) */
+#pragma omp parallel for num_threads(kc->threads) schedule(dynamic, 1)
+    for (int64_t ch = 0; ch < nchunks; ch++) {
+        int tid = 0;
+#ifdef XFER_HAVE_OPENMP
+        tid = omp_get_thread_num();
+#endif
+        float *col = kc->scratch + (size_t)tid * per, *ybuf = col + g.K * nb * g.P;
+        int64_t n0 = ch * nb;
         int64_t nbb = g.N - n0 < nb ? g.N - n0 : nb;
         for (int64_t gi = 0; gi < g.G; gi++) {
             const float *Wg = Wt + gi * g.Mg * g.K;
@@ -270,13 +293,13 @@ static xf_status conv_fwd(nn_kctx *kc, const nn_t *const *x, nn_t *y) {
                 float *Yg = Y + (n0 * g.M + gi * g.Mg) * g.P;
                 const float *B = Xg;
                 if (!pw) {
-                    im2col(kc, &g, Xg, 1, col, g.P);
+                    im2col(&g, Xg, 1, col, g.P);
                     B = col;
                 }
                 xf_la_sgemm(0, 0, g.Mg, g.P, g.K, 1.0f, Wg, g.K, B, g.P, 0.0f, Yg, g.P);
             } else {
                 int64_t ldc = nbb * g.P;
-                im2col(kc, &g, Xg, nbb, col, ldc);
+                im2col(&g, Xg, nbb, col, ldc);
                 xf_la_sgemm(0, 0, g.Mg, ldc, g.K, 1.0f, Wg, g.K, col, ldc, 0.0f, ybuf, ldc);
                 for (int64_t b = 0; b < nbb; b++)
                     for (int64_t m = 0; m < g.Mg; m++)
@@ -332,11 +355,22 @@ static xf_status conv_bwd(nn_kctx *kc, const nn_t *const *x, const nn_t *y, cons
         return XF_OK;
     }
     if (!dX && !dW) return XF_OK;
-    int64_t nb = conv_nb(&g);
+    int64_t nb = conv_nb(&g, kc->threads);
+    int64_t nchunks = (g.N + nb - 1) / nb;
     int pw = is_pointwise(&g);
-    size_t cols = (size_t)(g.K * nb * g.P);
-    float *col = kc->scratch, *dcol = kc->scratch + cols, *dyb = kc->scratch + 2 * cols;
-    for (int64_t n0 = 0; n0 < g.N; n0 += nb) {
+    size_t cols = (size_t)(g.K * nb * g.P), per = conv_thread_scratch(&g, nb, 1);
+    int nt = kc->threads < nchunks ? kc->threads : (int)nchunks;
+    for (int t = 0; t < nt && dW; t++) /* private dW per thread, summed at the end */
+        memset(kc->scratch + (size_t)t * per + 2 * cols + (size_t)(g.Mg * nb * g.P), 0, (size_t)(g.M * g.K) * sizeof(float));
+#pragma omp parallel for num_threads(nt) schedule(dynamic, 1)
+    for (int64_t ch = 0; ch < nchunks; ch++) {
+        int tid = 0;
+#ifdef XFER_HAVE_OPENMP
+        tid = omp_get_thread_num();
+#endif
+        float *col = kc->scratch + (size_t)tid * per, *dcol = col + cols, *dyb = col + 2 * cols;
+        float *dWt = dyb + (size_t)(g.Mg * nb * g.P);
+        int64_t n0 = ch * nb;
         int64_t nbb = g.N - n0 < nb ? g.N - n0 : nb;
         int64_t ldc = nbb * g.P;
         for (int64_t gi = 0; gi < g.G; gi++) {
@@ -354,10 +388,10 @@ static xf_status conv_bwd(nn_kctx *kc, const nn_t *const *x, const nn_t *y, cons
             if (dW) {
                 const float *B = Xg;
                 if (!(pw && nbb == 1)) {
-                    im2col(kc, &g, Xg, nbb, col, ldc);
+                    im2col(&g, Xg, nbb, col, ldc);
                     B = col;
                 }
-                xf_la_sgemm(0, 1, g.Mg, g.K, ldc, 1.0f, dYg, ldc, B, ldc, 1.0f, dW + gi * g.Mg * g.K, g.K);
+                xf_la_sgemm(0, 1, g.Mg, g.K, ldc, 1.0f, dYg, ldc, B, ldc, 1.0f, dWt + gi * g.Mg * g.K, g.K);
             }
             if (dX) {
                 float *dXg = dX + (n0 * g.C + gi * g.Cg) * HW;
@@ -365,9 +399,16 @@ static xf_status conv_bwd(nn_kctx *kc, const nn_t *const *x, const nn_t *y, cons
                     xf_la_sgemm(1, 0, g.K, ldc, g.Mg, 1.0f, Wg, g.K, dYg, ldc, 1.0f, dXg, ldc);
                 } else {
                     xf_la_sgemm(1, 0, g.K, ldc, g.Mg, 1.0f, Wg, g.K, dYg, ldc, 0.0f, dcol, ldc);
-                    col2im(kc, &g, dcol, nbb, ldc, dXg);
+                    col2im(&g, dcol, nbb, ldc, dXg);
                 }
             }
+        }
+    }
+    if (dW) {
+        int64_t nw = g.M * g.K;
+        for (int t = 0; t < nt; t++) {
+            const float *src = kc->scratch + (size_t)t * per + 2 * cols + (size_t)(g.Mg * nb * g.P);
+            for (int64_t i = 0; i < nw; i++) dW[i] += src[i];
         }
     }
     return XF_OK;

@@ -15,6 +15,43 @@
 
 #include "nn/nnInt.h"
 
+/* Plane reductions with 8 float lanes (vectorisable without reassociation flags); each
+ * plane is short (H*W), and planes are summed in double by the callers. */
+static double psum(const float *p, int64_t n) {
+    float a[8] = {0};
+    int64_t i = 0;
+    for (; i + 8 <= n; i += 8)
+        for (int j = 0; j < 8; j++) a[j] += p[i + j];
+    double s = 0;
+    for (; i < n; i++) s += p[i];
+    for (int j = 0; j < 8; j++) s += a[j];
+    return s;
+}
+static double psqdev(const float *p, int64_t n, float m) {
+    float a[8] = {0};
+    int64_t i = 0;
+    for (; i + 8 <= n; i += 8)
+        for (int j = 0; j < 8; j++) {
+            float d = p[i + j] - m;
+            a[j] += d * d;
+        }
+    double s = 0;
+    for (; i < n; i++) s += (double)(p[i] - m) * (p[i] - m);
+    for (int j = 0; j < 8; j++) s += a[j];
+    return s;
+}
+/* sum g * (p - m) */
+static double pdotdev(const float *g, const float *p, int64_t n, float m) {
+    float a[8] = {0};
+    int64_t i = 0;
+    for (; i + 8 <= n; i += 8)
+        for (int j = 0; j < 8; j++) a[j] += g[i + j] * (p[i + j] - m);
+    double s = 0;
+    for (; i < n; i++) s += (double)g[i] * (p[i] - m);
+    for (int j = 0; j < 8; j++) s += a[j];
+    return s;
+}
+
 /* ---- BatchNormalization ---- */
 static xf_status bn_shape(xf_ctx_t *ctx, const xf_node *n, const nn_t *const *in, nn_t *out) {
     if (in[0]->nd < 2) return NN_SHAPE_ERR(ctx, n, "input rank %d (need >= 2)", in[0]->nd);
@@ -26,7 +63,7 @@ static xf_status bn_shape(xf_ctx_t *ctx, const xf_node *n, const nn_t *const *in
     out[0] = *in[0];
     return XF_OK;
 }
-static size_t bn_saved(const xf_node *n, const nn_t *const *x, const nn_t *y, int train) {
+static size_t bn_saved(const xf_node *n, const nn_t *const *x, const nn_t *y, int train, int threads) {
     return train ? 2 * (size_t)x[0]->s[1] : 0;
 }
 
@@ -44,19 +81,18 @@ static xf_status bn_fwd(nn_kctx *kc, const nn_t *const *x, nn_t *y) {
         double mean, invstd;
         if (train) {
             double s = 0, ss = 0;
-            for (int64_t n = 0; n < N; n++) {
-                const float *p = X + (n * C + c) * S;
-                for (int64_t i = 0; i < S; i++) s += p[i];
-            }
+            for (int64_t n = 0; n < N; n++) s += psum(X + (n * C + c) * S, S);
             int64_t M = N * S;
             mean = s / (double)M;
+            /* two-pass variance around the float mean, corrected for its rounding */
+            float fm = (float)mean;
+            double dm = 0;
             for (int64_t n = 0; n < N; n++) {
-                const float *p = X + (n * C + c) * S;
-                for (int64_t i = 0; i < S; i++) {
-                    double d = p[i] - mean;
-                    ss += d * d;
-                }
+                ss += psqdev(X + (n * C + c) * S, S, fm);
+                dm += psum(X + (n * C + c) * S, S);
             }
+            dm = dm / (double)M - fm;
+            ss -= (double)M * dm * dm;
             double var = ss / (double)M;
             invstd = 1.0 / sqrt(var + a->eps);
             double uvar = M > 1 ? ss / (double)(M - 1) : var;
@@ -93,12 +129,12 @@ static xf_status bn_bwd(nn_kctx *kc, const nn_t *const *x, const nn_t *y, const 
         double mean = train ? sv[c] : rmean[c];
         double invstd = train ? sv[C + c] : 1.0 / sqrt((double)rvar[c] + a->eps);
         double sdy = 0, sdyx = 0;
+        float fm = (float)mean;
         for (int64_t n = 0; n < N; n++) {
             const float *p = X + (n * C + c) * S, *g = dy + (n * C + c) * S;
-            for (int64_t i = 0; i < S; i++) {
-                sdy += g[i];
-                sdyx += g[i] * (p[i] - mean);
-            }
+            double s1 = psum(g, S);
+            sdy += s1;
+            sdyx += pdotdev(g, p, S, fm) - s1 * (mean - fm);
         }
         sdyx *= invstd; /* = sum dy * xhat */
         if (dG) dG[c] += (float)sdyx;
@@ -106,14 +142,14 @@ static xf_status bn_bwd(nn_kctx *kc, const nn_t *const *x, const nn_t *y, const 
         if (dX) {
             int64_t M = N * S;
             if (train) {
+                /* dx = a * dy + b * x + c0 with float coefficients */
                 double k1 = gam[c] * invstd / (double)M;
+                float fa = (float)(k1 * (double)M), fb = (float)(-k1 * sdyx * invstd),
+                      fc = (float)(k1 * (-sdy + mean * sdyx * invstd));
                 for (int64_t n = 0; n < N; n++) {
                     const float *p = X + (n * C + c) * S, *g = dy + (n * C + c) * S;
                     float *q = dX + (n * C + c) * S;
-                    for (int64_t i = 0; i < S; i++) {
-                        double xh = (p[i] - mean) * invstd;
-                        q[i] += (float)(k1 * ((double)M * g[i] - sdy - xh * sdyx));
-                    }
+                    for (int64_t i = 0; i < S; i++) q[i] += fa * g[i] + fb * p[i] + fc;
                 }
             } else { /* running statistics: an affine map */
                 float k1 = (float)(gam[c] * invstd);
@@ -144,7 +180,7 @@ static xf_status gn_shape(xf_ctx_t *ctx, const xf_node *n, const nn_t *const *in
     out[0] = *in[0];
     return XF_OK;
 }
-static size_t gn_saved(const xf_node *n, const nn_t *const *x, const nn_t *y, int train) {
+static size_t gn_saved(const xf_node *n, const nn_t *const *x, const nn_t *y, int train, int threads) {
     return train ? 2 * (size_t)(x[0]->s[0] * gn_groups(n, x[0]->s[1])) : 0;
 }
 

@@ -63,9 +63,30 @@ static void max_plane(const pgeo *g, const float *x, float *y, float *dx, const 
             } else y[oh * g->OW + ow] = am >= 0 ? m : 0.0f;
         }
 }
+/* the common 2x2 stride-2 unpadded window, no bounds checks */
+static int is_2x2(const pgeo *g) {
+    return g->kh == 2 && g->kw == 2 && g->sh == 2 && g->sw == 2 && g->ph == 0 && g->pw == 0 && g->dh == 1 && g->dw == 1 &&
+           2 * g->OH <= g->H && 2 * g->OW <= g->W;
+}
+static void max_plane_2x2(const pgeo *g, const float *x, float *y) {
+    for (int64_t oh = 0; oh < g->OH; oh++) {
+        const float *r0 = x + 2 * oh * g->W, *r1 = r0 + g->W;
+        float *yr = y + oh * g->OW;
+        for (int64_t ow = 0; ow < g->OW; ow++) {
+            float a = r0[2 * ow], b = r0[2 * ow + 1], c = r1[2 * ow], d = r1[2 * ow + 1];
+            float m1 = b > a ? b : a, m2 = d > c ? d : c;
+            yr[ow] = m2 > m1 ? m2 : m1;
+        }
+    }
+}
 static xf_status maxpool_fwd(nn_kctx *kc, const nn_t *const *x, nn_t *y) {
     pgeo g = geo(kc->node, x[0], y);
     int64_t P = y->s[0] * y->s[1];
+    if (is_2x2(&g) && !kc->ref) {
+#pragma omp parallel for num_threads(kc->threads) schedule(static)
+        for (int64_t p = 0; p < P; p++) max_plane_2x2(&g, x[0]->d + p * g.H * g.W, y->d + p * g.OH * g.OW);
+        return XF_OK;
+    }
 #pragma omp parallel for num_threads(kc->threads) schedule(static)
     for (int64_t p = 0; p < P; p++) max_plane(&g, x[0]->d + p * g.H * g.W, y->d + p * g.OH * g.OW, NULL, NULL);
     return XF_OK;

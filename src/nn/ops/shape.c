@@ -77,7 +77,7 @@ static xf_status reshape_shape(xf_ctx_t *ctx, const xf_node *n, const nn_t *cons
 const nn_opdef xf_nn_op_reshape = {reshape_shape, copy_fwd, copy_bwd, NULL, NULL, 0, 0, 1, 1};
 
 /* ---- Dropout: inverted dropout, mask saved as 0 / (1/(1-p)) ---- */
-static size_t dropout_saved(const xf_node *n, const nn_t *const *x, const nn_t *y, int train) {
+static size_t dropout_saved(const xf_node *n, const nn_t *const *x, const nn_t *y, int train, int threads) {
     return train ? (size_t)nn_numel(y) : 0;
 }
 static xf_status dropout_fwd(nn_kctx *kc, const nn_t *const *x, nn_t *y) {
