@@ -281,6 +281,40 @@ def hand_models():
     save_npy("hand_opset11_features.npy", y.numpy())
     save_npy("hand_opset11_logits.npy", logits.numpy())
 
+    # opset 13: shape arithmetic beyond PyTorch's view(): Shape -> Slice / Gather / Cast /
+    # Squeeze / Unsqueeze(axes input) / Mul / Div / Concat -> Reshape; an NHWC round trip
+    # through Transposes (the tf2onnx pattern around convs)
+    wc = (r.standard_normal((4, 4, 3, 3)) * 0.3).astype(np.float32)
+    wm = (r.standard_normal((72, 3)) * 0.1).astype(np.float32)
+    nodes = [
+        helper.make_node("Transpose", ["input"], ["nhwc"], perm=[0, 2, 3, 1], name="to_nhwc"),
+        helper.make_node("Transpose", ["nhwc"], ["nchw"], perm=[0, 3, 1, 2], name="to_nchw"),
+        helper.make_node("Conv", ["nchw", "wc"], ["c"], pads=[1, 1, 1, 1], name="conv_s"),
+        helper.make_node("Shape", ["c"], ["s"], name="shape_s"),
+        helper.make_node("Slice", ["s", "st1", "en2"], ["ch"], name="slice_c"),           # [4]
+        helper.make_node("Slice", ["s", "st2", "en4", "ax0", "step1"], ["hw"], name="slice_hw"),  # [6, 6]
+        helper.make_node("Gather", ["hw", "zero"], ["h"], axis=0, name="gather_h"),      # 6
+        helper.make_node("Unsqueeze", ["h", "ax0"], ["h1"], name="unsq_h"),             # [6]
+        helper.make_node("Mul", ["ch", "h1"], ["chh"], name="mul_shape"),               # [24]
+        helper.make_node("Mul", ["chh", "h1"], ["chhw"], name="mul_shape2"),            # [144]
+        helper.make_node("Div", ["chhw", "two"], ["half"], name="div_shape"),           # [72]
+        helper.make_node("Gather", ["s", "zero"], ["n"], axis=0, name="gather_n"),
+        helper.make_node("Unsqueeze", ["n", "ax0"], ["n1"], name="unsq_n"),
+        helper.make_node("Unsqueeze", ["n1", "ax0"], ["n2"], name="unsq_n2"),
+        helper.make_node("Squeeze", ["n2", "ax0"], ["n3"], name="sq_n"),
+        helper.make_node("Concat", ["n3", "two", "half"], ["tgt0"], axis=0, name="cat_t"),
+        helper.make_node("Cast", ["tgt0"], ["tgt"], to=TensorProto.INT64, name="cast_t"),
+        helper.make_node("Reshape", ["c", "tgt"], ["r"], name="reshape_s"),            # (N, 2, 72)
+        helper.make_node("MatMul", ["r", "wm"], ["logits"], name="mm_s"),              # (N, 2, 3)
+    ]
+    inits = [f32("wc", wc), f32("wm", wm), i64("st1", [1]), i64("en2", [2]), i64("st2", [2]), i64("en4", [4]),
+             i64("ax0", [0]), i64("step1", [1]), i64("zero", 0), i64("two", [2])]
+    write_model(model_of(nodes, inits, ["N", 4, 6, 6], "logits", 13), "hand_shapes.onnx")
+    with torch.no_grad():
+        y = torch.nn.functional.conv2d(xt, torch.from_numpy(wc), padding=1).reshape(2, 2, 72)
+        logits = y @ torch.from_numpy(wm)
+    save_npy("hand_shapes_logits.npy", logits.numpy())
+
     # external data: weights in a side file inside the directory
     we = (r.standard_normal((3, 4, 1, 1)) * 0.5).astype(np.float32)
     fc = (r.standard_normal((3 * 36, 2)) * 0.1).astype(np.float32)

@@ -210,6 +210,7 @@ int main(void) {
     }
     check_model(ctx, xt_ref("onnx/hand_opset18.onnx", p, sizeof p), "onnx/hand_input.npy", "hand_opset18", 1);
     check_model(ctx, xt_ref("onnx/hand_opset11.onnx", p, sizeof p), "onnx/hand_input.npy", "hand_opset11", 1);
+    check_model(ctx, xt_ref("onnx/hand_shapes.onnx", p, sizeof p), "onnx/hand_input.npy", "hand_shapes", 1);
     check_model(ctx, xt_ref("onnx/ext/ext_ok.onnx", p, sizeof p), "onnx/hand_input.npy", "ext/ext_ok", 1);
     const char *big[] = {"resnet18", "mobilenet_v2", "densenet121", "vgg11_bn"};
     for (int i = 0; i < 4; i++) {
