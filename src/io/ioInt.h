@@ -63,4 +63,36 @@ xf_status xf_idx_read_header(xf_src *s, xf_idx_hdr *h);
 /* Reads count elements of h's dtype into dst (native endian). */
 xf_status xf_idx_read_elems(xf_src *s, const xf_idx_hdr *h, void *dst, size_t count);
 
+/* Image folder internals shared with the batch stream (folder.c). */
+xf_status xf_folder_geometry(xf_ctx_t *ctx, const xf_folder *f, const xf_data_opts *o, int *c, int *h, int *w, int64_t *first);
+xf_status xf_folder_load_one(xf_ctx_t *ctx, const xf_folder *f, int64_t i, const xf_data_opts *o, int c, int h, int w,
+                             xf_ws_t *ws, float *dst);
+
+/* Image arrays (IDX, .npy): layout of one (N, ...) array of images. */
+typedef struct xf_arr_layout_t {
+    xf_dtype dt;
+    int nhwc;           /* (N, H, W, C) instead of (N, C, H, W) / (N, H, W) */
+    int64_t n, c, h, w;
+    size_t per;         /* elements per image */
+} xf_arr_layout_t;
+xf_status xf_arr_layout(xf_ctx_t *ctx, const char *name, xf_dtype dt, int ndim, const int64_t *shape, xf_arr_layout_t *L);
+xf_status xf_arr_image_to_tensor(xf_ctx_t *ctx, const xf_arr_layout_t *L, const void *img, const xf_data_opts *o, int c, int h,
+                                 int w, xf_ws_t *ws, float *dst);
+xf_status xf_data_out_geometry(xf_ctx_t *ctx, const xf_data_opts *o, int sc, int sh, int sw, int *c, int *h, int *w);
+
+/* A data argument resolved to files (dataspec.c). */
+typedef enum { XF_DATA_FOLDER = 1, XF_DATA_IDX, XF_DATA_NPY, XF_DATA_DIGITS } xf_data_kind;
+typedef struct xf_data_resolved {
+    xf_data_kind kind;
+    char *path;    /* folder, images file, or digits CSV */
+    char *labels;  /* IDX / npy labels file */
+    char *classes; /* classes.txt or NULL */
+} xf_data_resolved;
+xf_status xf_data_resolve(xf_ctx_t *ctx, const char *spec, const xf_data_opts *o, xf_data_resolved *r);
+void xf_data_resolved_free(xf_ctx_t *ctx, xf_data_resolved *r);
+xf_status xf_data_sniff(xf_ctx_t *ctx, const char *path, xf_data_kind *kind);
+xf_status xf_data_read_classes(xf_ctx_t *ctx, const char *path, char ***names, int *k);
+/* Labels array (any integer dtype, (n) or (n, 1)) -> int32 y (n); k_in > 0 fixes k. */
+xf_status xf_data_labels_i32(xf_ctx_t *ctx, const xf_array *la, const char *lname, int64_t n, const char *iname, int k_in,
+                             int32_t *y, int *k_out);
 #endif
