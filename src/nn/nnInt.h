@@ -17,6 +17,13 @@
 
 #include "xfer/nn.h"
 
+/* The engine's loops (elementwise, depthwise, im2col) need the vectoriser's dynamic
+ * cost model (GCC's -O2 only vectorises loops without an epilogue); -O3 for this module
+ * is set here rather than in the shared build files. Not applied in Debug builds. */
+#if defined(__GNUC__) && !defined(__clang__) && defined(__OPTIMIZE__)
+#pragma GCC optimize("O3")
+#endif
+
 typedef struct nn_t {
     float *d;
     int nd;
@@ -58,7 +65,10 @@ static inline void nn_apply_act(const nn_kctx *kc, float *y, int64_t n) {
         for (int64_t i = 0; i < n; i++) y[i] = y[i] > 0.0f ? y[i] : 0.0f;
     } else if (kc->act == 2) {
         float lo = kc->amin, hi = kc->amax;
-        for (int64_t i = 0; i < n; i++) y[i] = y[i] < lo ? lo : (y[i] > hi ? hi : y[i]);
+        for (int64_t i = 0; i < n; i++) {
+            float v = y[i] > lo ? y[i] : lo;
+            y[i] = v < hi ? v : hi;
+        }
     }
 }
 /* y[i] = act(y[i] + b) */
@@ -72,7 +82,8 @@ static inline void nn_bias_act(const nn_kctx *kc, float *y, int64_t n, float b) 
         float lo = kc->amin, hi = kc->amax;
         for (int64_t i = 0; i < n; i++) {
             float v = y[i] + b;
-            y[i] = v < lo ? lo : (v > hi ? hi : v);
+            v = v > lo ? v : lo;
+            y[i] = v < hi ? v : hi;
         }
     } else if (b != 0.0f) {
         for (int64_t i = 0; i < n; i++) y[i] += b;

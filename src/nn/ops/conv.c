@@ -161,7 +161,7 @@ static void col2im(const cgeo *g, const float *dcol, int64_t nb, int64_t ldc, fl
 }
 
 /* ---- depthwise direct kernel ---- */
-static void dw_plane(const cgeo *g, const float *x, const float *w, float bias, float *y) {
+static void dw_plane(const cgeo *g, const float *restrict x, const float *restrict w, float bias, float *restrict y) {
     for (int64_t i = 0; i < g->P; i++) y[i] = bias;
     for (int64_t oh = 0; oh < g->OH; oh++) {
         float *yr = y + oh * g->OW;
@@ -177,8 +177,9 @@ static void dw_plane(const cgeo *g, const float *x, const float *w, float bias, 
                 int64_t o1 = (g->W - off + g->sw - 1) / g->sw;
                 if (o1 > g->OW) o1 = g->OW;
                 if (g->sw == 1) {
-                    const float *xs = xr + off;
-                    for (int64_t ow = o0; ow < o1; ow++) yr[ow] += wv * xs[ow];
+                    const float *restrict xs = xr + off;
+                    float *restrict yo = yr;
+                    for (int64_t ow = o0; ow < o1; ow++) yo[ow] += wv * xs[ow];
                 } else {
                     for (int64_t ow = o0; ow < o1; ow++) yr[ow] += wv * xr[ow * g->sw + off];
                 }
