@@ -1,14 +1,14 @@
 /* Engine benchmark: images per second of xfer's CPU engine, to compare side by side
  * with PyTorch (bench/engine.py; bench/engine.sh runs both and prints the ratios).
  *
- *   (c) train: the zoo's small ResNet (3x3 stem, 3 stages x 2 basic blocks, widths
+ *   (c) train: the zoo's small ResNet (3x3 stem, 3 stages x 2 (or given) basic blocks, widths
  *       32-64-128, BN, ReLU, GAP, Gemm head), 1 x 28 x 28 inputs, batch 128, one SGD
  *       momentum step (forward + loss + backward + update) per batch;
  *   (a) resnet18 and (b) mobilenet_v2 inference, 3 x 224 x 224, batch 32, from the ONNX
  *       files bench/engine.py exports from torchvision (build/bench_resnet18.onnx,
  *       build/bench_mobilenet_v2.onnx); skipped when the files are absent.
  *
- * Usage: engine [threads (2)] [what: all|train|resnet18|mobilenet_v2] [repeats (2)]
+ * Usage: engine [threads (2)] [what: all|train|resnet18|mobilenet_v2] [repeats (2)] [blocks per stage (2)]
  * Each figure is the best of `repeats` timed runs (the machine is shared), after a
  * warm-up. Prints one line per model: "xfer <model> <images/s> img/s <GFLOP/s>" with the
  * model's multiply-add count (x2) from the graph's conv / gemm shapes. */
@@ -57,11 +57,11 @@ static void fill(float *x, int64_t n, uint64_t seed) {
     for (int64_t i = 0; i < n; i++) x[i] = (float)xf_rng_normal(&r);
 }
 
-static int bench_train(xf_ctx_t *ctx, int repeats) {
+static int bench_train(xf_ctx_t *ctx, int repeats, int blocks) {
     int64_t widths[3] = {32, 64, 128};
     xf_graph *g;
     xf_ctx_set_seed(ctx, 1);
-    if (xf_model_small_resnet(ctx, 1, 28, 28, 10, widths, 2, &g)) {
+    if (xf_model_small_resnet(ctx, 1, 28, 28, 10, widths, blocks, &g)) {
         fprintf(stderr, "engine: %s\n", xf_errmsg(ctx));
         return 1;
     }
@@ -108,7 +108,7 @@ static int bench_train(xf_ctx_t *ctx, int repeats) {
     }
     double flops = 3.0 * graph_flops(ctx, g); /* forward + backward (2x) */
     double ips = (double)(B * steps) / best;
-    printf("xfer train_small_resnet %.1f img/s %.1f GFLOP/s (fwd %.1f ms, bwd %.1f ms, update %.1f ms per step)\n", ips,
+    printf("xfer train_small_resnet%d %.1f img/s %.1f GFLOP/s (fwd %.1f ms, bwd %.1f ms, update %.1f ms per step)\n", blocks, ips,
            ips * flops * 1e-9, 1e3 * tf / steps, 1e3 * tb / steps, 1e3 * tu / steps);
     fflush(stdout);
     xf_optim_free(opt);
@@ -171,12 +171,14 @@ int main(int argc, char **argv) {
     int threads = argc > 1 ? atoi(argv[1]) : 2;
     const char *what = argc > 2 ? argv[2] : "all";
     int repeats = argc > 3 ? atoi(argv[3]) : 2;
+    int blocks = argc > 4 ? atoi(argv[4]) : 2;
+    if (blocks < 1) blocks = 1;
     if (repeats < 1) repeats = 1;
     xf_ctx_t *ctx;
     if (xf_ctx_create(&ctx)) return 1;
     xf_ctx_set_threads(ctx, threads);
     int rc = 0;
-    if (!strcmp(what, "all") || !strcmp(what, "train")) rc |= bench_train(ctx, repeats);
+    if (!strcmp(what, "all") || !strcmp(what, "train")) rc |= bench_train(ctx, repeats, blocks);
 #ifdef HAVE_ONNX
     if (!strcmp(what, "all") || !strcmp(what, "resnet18")) rc |= bench_infer(ctx, "resnet18", repeats);
     if (!strcmp(what, "all") || !strcmp(what, "mobilenet_v2")) rc |= bench_infer(ctx, "mobilenet_v2", repeats);

@@ -8,7 +8,7 @@ and thread count, images per second (best of `repeats` timed runs after a warm-u
       batch 32, eval mode, no_grad; both are exported with torch.onnx.export to
       build/bench_<name>.onnx for the C side.
 
-Usage: engine.py [threads (2)] [what: all|train|resnet18|mobilenet_v2|export] [repeats (2)]
+Usage: engine.py [threads (2)] [what: all|train|resnet18|mobilenet_v2|export] [repeats (2)] [blocks (2)]
 """
 import os
 import sys
@@ -21,6 +21,7 @@ import torchvision
 threads = int(sys.argv[1]) if len(sys.argv) > 1 else 2
 what = sys.argv[2] if len(sys.argv) > 2 else "all"
 repeats = max(1, int(sys.argv[3]) if len(sys.argv) > 3 else 2)
+blocks = max(1, int(sys.argv[4]) if len(sys.argv) > 4 else 2)
 torch.set_num_threads(threads)
 torch.manual_seed(0)
 os.makedirs("build", exist_ok=True)
@@ -65,7 +66,7 @@ def best_of(fn, n_images):
 
 
 def bench_train():
-    net = small_resnet()
+    net = small_resnet(blocks=blocks)
     opt = torch.optim.SGD(net.parameters(), lr=0.01, momentum=0.9, weight_decay=5e-4)
     x = torch.randn(128, 1, 28, 28)
     y = torch.arange(128) % 10
@@ -79,7 +80,7 @@ def bench_train():
             loss.backward()
             opt.step()
 
-    print("torch train_small_resnet %.1f img/s" % best_of(run, 128 * steps), flush=True)
+    print("torch train_small_resnet%d %.1f img/s" % (blocks, best_of(run, 128 * steps)), flush=True)
 
 
 def make(name):

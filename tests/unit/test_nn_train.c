@@ -266,7 +266,7 @@ static void test_fashion_mnist(xf_ctx_t *ctx) {
     }
     xf_ctx_set_seed(ctx, 1);
     xf_graph *g;
-    CHECK_OK(ctx, xf_model_small_cnn(ctx, 1, 28, 28, 10, 16, 32, &g));
+    CHECK_OK(ctx, xf_model_small_cnn_flat(ctx, 1, 28, 28, 10, 16, 32, &g));
     xf_imageset tr = {xtr, ytr, Ntr, 1, 28, 28, 10}, te = {xte, yte, Nte, 1, 28, 28, 10};
     xf_train_opts o;
     xf_train_opts_default(&o);
