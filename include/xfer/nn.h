@@ -204,6 +204,44 @@ xf_status xf_evaluate(xf_ctx_t *ctx, xf_graph *g, const xf_imageset *set, int64_
 xf_status xf_net_extract(xf_ctx_t *ctx, xf_graph *g, const float *x, int64_t N, int64_t batch, int value_id,
                          int softmax, float *out, int64_t *dim);
 
+
+/* ---- additions (after the first interface) ---- */
+
+/* Executor options. keep: values to keep readable after forward (inference reuses
+ * buffers; by default only the graph outputs and the feature tap survive); n_keep < 0
+ * keeps every value (no reuse). input_grads: in TRAIN mode also compute gradients with
+ * respect to the graph inputs (tests; costs a full backward even through frozen parts). */
+typedef struct xf_net_opts {
+    const int *keep;
+    int n_keep;
+    int input_grads;
+} xf_net_opts;
+xf_status xf_net_create_ex(xf_ctx_t *ctx, xf_graph *g, int64_t max_batch, xf_net_mode mode, const xf_net_opts *opts,
+                           xf_net_t **out);
+/* Extra graph inputs: a non-parameter value that no node produces, declared with shape
+ * (-1, d1, ...), is an input too; bind its data (B x d1 x ...) before each forward. */
+xf_status xf_net_bind(xf_net_t *net, int value_id, const float *data);
+/* Seeds backward with an arbitrary upstream gradient dy (same shape as the value) instead
+ * of the loss (tests, custom losses). */
+xf_status xf_net_seed_grad(xf_net_t *net, int value_id, const float *dy);
+int64_t xf_net_max_batch(const xf_net_t *net);
+xf_graph *xf_net_graph(const xf_net_t *net);
+
+/* ---- model zoo (src/nn/zoo.c): built by hand with seeded He init (seed from the context) ----
+ * small CNN: conv3x3(c1)-BN-ReLU-conv3x3(c1)-BN-ReLU-maxpool2 - conv3x3(c2)-BN-ReLU-
+ * conv3x3(c2)-BN-ReLU-maxpool2 - GAP - Gemm(classes); widths c1, c2 (0: 32, 64). */
+xf_status xf_model_small_cnn(xf_ctx_t *ctx, int64_t in_ch, int64_t H, int64_t W, int64_t classes, int64_t c1,
+                             int64_t c2, xf_graph **out);
+/* The same CNN with a Flatten head instead of GAP: the (c2, H/4, W/4) map goes whole into
+ * the Gemm (keeps positions; what small-image sets such as Fashion-MNIST benefit from). */
+xf_status xf_model_small_cnn_flat(xf_ctx_t *ctx, int64_t in_ch, int64_t H, int64_t W, int64_t classes, int64_t c1,
+                                  int64_t c2, xf_graph **out);
+/* small ResNet: 3x3 stem (widths[0]) + BN + ReLU, 3 stages of blocks_per_stage basic blocks
+ * (conv3x3-BN-ReLU-conv3x3-BN + skip, ReLU; stages 2 and 3 halve the resolution with a
+ * stride-2 first conv and a 1x1 stride-2 conv + BN on the skip), GAP, Flatten, Gemm head. */
+xf_status xf_model_small_resnet(xf_ctx_t *ctx, int64_t in_ch, int64_t H, int64_t W, int64_t classes,
+                                const int64_t widths[3], int blocks_per_stage, xf_graph **out);
+
 #ifdef __cplusplus
 }
 #endif

@@ -1,0 +1,240 @@
+/* xfer extract: run an ONNX model over images and save one tensor per image.
+ *
+ *   xfer extract --model m.onnx --images X.npy|DATA [--layer auto|NAME] [--probs P.npy]
+ *                [--batch 32] [--threads N] [--mean a,b,c --std a,b,c] -o F.npy
+ *
+ * X.npy is (N, C, H, W) of normalised images (any float/int dtype is converted), used
+ * as it is. Any other DATA is a data spec of xf_data_open (include/xfer/data.h: an image
+ * folder, IDX files, digits, corpus:<task>[:split]): images are resized/cropped to the
+ * model's input size and channels and normalised with --mean/--std (default 0 and 1).
+ * --layer auto taps the input of the last Gemm/MatMul (the penultimate features PARC and
+ * LogME score); NAME is any tensor of the model. F is (N, D), D the product of the
+ * tapped tensor's non-batch dims. --probs also writes the softmax of the model's final
+ * output (source-class probabilities for LEEP/NCE), (N, Z), from the same forward pass.
+ * Built on the public headers only; progress goes to stderr through the context. */
+#include <errno.h>
+#include <math.h>
+#include <stdio.h>
+#include <stdlib.h>
+#include <string.h>
+
+#include "cli.h"
+#include "xfer/data.h"
+#include "xfer/onnx.h"
+
+static const char *USAGE =
+    "usage: xfer extract --model m.onnx --images X.npy|DATA [--layer auto|NAME] [--probs P.npy]\n"
+    "                    [--batch 32] [--threads N] [--mean a,b,c --std a,b,c] -o F.npy\n"
+    "\n"
+    "Runs the model over the images and writes the tensor named by --layer for every image\n"
+    "to F ((N, D) float32). X.npy: (N, C, H, W) normalised images, used as they are. DATA:\n"
+    "an image folder, IDX files, digits or corpus:<task>[:split], resized to the model's\n"
+    "input and normalised with --mean/--std. --layer auto (default) is the input of the last\n"
+    "Gemm/MatMul. --probs writes softmax(final output) (N, Z).\n";
+
+/* "a,b,c" (or one value for all channels) into v[3]. */
+static int parse_triple(const char *s, float *v) {
+    char *end;
+    for (int k = 0; k < 3; k++) {
+        errno = 0;
+        double d = strtod(s, &end);
+        if (errno || end == s || !isfinite(d)) return -1;
+        v[k] = (float)d;
+        if (*end == 0) {
+            if (k == 0) v[1] = v[2] = v[0];
+            else if (k < 2) return -1;
+            return 0;
+        }
+        if (*end != ',') return -1;
+        s = end + 1;
+    }
+    return -1;
+}
+
+static int is_npy(const char *p) {
+    size_t l = strlen(p);
+    return l > 4 && !strcmp(p + l - 4, ".npy");
+}
+
+static int parse_i64(const char *s, int64_t lo, int64_t hi, int64_t *out) {
+    char *end;
+    errno = 0;
+    long long v = strtoll(s, &end, 10);
+    if (errno || *end || end == s || v < lo || v > hi) return -1;
+    *out = v;
+    return 0;
+}
+
+/* Non-batch element count of a value after planning. */
+static int value_dim(xf_net_t *net, int id, int64_t *dim) {
+    int nd;
+    int64_t shape[XF_NN_MAXDIM];
+    if (xf_net_shape(net, id, &nd, shape) != XF_OK) return -1;
+    int64_t d = 1;
+    for (int k = 1; k < nd; k++) d *= shape[k];
+    *dim = d;
+    return 0;
+}
+
+/* Row-wise softmax in float64 (max-shifted), written back as float32. */
+static void softmax_rows(float *p, int64_t n, int64_t z) {
+    for (int64_t i = 0; i < n; i++) {
+        float *r = p + i * z;
+        double mx = -INFINITY, s = 0;
+        for (int64_t k = 0; k < z; k++) mx = r[k] > mx ? r[k] : mx;
+        for (int64_t k = 0; k < z; k++) s += exp((double)r[k] - mx);
+        for (int64_t k = 0; k < z; k++) r[k] = (float)(exp((double)r[k] - mx) / s);
+    }
+}
+
+int xf_cli_extract(int argc, char **argv) {
+    const char *cmd = "extract", *model = NULL, *images = NULL, *layer = "auto", *probs = NULL, *out = NULL;
+    int64_t batch = 32, threads = 0;
+    float mean[3] = {0, 0, 0}, stdv[3] = {1, 1, 1};
+    for (int i = 1; i < argc; i++) {
+        const char *a = argv[i];
+        if (!strcmp(a, "-h") || !strcmp(a, "--help")) {
+            fputs(USAGE, stdout);
+            return 0;
+        }
+        if (i + 1 >= argc) return xf_cli_usage(cmd, "option '%s' needs a value", a);
+        const char *v = argv[++i];
+        if (!strcmp(a, "--model")) model = v;
+        else if (!strcmp(a, "--images")) images = v;
+        else if (!strcmp(a, "--layer")) layer = v;
+        else if (!strcmp(a, "--probs")) probs = v;
+        else if (!strcmp(a, "-o") || !strcmp(a, "--output")) out = v;
+        else if (!strcmp(a, "--mean")) {
+            if (parse_triple(v, mean)) return xf_cli_usage(cmd, "--mean takes 1 or 3 comma-separated numbers, got '%s'", v);
+        } else if (!strcmp(a, "--std")) {
+            if (parse_triple(v, stdv) || !(stdv[0] > 0 && stdv[1] > 0 && stdv[2] > 0))
+                return xf_cli_usage(cmd, "--std takes 1 or 3 comma-separated positive numbers, got '%s'", v);
+        } else if (!strcmp(a, "--batch")) {
+            if (parse_i64(v, 1, 1 << 20, &batch)) return xf_cli_usage(cmd, "--batch must be an integer >= 1, got '%s'", v);
+        } else if (!strcmp(a, "--threads")) {
+            if (parse_i64(v, 0, 4096, &threads)) return xf_cli_usage(cmd, "--threads must be an integer >= 0, got '%s'", v);
+        } else
+            return xf_cli_usage(cmd, "unknown option '%s'", a);
+    }
+    if (!model) return xf_cli_usage(cmd, "--model is required");
+    if (!images) return xf_cli_usage(cmd, "--images is required");
+    if (!out) return xf_cli_usage(cmd, "-o is required");
+
+    xf_ctx_t *ctx = xf_cli_ctx();
+    if (!ctx) return xf_cli_fail(cmd, NULL);
+    if (threads > 0) xf_ctx_set_threads(ctx, (int)threads);
+    int rc = 1;
+    xf_graph *g = NULL;
+    xf_net_t *net = NULL;
+    xf_array xa;
+    memset(&xa, 0, sizeof xa);
+    xf_dataset ds;
+    memset(&ds, 0, sizeof ds);
+    float *x = NULL, *feat = NULL, *prob = NULL;
+
+    if (xf_onnx_import(ctx, model, &g) != XF_OK) goto fail;
+    const xf_value *in = &g->values[g->input];
+    if (!is_npy(images)) {
+        /* a data spec: decoded, resized to the model's input, normalised */
+        if (in->ndim != 4 || (in->shape[1] != 1 && in->shape[1] != 3)) {
+            XF_ERR(ctx, XF_ERR_UNSUPPORTED, "%s: input is not (N, 1|3, H, W): give images as a .npy", model);
+            goto fail;
+        }
+        xf_data_opts o;
+        xf_data_opts_default(&o);
+        o.channels = (int)in->shape[1];
+        o.height = (int)in->shape[2];
+        o.width = (int)in->shape[3];
+        for (int k = 0; k < 3; k++) o.mean[k] = mean[k], o.std[k] = stdv[k];
+        if (xf_data_open(ctx, images, &o, &ds) != XF_OK) goto fail;
+        int64_t shape[4] = {ds.n, ds.c, ds.h, ds.w};
+        if (xf_array_alloc(ctx, &xa, XF_DT_F32, 4, shape) != XF_OK) goto fail;
+        memcpy(xa.data, ds.x, (size_t)xa.size * sizeof(float));
+        xf_dataset_free(ctx, &ds);
+    } else if (xf_npy_read(ctx, images, &xa) != XF_OK)
+        goto fail;
+    if (xa.ndim != in->ndim) {
+        XF_ERR(ctx, XF_ERR_SHAPE, "%s: %d-D images, the model '%s' takes %d-D input", images, xa.ndim, model, in->ndim);
+        goto fail;
+    }
+    for (int k = 1; k < in->ndim; k++)
+        if (in->shape[k] > 0 && xa.shape[k] != in->shape[k]) {
+            XF_ERR(ctx, XF_ERR_SHAPE, "%s: image dimension %d is %lld, the model '%s' takes %lld", images, k,
+                   (long long)xa.shape[k], model, (long long)in->shape[k]);
+            goto fail;
+        }
+    int64_t N = xa.shape[0];
+    if (N < 1) {
+        XF_ERR(ctx, XF_ERR_SHAPE, "%s: no images", images);
+        goto fail;
+    }
+    if (xf_array_to_f32(ctx, &xa, 1, &x) != XF_OK) {
+        xf_error_prefix(ctx, images);
+        goto fail;
+    }
+    int64_t per = xa.size / N;
+    xf_array_free(ctx, &xa);
+
+    int fv;
+    if (!strcmp(layer, "auto")) {
+        fv = xf_graph_feature_value(g);
+        if (fv < 0) {
+            XF_ERR(ctx, XF_ERR_NOTFOUND, "%s: no Gemm/MatMul in the model: name the feature tensor with --layer", model);
+            goto fail;
+        }
+    } else if ((fv = xf_graph_find(g, layer)) < 0 || g->values[fv].is_param) {
+        XF_ERR(ctx, XF_ERR_NOTFOUND, "%s: no tensor named '%s' computed by the model", model, layer);
+        goto fail;
+    }
+    int ov = xf_graph_output_value(g);
+    if (probs && ov < 0) {
+        XF_ERR(ctx, XF_ERR_NOTFOUND, "%s: the model has no output for --probs", model);
+        goto fail;
+    }
+    int64_t B = batch < N ? batch : N;
+    if (xf_net_create(ctx, g, B, XF_NET_INFER, &net) != XF_OK) goto fail;
+    int64_t D, Z = 0;
+    if (value_dim(net, fv, &D) || (probs && value_dim(net, ov, &Z))) goto fail;
+    feat = xf_calloc(ctx, (size_t)N, (size_t)D * sizeof *feat);
+    if (!feat) goto fail;
+    if (probs && !(prob = xf_calloc(ctx, (size_t)N, (size_t)Z * sizeof *prob))) goto fail;
+    xf_progress(ctx, "extract", 0, N);
+    for (int64_t i = 0; i < N; i += B) {
+        int64_t b = N - i < B ? N - i : B;
+        if (xf_net_forward(net, x + i * per, b) != XF_OK) goto fail;
+        const float *f = xf_net_data(net, fv);
+        if (!f) {
+            XF_ERR(ctx, XF_ERR_INTERNAL, "%s: tensor '%s' was not computed", model, g->values[fv].name);
+            goto fail;
+        }
+        memcpy(feat + i * D, f, (size_t)(b * D) * sizeof *feat);
+        if (prob) {
+            const float *o = xf_net_data(net, ov);
+            if (!o) {
+                XF_ERR(ctx, XF_ERR_INTERNAL, "%s: output was not computed", model);
+                goto fail;
+            }
+            memcpy(prob + i * Z, o, (size_t)(b * Z) * sizeof *prob);
+        }
+        xf_progress(ctx, "extract", i + b, N);
+    }
+    int64_t fshape[2] = {N, D};
+    if (xf_npy_write_raw(ctx, out, XF_DT_F32, 2, fshape, feat) != XF_OK) goto fail;
+    if (prob) {
+        softmax_rows(prob, N, Z);
+        int64_t pshape[2] = {N, Z};
+        if (xf_npy_write_raw(ctx, probs, XF_DT_F32, 2, pshape, prob) != XF_OK) goto fail;
+    }
+    rc = 0;
+fail:
+    if (rc) xf_cli_fail(cmd, ctx);
+    xf_free(ctx, prob);
+    xf_free(ctx, feat);
+    xf_free(ctx, x);
+    xf_array_free(ctx, &xa);
+    xf_dataset_free(ctx, &ds);
+    xf_net_free(net);
+    xf_graph_free(g);
+    xf_ctx_free(ctx);
+    return rc;
+}

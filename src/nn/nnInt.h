@@ -1,0 +1,161 @@
+/* Private header of the nn module: the tensor view the kernels work on, the kernel
+ * context, and the op table (shape rule, forward, backward, scratch and saved sizes per
+ * op family). Only src/nn includes this.
+ *
+ * Kernel contract:
+ *   - forward writes y (never aliases an input);
+ *   - backward ACCUMULATES (+=) into every dx[i] that is not NULL (the executor zeroes
+ *     gradient buffers before a backward pass, so fan-out needs no special case);
+ *   - scratch: k->scratch holds at least op->scratch() floats, shared by all nodes;
+ *   - saved: k->saved holds op->saved() floats kept from forward to backward (BN batch
+ *     statistics, max-pool arg-max, dropout mask), training mode only.
+ * Activations have the batch in dimension 0; parameters have their full shape. */
+#ifndef XFER_NN_INT_H
+#define XFER_NN_INT_H
+#include <stddef.h>
+#include <string.h>
+
+#include "xfer/nn.h"
+
+/* The engine's loops (elementwise, depthwise, im2col) need the vectoriser's dynamic
+ * cost model (GCC's -O2 only vectorises loops without an epilogue); -O3 for this module
+ * is set here rather than in the shared build files. Not applied in Debug builds. */
+#if defined(__GNUC__) && !defined(__clang__) && defined(__OPTIMIZE__)
+#pragma GCC optimize("O3")
+#endif
+#if !defined(XFER_HAVE_OPENMP) && defined(__GNUC__)
+#pragma GCC diagnostic ignored "-Wunknown-pragmas" /* serial build: the omp pragmas are inert */
+#endif
+
+typedef struct nn_t {
+    float *d;
+    int nd;
+    int64_t s[XF_NN_MAXDIM];
+    int param; /* a parameter (no batch dimension) */
+} nn_t;
+
+static inline int64_t nn_numel(const nn_t *t) {
+    int64_t n = 1;
+    for (int i = 0; i < t->nd; i++) n *= t->s[i];
+    return n;
+}
+static inline int64_t nn_shape_numel(int nd, const int64_t *s) {
+    int64_t n = 1;
+    for (int i = 0; i < nd; i++) n *= s[i];
+    return n;
+}
+
+typedef struct nn_kctx {
+    xf_ctx_t *ctx;
+    const xf_node *node;
+    int train;    /* training-mode semantics (BN batch stats, dropout) */
+    int ref;      /* use the plain reference kernels */
+    int threads;    /* the context's thread count */
+    float *scratch; /* shared scratch, size from op->scratch */
+    float *saved;   /* per-node saved state (training) */
+    xf_rng *rng;    /* dropout */
+    /* inference fusion (set by the executor's plan, never in training):
+     * conv weights/bias with a following BatchNorm folded in, and an activation applied
+     * to the output as it is written (Conv, Add) */
+    const float *wfold, *bfold;
+    int act; /* 0 none, 1 relu, 2 clip(amin, amax) */
+    float amin, amax;
+} nn_kctx;
+
+/* the fused activation over a row */
+static inline void nn_apply_act(const nn_kctx *kc, float *y, int64_t n) {
+    if (kc->act == 1) {
+        for (int64_t i = 0; i < n; i++) y[i] = y[i] > 0.0f ? y[i] : 0.0f;
+    } else if (kc->act == 2) {
+        float lo = kc->amin, hi = kc->amax;
+        for (int64_t i = 0; i < n; i++) {
+            float v = y[i] > lo ? y[i] : lo;
+            y[i] = v < hi ? v : hi;
+        }
+    }
+}
+/* y[i] = act(y[i] + b) */
+static inline void nn_bias_act(const nn_kctx *kc, float *y, int64_t n, float b) {
+    if (kc->act == 1) {
+        for (int64_t i = 0; i < n; i++) {
+            float v = y[i] + b;
+            y[i] = v > 0.0f ? v : 0.0f;
+        }
+    } else if (kc->act == 2) {
+        float lo = kc->amin, hi = kc->amax;
+        for (int64_t i = 0; i < n; i++) {
+            float v = y[i] + b;
+            v = v > lo ? v : lo;
+            y[i] = v < hi ? v : hi;
+        }
+    } else if (b != 0.0f) {
+        for (int64_t i = 0; i < n; i++) y[i] += b;
+    }
+}
+
+/* Shape rule: in[i] holds input shapes (activations with the concrete batch B in
+ * dim 0); fills out[0] (and out[1] where an op has a second output). Errors name the node. */
+typedef xf_status (*nn_shape_fn)(xf_ctx_t *ctx, const xf_node *n, const nn_t *const *in, nn_t *out);
+typedef xf_status (*nn_fwd_fn)(nn_kctx *k, const nn_t *const *x, nn_t *y);
+/* dx[i] NULL: no gradient wanted for input i. */
+typedef xf_status (*nn_bwd_fn)(nn_kctx *k, const nn_t *const *x, const nn_t *y, const float *dy, float *const *dx);
+/* Floats of scratch (forward and backward; threads: the kernel's thread count, for
+ * per-thread slices) and of saved state for the node. */
+typedef size_t (*nn_size_fn)(const xf_node *n, const nn_t *const *x, const nn_t *y, int train, int threads);
+
+typedef struct nn_opdef {
+    nn_shape_fn shape;
+    nn_fwd_fn fwd;
+    nn_bwd_fn bwd; /* NULL: not differentiable (error if a gradient is needed) */
+    nn_size_fn scratch;
+    nn_size_fn saved;
+    unsigned param_ok;  /* bit i: input i may be a parameter */
+    unsigned param_req; /* bit i: input i must be a parameter */
+    int min_in, max_in;
+} nn_opdef;
+
+const nn_opdef *xf_nn_opdef(xf_op op);
+
+/* op families, one file each under src/nn/ops */
+extern const nn_opdef xf_nn_op_conv;
+extern const nn_opdef xf_nn_op_batchnorm, xf_nn_op_groupnorm, xf_nn_op_instancenorm;
+extern const nn_opdef xf_nn_op_relu, xf_nn_op_clip, xf_nn_op_sigmoid, xf_nn_op_gelu;
+extern const nn_opdef xf_nn_op_add, xf_nn_op_mul;
+extern const nn_opdef xf_nn_op_maxpool, xf_nn_op_avgpool, xf_nn_op_gap;
+extern const nn_opdef xf_nn_op_gemm, xf_nn_op_matmul;
+extern const nn_opdef xf_nn_op_concat, xf_nn_op_flatten, xf_nn_op_reshape, xf_nn_op_transpose, xf_nn_op_pad,
+    xf_nn_op_identity, xf_nn_op_dropout;
+extern const nn_opdef xf_nn_op_softmax;
+
+/* Softmax cross-entropy (softmax.c): logits (B x K), labels; loss mean over the batch;
+ * dlogits (B x K, may be NULL) = (softmax - onehot) / B. Row sums in double. */
+xf_status xf_nn_softmax_xent(xf_ctx_t *ctx, const float *logits, int64_t B, int64_t K, const int32_t *labels,
+                             double *loss, int64_t *correct, float *dlogits);
+/* Row softmax in place (B x K), double accumulation. */
+void xf_nn_softmax_rows(float *x, int64_t B, int64_t K);
+
+/* Shared shape helper: numpy broadcasting of two shapes (eltwise.c). */
+xf_status xf_nn_broadcast_shape(xf_ctx_t *ctx, const xf_node *n, const nn_t *a, const nn_t *b, nn_t *out);
+
+/* Output spatial size of a conv/pool window (PyTorch's rule for ceil_mode: the last
+ * window must start inside the input or the left padding). */
+static inline int64_t nn_win_out(int64_t in, int64_t k, int64_t s, int64_t p0, int64_t p1, int64_t d, int ceil_mode) {
+    int64_t span = in + p0 + p1 - d * (k - 1) - 1;
+    if (span < 0) return 0;
+    int64_t o = ceil_mode ? (span + s - 1) / s + 1 : span / s + 1;
+    if (ceil_mode && (o - 1) * s >= in + p0) o--;
+    return o;
+}
+
+/* Kernels name their context `kc` and parallelise with
+ *   #pragma omp parallel for num_threads(kc->threads)
+ * (ignored without OpenMP). */
+
+#define NN_SHAPE_ERR(ctx, n, ...) nn_shape_err((ctx), (n), __FILE__, __LINE__, __VA_ARGS__)
+xf_status nn_shape_err(xf_ctx_t *ctx, const xf_node *n, const char *file, int line, const char *fmt, ...)
+#if defined(__GNUC__)
+    __attribute__((format(printf, 5, 6)))
+#endif
+    ;
+
+#endif
