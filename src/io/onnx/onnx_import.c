@@ -62,7 +62,7 @@ typedef struct imp_val {
     float *f;           /* (n) when !is_int */
     int64_t *i;         /* (n) when is_int */
     unsigned char *sym; /* (n) when is_int: 1 = this entry is the batch size */
-    int uses;           /* consumers left (frees big constants early) */
+    int f_borrowed;     /* f points at the graph parameter's data (after materialize) */
 } imp_val;
 
 typedef struct imp {
@@ -80,6 +80,7 @@ typedef struct imp {
     const Onnx__NodeProto *node;
     int node_idx;
     const Onnx__GraphProto *gp;
+    ProtobufCAllocator *pa; /* the unpacker's allocator (to release raw bytes early) */
     unsigned char *skip; /* nodes consumed by a fused pattern */
     int tmp_counter;
 } imp;
@@ -159,7 +160,7 @@ static xf_status val_new(imp *m, const char *name, imp_val **out) {
 }
 
 static void const_free(imp *m, imp_val *v) {
-    xf_free(m->ctx, v->f);
+    if (!v->f_borrowed) xf_free(m->ctx, v->f);
     xf_free(m->ctx, v->i);
     xf_free(m->ctx, v->sym);
     v->f = NULL;
@@ -521,6 +522,13 @@ static xf_status materialize(imp *m, imp_val *v, int *id) {
     xf_status st = xf_graph_add_value(m->g, v->name, v->ndim ? v->ndim : 1, v->ndim ? v->dims : &one, v->f, id);
     if (st) return st;
     v->vid = *id;
+    /* the graph holds a copy now: read that one from here on (halves peak memory for
+     * big models; parameter data blocks do not move when g->values grows) */
+    if (m->g->values[*id].data) {
+        xf_free(m->ctx, v->f);
+        v->f = m->g->values[*id].data;
+        v->f_borrowed = 1;
+    }
     return XF_OK;
 }
 
@@ -1732,12 +1740,19 @@ static xf_status import_graph(imp *m, const Onnx__ModelProto *mp) {
         if (!m->g->name) return XF_ERR_NOMEM;
         memcpy(m->g->name, gp->name, l + 1);
     }
-    /* initializers */
+    /* initializers; each one's raw bytes are released once converted, so a big model
+     * is not held twice */
     for (size_t k = 0; k < gp->n_initializer; k++) {
-        const Onnx__TensorProto *t = gp->initializer[k];
+        Onnx__TensorProto *t = gp->initializer[k];
         imp_val *v;
         if ((st = val_new(m, t->name, &v))) return st;
         if ((st = load_tensor(m, t, v))) return st;
+        if (t->has_raw_data && t->raw_data.data && m->pa) {
+            m->pa->free(m->pa->allocator_data, t->raw_data.data);
+            t->raw_data.data = NULL;
+            t->raw_data.len = 0;
+            t->has_raw_data = 0;
+        }
     }
     /* the image input: the one graph input that is not an initializer */
     int found = 0;
@@ -1858,6 +1873,7 @@ static xf_status import_buf(xf_ctx_t *ctx, const uint8_t *buf, size_t len, const
     m.ctx = ctx;
     m.file = name;
     m.dir = dir;
+    m.pa = &pa;
     xf_status st = import_graph(&m, mp);
     imp_cleanup(&m);
     onnx__model_proto__free_unpacked(mp, &pa);
