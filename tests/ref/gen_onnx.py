@@ -177,6 +177,22 @@ class SmallCNN(torch.nn.Module):
         return self.fc2(self.drop(torch.relu(self.fc1(x))))
 
 
+class GeluCNN(torch.nn.Module):
+    """GELU (exported by torch 1.13 as Div -> Erf -> Add -> Mul -> Mul) in a tiny CNN."""
+
+    def __init__(self):
+        super().__init__()
+        self.c1 = torch.nn.Conv2d(3, 8, 3, padding=1)
+        self.bn = torch.nn.BatchNorm2d(8)
+        self.c2 = torch.nn.Conv2d(8, 16, 3, stride=2, padding=1)
+        self.fc = torch.nn.Linear(16, 10)
+
+    def forward(self, x):
+        x = torch.nn.functional.gelu(self.bn(self.c1(x)))
+        x = torch.nn.functional.gelu(self.c2(x))
+        return self.fc(torch.flatten(torch.nn.functional.adaptive_avg_pool2d(x, 1), 1))
+
+
 def small_cnn():
     torch.manual_seed(1)
     m = SmallCNN()
@@ -558,6 +574,11 @@ def main():
         x224 = torch.from_numpy(images(2, 224, 13))
         save_npy("input224.npy", x224.numpy(), gz=True)
         export("vgg11_bn", m, x224, calib=torch.from_numpy(images(4, 224, 14)))
+    # (appended last so the random streams of the fixtures above stay as they were)
+    torch.manual_seed(4)
+    m = GeluCNN()
+    init_weights(m)
+    export("gelu_cnn", m, x32, gz=False, calib=calib32)
 
 
 if __name__ == "__main__":

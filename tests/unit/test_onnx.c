@@ -189,8 +189,8 @@ int main(void) {
     int sanitized = getenv("XF_SANITIZED") != NULL;
 
     /* ---- models against PyTorch ---- */
-    const char *small[] = {"small_cnn_op11", "small_cnn_op13", "small_cnn_op17", "small_cnn_static"};
-    for (int i = 0; i < 4; i++) {
+    const char *small[] = {"small_cnn_op11", "small_cnn_op13", "small_cnn_op17", "small_cnn_static", "gelu_cnn"};
+    for (int i = 0; i < 5; i++) {
         char rel[128];
         snprintf(rel, sizeof rel, "onnx/%s.onnx", small[i]);
         check_model(ctx, xt_ref(rel, p, sizeof p), "onnx/input32.npy", small[i], 1);
@@ -205,6 +205,16 @@ int main(void) {
             CHECK(count_op(g, XF_OP_RESHAPE) == 1, "small_cnn: %d reshapes (want the view only)", count_op(g, XF_OP_RESHAPE));
             int fv = xf_graph_feature_value(g);
             CHECK(fv >= 0 && g->values[fv].ndim == 2 && g->values[fv].shape[1] == 32, "small_cnn: feature tap");
+            xf_graph_free(g);
+        }
+    }
+    {
+        /* PyTorch's erf GELU became XF_OP_GELU (and the exporter's form folds back too) */
+        xf_graph *g;
+        CHECK_OK(ctx, xf_onnx_import(ctx, xt_ref("onnx/gelu_cnn.onnx", p, sizeof p), &g));
+        if (g) {
+            CHECK(count_op(g, XF_OP_GELU) == 2, "gelu_cnn: %d GELU nodes", count_op(g, XF_OP_GELU));
+            CHECK(count_op(g, XF_OP_MUL) == 0, "gelu_cnn: Mul left");
             xf_graph_free(g);
         }
     }
