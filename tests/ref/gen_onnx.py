@@ -15,6 +15,7 @@ Keeping the fixtures small (< 25 MB for the whole directory) with real architect
     positions, the rest zeros;
   * BatchNorm running statistics are calibrated on a batch (train-mode pass with
     momentum 1) so activations stay O(1) through 121 layers (densenet) - non-degenerate;
+  * efficientnet_b0 (SiLU, squeeze-excitation) is exported too;
   * models are stored gzipped (.onnx.gz); the C tests inflate them with zlib into XF_TMP.
 Inputs are 32x32 (batch 2) except vgg11_bn: torch 1.13 cannot export its
 AdaptiveAvgPool2d((7,7)) unless the feature map is a multiple of 7, so it runs at 224x224.
@@ -131,6 +132,9 @@ def export(name, model, x, opset=13, gz=True, dynamic=True, calib=None):
     with torch.no_grad():
         logits = model(x)
     h.remove()
+    with torch.no_grad():  # torch's own float32 rounding, for scale: float32 vs float64 logits
+        m64 = __import__("copy").deepcopy(model).double()
+        noise = float((logits.double() - m64(x.double())).abs().max() / m64(x.double()).abs().max())
     buf = io.BytesIO()
     kw = dict(dynamic_axes={"input": {0: "N"}, "logits": {0: "N"}}) if dynamic else {}
     torch.onnx.export(model, x, buf, opset_version=opset, input_names=["input"], output_names=["logits"],
@@ -147,7 +151,7 @@ def export(name, model, x, opset=13, gz=True, dynamic=True, calib=None):
     save_npy(name + "_logits.npy", logits.numpy())
     f = feats["f"].numpy()
     print(f"{name}: {len(data) / 1e6:.1f} MB onnx, features {f.shape} std {f.std():.3g}, "
-          f"logits std {logits.std():.3g}", file=sys.stderr)
+          f"logits std {logits.std():.3g}, torch float32 vs float64 {noise:.1e}", file=sys.stderr)
 
 
 class SmallCNN(torch.nn.Module):
@@ -579,6 +583,19 @@ def main():
     m = GeluCNN()
     init_weights(m)
     export("gelu_cnn", m, x32, gz=False, calib=calib32)
+    # efficientnet-style SiLU (Sigmoid * Mul) and squeeze-excitation (GAP -> conv -> Mul)
+    torch.manual_seed(5)
+    m = torchvision.models.efficientnet_b0()
+    init_weights(m)
+    with torch.no_grad():  # tame the squeeze-excitation gains: activations O(1), float32 noise ~1e-5
+        for mod in m.modules():
+            if isinstance(mod, torch.nn.Conv2d) and mod.bias is not None:
+                mod.bias.zero_()
+            if isinstance(mod, torch.nn.BatchNorm2d):
+                mod.weight.mul_(0.5)
+            if isinstance(mod, torch.nn.Linear):
+                mod.weight.mul_(0.1)
+    export("efficientnet_b0", m, x32, calib=calib32)
 
 
 if __name__ == "__main__":

@@ -1,5 +1,5 @@
 /* ONNX import/export against PyTorch (tests/ref/gen_onnx.py): torchvision resnet18,
- * mobilenet_v2, densenet121, vgg11_bn and a small GroupNorm CNN at opsets 11/13/17 (and a
+ * mobilenet_v2, densenet121, vgg11_bn, efficientnet_b0, a small GELU CNN and a small GroupNorm CNN at opsets 11/13/17 (and a
  * static-batch export), hand-made opset-11 and opset-18 graphs, external data; the
  * bad-model table; export -> re-import round trips; truncated inputs; allocation failure.
  *
@@ -222,8 +222,8 @@ int main(void) {
     check_model(ctx, xt_ref("onnx/hand_opset11.onnx", p, sizeof p), "onnx/hand_input.npy", "hand_opset11", 1);
     check_model(ctx, xt_ref("onnx/hand_shapes.onnx", p, sizeof p), "onnx/hand_input.npy", "hand_shapes", 1);
     check_model(ctx, xt_ref("onnx/ext/ext_ok.onnx", p, sizeof p), "onnx/hand_input.npy", "ext/ext_ok", 1);
-    const char *big[] = {"resnet18", "mobilenet_v2", "densenet121", "vgg11_bn"};
-    for (int i = 0; i < 4; i++) {
+    const char *big[] = {"resnet18", "mobilenet_v2", "densenet121", "vgg11_bn", "efficientnet_b0"};
+    for (int i = 0; i < 5; i++) {
         if (sanitized && i >= 2) continue; /* too slow under ASan; the Release run covers them */
         char name[128];
         snprintf(name, sizeof name, "%s.onnx", big[i]);
