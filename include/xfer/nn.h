@@ -232,6 +232,10 @@ xf_graph *xf_net_graph(const xf_net_t *net);
  * conv3x3(c2)-BN-ReLU-maxpool2 - GAP - Gemm(classes); widths c1, c2 (0: 32, 64). */
 xf_status xf_model_small_cnn(xf_ctx_t *ctx, int64_t in_ch, int64_t H, int64_t W, int64_t classes, int64_t c1,
                              int64_t c2, xf_graph **out);
+/* The same CNN with a Flatten head instead of GAP: the (c2, H/4, W/4) map goes whole into
+ * the Gemm (keeps positions; what small-image sets such as Fashion-MNIST benefit from). */
+xf_status xf_model_small_cnn_flat(xf_ctx_t *ctx, int64_t in_ch, int64_t H, int64_t W, int64_t classes, int64_t c1,
+                                  int64_t c2, xf_graph **out);
 /* small ResNet: 3x3 stem (widths[0]) + BN + ReLU, 3 stages of blocks_per_stage basic blocks
  * (conv3x3-BN-ReLU-conv3x3-BN + skip, ReLU; stages 2 and 3 halve the resolution with a
  * stride-2 first conv and a 1x1 stride-2 conv + BN on the skip), GAP, Flatten, Gemm head. */

@@ -12,6 +12,7 @@
  * the graph get none, so head-only training back-propagates through the head only).
  * Gradient buffers are zeroed by forward; the loss writes the seed; kernels accumulate.
  * One scratch buffer (the largest any node asks for) is shared by all nodes. */
+#include <math.h>
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
@@ -20,6 +21,16 @@
 #include "xfer/linalg.h"
 
 xf_status xf_nn_graph_shapes(xf_graph *g, int64_t B, nn_t *shapes);
+
+/* One forward step: a node, possibly with a following BatchNorm folded into its
+ * weights and a following ReLU / Clip applied as it writes (inference only). */
+typedef struct nn_step {
+    int node, out;   /* out: the value the step writes (the last fused node's output) */
+    int bn;          /* folded BatchNormalization node or -1 */
+    size_t wofs, bofs; /* offsets of the folded weight / bias in net->fold */
+    int act;
+    float amin, amax;
+} nn_step;
 
 struct xf_net {
     xf_ctx_t *ctx;
@@ -34,6 +45,9 @@ struct xf_net {
     float *arena, *garena, *scratch, *sarena;
     float **saved; /* (n_nodes) */
     size_t scratch_n;
+    nn_step *steps; /* what forward runs: nodes, with inference fusions */
+    int n_steps;
+    float *fold; /* folded conv weights / biases (inference), refreshed every forward */
     xf_rng rng;
 };
 
@@ -57,6 +71,8 @@ void xf_net_free(xf_net_t *net) {
     xf_free(ctx, net->scratch);
     xf_free(ctx, net->sarena);
     xf_free(ctx, net->saved);
+    xf_free(ctx, net->steps);
+    xf_free(ctx, net->fold);
     xf_free(ctx, net);
 }
 
@@ -84,14 +100,17 @@ static xf_status plan_infer(xf_net_t *net, const unsigned char *keep, size_t *of
         last[v] = -1;
         buf_of[v] = -1;
     }
-    for (int i = 0; i < nn; i++)
-        for (int j = 0; j < g->nodes[i].n_in; j++)
-            if (g->nodes[i].in[j] >= 0) last[g->nodes[i].in[j]] = i;
+    (void)nn;
+    for (int i = 0; i < net->n_steps; i++) {
+        const xf_node *n = &g->nodes[net->steps[i].node];
+        for (int j = 0; j < n->n_in; j++)
+            if (n->in[j] >= 0) last[n->in[j]] = i;
+    }
     int nb = 0;
-    for (int i = 0; i < nn; i++) {
-        const xf_node *n = &g->nodes[i];
+    for (int i = 0; i < net->n_steps; i++) {
+        const xf_node *n = &g->nodes[net->steps[i].node];
         for (int o = 0; o < n->n_out; o++) {
-            int v = n->out[o];
+            int v = o == 0 ? net->steps[i].out : n->out[o];
             size_t need = round_up((size_t)nn_numel(&net->sh[v]));
             int best = -1;
             for (int b = 0; b < nb; b++)
@@ -114,7 +133,7 @@ static xf_status plan_infer(xf_net_t *net, const unsigned char *keep, size_t *of
                 bfree[buf_of[v]] = 1;
         }
         for (int o = 0; o < n->n_out; o++) {
-            int v = n->out[o];
+            int v = o == 0 ? net->steps[i].out : n->out[o];
             if (last[v] < 0 && !keep[v]) bfree[buf_of[v]] = 1;
         }
     }
@@ -137,6 +156,95 @@ done:
     xf_free(ctx, bfree);
     xf_free(ctx, bowner);
     return st;
+}
+
+/* the single reader of value v (node index), or -1 if v has none or several */
+static int sole_reader(const xf_graph *g, int v) {
+    int r = -1;
+    for (int i = 0; i < g->n_nodes; i++)
+        for (int j = 0; j < g->nodes[i].n_in; j++)
+            if (g->nodes[i].in[j] == v) {
+                if (r >= 0 && r != i) return -1;
+                if (r == i) return -1; /* read twice by one node */
+                r = i;
+            }
+    return r;
+}
+
+/* Forward steps. Training: one per node. Inference: Conv [+ BatchNorm folded] [+ Relu |
+ * Clip], and Add + Relu, when each intermediate has one reader and is not kept. */
+static xf_status plan_steps(xf_net_t *net, const unsigned char *keep) {
+    xf_graph *g = net->g;
+    xf_ctx_t *ctx = net->ctx;
+    int nn = g->n_nodes;
+    net->steps = xf_calloc(ctx, (size_t)nn, sizeof *net->steps);
+    unsigned char *skip = xf_calloc(ctx, (size_t)nn, 1);
+    if (!net->steps || !skip) {
+        xf_free(ctx, skip);
+        return XF_ERR_NOMEM;
+    }
+    size_t fold_n = 0;
+    int fuse = net->mode == XF_NET_INFER;
+    for (int i = 0; i < nn; i++) {
+        if (skip[i]) continue;
+        const xf_node *n = &g->nodes[i];
+        nn_step *s = &net->steps[net->n_steps++];
+        s->node = i;
+        s->out = n->out[0];
+        s->bn = -1;
+        if (!fuse || n->n_out != 1 || (n->op != XF_OP_CONV && n->op != XF_OP_ADD)) continue;
+        int v = n->out[0];
+        if (n->op == XF_OP_CONV && !keep[v]) {
+            int r = sole_reader(g, v);
+            if (r > i && g->nodes[r].op == XF_OP_BATCHNORM && g->nodes[r].in[0] == v && g->nodes[r].n_out == 1) {
+                const xf_value *w = &g->values[n->in[1]];
+                s->bn = r;
+                s->wofs = fold_n;
+                fold_n += (size_t)nn_shape_numel(w->ndim, w->shape);
+                s->bofs = fold_n;
+                fold_n += (size_t)w->shape[0];
+                skip[r] = 1;
+                v = g->nodes[r].out[0];
+                s->out = v;
+            }
+        }
+        if (keep[v]) continue;
+        int r = sole_reader(g, v);
+        if (r > i && !skip[r] && (g->nodes[r].op == XF_OP_RELU || g->nodes[r].op == XF_OP_CLIP) && g->nodes[r].n_out == 1) {
+            s->act = g->nodes[r].op == XF_OP_RELU ? 1 : 2;
+            s->amin = g->nodes[r].attr.min;
+            s->amax = g->nodes[r].attr.max;
+            skip[r] = 1;
+            s->out = g->nodes[r].out[0];
+        }
+    }
+    xf_free(ctx, skip);
+    if (fold_n) {
+        net->fold = xf_malloc(ctx, fold_n * sizeof(float));
+        if (!net->fold) return XF_ERR_NOMEM;
+    }
+    return XF_OK;
+}
+
+/* W'[m] = W[m] * s, b' = (b - mean) * s + beta with s = gamma / sqrt(var + eps) */
+static void refresh_fold(xf_net_t *net) {
+    xf_graph *g = net->g;
+    for (int i = 0; i < net->n_steps; i++) {
+        const nn_step *s = &net->steps[i];
+        if (s->bn < 0) continue;
+        const xf_node *c = &g->nodes[s->node], *b = &g->nodes[s->bn];
+        const xf_value *w = &g->values[c->in[1]];
+        const float *bias = (c->n_in > 2 && c->in[2] >= 0) ? g->values[c->in[2]].data : NULL;
+        const float *gam = g->values[b->in[1]].data, *bet = g->values[b->in[2]].data, *mu = g->values[b->in[3]].data,
+                    *var = g->values[b->in[4]].data;
+        int64_t M = w->shape[0], per = nn_shape_numel(w->ndim, w->shape) / M;
+        float *wf = net->fold + s->wofs, *bf = net->fold + s->bofs;
+        for (int64_t m = 0; m < M; m++) {
+            double sc = gam[m] / sqrt((double)var[m] + b->attr.eps);
+            for (int64_t k = 0; k < per; k++) wf[m * per + k] = (float)(w->data[m * per + k] * sc);
+            bf[m] = (float)(((bias ? bias[m] : 0.0) - mu[m]) * sc + bet[m]);
+        }
+    }
 }
 
 xf_status xf_net_create_ex(xf_ctx_t *ctx, xf_graph *g, int64_t max_batch, xf_net_mode mode, const xf_net_opts *opts,
@@ -204,6 +312,8 @@ xf_status xf_net_create_ex(xf_ctx_t *ctx, xf_graph *g, int64_t max_batch, xf_net
         keep[keep_ids[i]] = 1;
     }
 
+    if ((st = plan_steps(net, keep))) goto fail;
+
     /* activation buffers */
     size_t total = 0;
     if (train) {
@@ -220,11 +330,13 @@ xf_status xf_net_create_ex(xf_ctx_t *ctx, xf_graph *g, int64_t max_batch, xf_net
         st = XF_ERR_NOMEM;
         goto fail;
     }
-    for (int i = 0; i < nn; i++)
-        for (int o = 0; o < g->nodes[i].n_out; o++) {
-            int v = g->nodes[i].out[o];
+    for (int i = 0; i < net->n_steps; i++) {
+        const xf_node *n = &g->nodes[net->steps[i].node];
+        for (int o = 0; o < n->n_out; o++) {
+            int v = o == 0 ? net->steps[i].out : n->out[o];
             net->sh[v].d = net->arena + offsets[v];
         }
+    }
 
     /* scratch and saved state */
     size_t scr = 0, sav = 0;
@@ -367,18 +479,28 @@ xf_status xf_net_forward(xf_net_t *net, const float *x, int64_t B) {
             }
     }
     net->seeded = 0;
-    for (int i = 0; i < g->n_nodes; i++) {
+    if (net->fold) refresh_fold(net);
+    for (int k = 0; k < net->n_steps; k++) {
+        const nn_step *sp = &net->steps[k];
+        int i = sp->node;
         const xf_node *n = &g->nodes[i];
         const nn_t *in[XF_NODE_MAXIN];
         node_inputs(net, n, in);
         nn_kctx kc;
         kinit(net, &kc, i);
-        xf_status st = xf_nn_opdef(n->op)->fwd(&kc, in, &net->sh[n->out[0]]);
+        if (sp->bn >= 0) {
+            kc.wfold = net->fold + sp->wofs;
+            kc.bfold = net->fold + sp->bofs;
+        }
+        kc.act = sp->act;
+        kc.amin = sp->amin;
+        kc.amax = sp->amax;
+        xf_status st = xf_nn_opdef(n->op)->fwd(&kc, in, &net->sh[sp->out]);
         if (st) {
             if (blas_threads != 1) xf_la_set_threads(blas_threads);
             return node_error(net, n, st);
         }
-        net->computed[n->out[0]] = 1;
+        net->computed[sp->out] = 1;
     }
     net->ran = 1;
     if (blas_threads != 1) xf_la_set_threads(blas_threads);

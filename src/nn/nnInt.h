@@ -17,6 +17,13 @@
 
 #include "xfer/nn.h"
 
+/* The engine's loops (elementwise, depthwise, im2col) need the vectoriser's dynamic
+ * cost model (GCC's -O2 only vectorises loops without an epilogue); -O3 for this module
+ * is set here rather than in the shared build files. Not applied in Debug builds. */
+#if defined(__GNUC__) && !defined(__clang__) && defined(__OPTIMIZE__)
+#pragma GCC optimize("O3")
+#endif
+
 typedef struct nn_t {
     float *d;
     int nd;
@@ -44,7 +51,44 @@ typedef struct nn_kctx {
     float *scratch; /* shared scratch, size from op->scratch */
     float *saved;   /* per-node saved state (training) */
     xf_rng *rng;    /* dropout */
+    /* inference fusion (set by the executor's plan, never in training):
+     * conv weights/bias with a following BatchNorm folded in, and an activation applied
+     * to the output as it is written (Conv, Add) */
+    const float *wfold, *bfold;
+    int act; /* 0 none, 1 relu, 2 clip(amin, amax) */
+    float amin, amax;
 } nn_kctx;
+
+/* the fused activation over a row */
+static inline void nn_apply_act(const nn_kctx *kc, float *y, int64_t n) {
+    if (kc->act == 1) {
+        for (int64_t i = 0; i < n; i++) y[i] = y[i] > 0.0f ? y[i] : 0.0f;
+    } else if (kc->act == 2) {
+        float lo = kc->amin, hi = kc->amax;
+        for (int64_t i = 0; i < n; i++) {
+            float v = y[i] > lo ? y[i] : lo;
+            y[i] = v < hi ? v : hi;
+        }
+    }
+}
+/* y[i] = act(y[i] + b) */
+static inline void nn_bias_act(const nn_kctx *kc, float *y, int64_t n, float b) {
+    if (kc->act == 1) {
+        for (int64_t i = 0; i < n; i++) {
+            float v = y[i] + b;
+            y[i] = v > 0.0f ? v : 0.0f;
+        }
+    } else if (kc->act == 2) {
+        float lo = kc->amin, hi = kc->amax;
+        for (int64_t i = 0; i < n; i++) {
+            float v = y[i] + b;
+            v = v > lo ? v : lo;
+            y[i] = v < hi ? v : hi;
+        }
+    } else if (b != 0.0f) {
+        for (int64_t i = 0; i < n; i++) y[i] += b;
+    }
+}
 
 /* Shape rule: in[i] holds input shapes (activations with the concrete batch B in
  * dim 0); fills out[0] (and out[1] where an op has a second output). Errors name the node. */

@@ -121,9 +121,9 @@ static int zmaxpool2(zb *b, const char *pfx, int x) {
     return y;
 }
 
-/* GAP -> Flatten -> Gemm(classes); names "avgpool", "flatten", "fc" */
-static int zhead(zb *b, int x, int64_t c, int64_t classes) {
-    int p = zunary(b, XF_OP_GLOBALAVGPOOL, "avgpool", x);
+/* [GAP ->] Flatten -> Gemm(classes); names "avgpool", "flatten", "fc"; c = features */
+static int zhead(zb *b, int x, int64_t c, int64_t classes, int gap) {
+    int p = gap ? zunary(b, XF_OP_GLOBALAVGPOOL, "avgpool", x) : x;
     int f = zact(b, "flatten.out");
     xf_node_attr fa;
     xf_node_attr_default(XF_OP_FLATTEN, &fa);
@@ -185,8 +185,8 @@ static xf_status zend(zb *b, xf_graph **out) {
     return XF_OK;
 }
 
-xf_status xf_model_small_cnn(xf_ctx_t *ctx, int64_t in_ch, int64_t H, int64_t W, int64_t classes, int64_t c1,
-                             int64_t c2, xf_graph **out) {
+static xf_status small_cnn(xf_ctx_t *ctx, int64_t in_ch, int64_t H, int64_t W, int64_t classes, int64_t c1,
+                           int64_t c2, int gap, xf_graph **out) {
     if (!out) return XF_ERR(ctx, XF_ERR_INVALID, "xf_model_small_cnn: out is NULL");
     *out = NULL;
     if (c1 <= 0) c1 = 32;
@@ -201,8 +201,18 @@ xf_status xf_model_small_cnn(xf_ctx_t *ctx, int64_t in_ch, int64_t H, int64_t W,
     x = zunary(&b, XF_OP_RELU, "relu3", zbn(&b, "bn3", zconv(&b, "conv3", x, c1, c2, 3, 1, 1), c2));
     x = zunary(&b, XF_OP_RELU, "relu4", zbn(&b, "bn4", zconv(&b, "conv4", x, c2, c2, 3, 1, 1), c2));
     x = zmaxpool2(&b, "pool2", x);
-    zhead(&b, x, c2, classes);
+    zhead(&b, x, gap ? c2 : c2 * (H / 4) * (W / 4), classes, gap);
     return zend(&b, out);
+}
+
+xf_status xf_model_small_cnn(xf_ctx_t *ctx, int64_t in_ch, int64_t H, int64_t W, int64_t classes, int64_t c1,
+                             int64_t c2, xf_graph **out) {
+    return small_cnn(ctx, in_ch, H, W, classes, c1, c2, 1, out);
+}
+
+xf_status xf_model_small_cnn_flat(xf_ctx_t *ctx, int64_t in_ch, int64_t H, int64_t W, int64_t classes, int64_t c1,
+                                  int64_t c2, xf_graph **out) {
+    return small_cnn(ctx, in_ch, H, W, classes, c1, c2, 0, out);
 }
 
 xf_status xf_model_small_resnet(xf_ctx_t *ctx, int64_t in_ch, int64_t H, int64_t W, int64_t classes,
@@ -247,6 +257,6 @@ xf_status xf_model_small_resnet(xf_ctx_t *ctx, int64_t in_ch, int64_t H, int64_t
             cin = c;
         }
     }
-    zhead(&b, x, cin, classes);
+    zhead(&b, x, cin, classes, 1);
     return zend(&b, out);
 }

@@ -161,7 +161,7 @@ static void col2im(const cgeo *g, const float *dcol, int64_t nb, int64_t ldc, fl
 }
 
 /* ---- depthwise direct kernel ---- */
-static void dw_plane(const cgeo *g, const float *x, const float *w, float bias, float *y) {
+static void dw_plane(const cgeo *g, const float *restrict x, const float *restrict w, float bias, float *restrict y) {
     for (int64_t i = 0; i < g->P; i++) y[i] = bias;
     for (int64_t oh = 0; oh < g->OH; oh++) {
         float *yr = y + oh * g->OW;
@@ -177,8 +177,9 @@ static void dw_plane(const cgeo *g, const float *x, const float *w, float bias, 
                 int64_t o1 = (g->W - off + g->sw - 1) / g->sw;
                 if (o1 > g->OW) o1 = g->OW;
                 if (g->sw == 1) {
-                    const float *xs = xr + off;
-                    for (int64_t ow = o0; ow < o1; ow++) yr[ow] += wv * xs[ow];
+                    const float *restrict xs = xr + off;
+                    float *restrict yo = yr;
+                    for (int64_t ow = o0; ow < o1; ow++) yo[ow] += wv * xs[ow];
                 } else {
                     for (int64_t ow = o0; ow < o1; ow++) yr[ow] += wv * xr[ow * g->sw + off];
                 }
@@ -257,9 +258,14 @@ static void conv_ref_bwd(const cgeo *g, const float *X, const float *Wt, const f
 static xf_status conv_fwd(nn_kctx *kc, const nn_t *const *x, nn_t *y) {
     cgeo g = conv_geo(kc->node, x[0], x[1], y);
     const float *X = x[0]->d, *Wt = x[1]->d, *Bs = x[2] ? x[2]->d : NULL;
+    if (kc->wfold) { /* BatchNorm folded in by the executor */
+        Wt = kc->wfold;
+        Bs = kc->bfold;
+    }
     float *Y = y->d;
     if (kc->ref) {
         conv_ref_fwd(&g, X, Wt, Bs, Y);
+        if (kc->act) nn_apply_act(kc, Y, nn_numel(y));
         return XF_OK;
     }
     if (is_depthwise(&g)) {
@@ -268,6 +274,7 @@ static xf_status conv_fwd(nn_kctx *kc, const nn_t *const *x, nn_t *y) {
         for (int64_t p = 0; p < NC; p++) {
             int64_t c = p % g.C;
             dw_plane(&g, X + p * HW, Wt + c * g.kh * g.kw, Bs ? Bs[c] : 0.0f, Y + p * g.P);
+            if (kc->act) nn_apply_act(kc, Y + p * g.P, g.P);
         }
         return XF_OK;
     }
@@ -307,15 +314,11 @@ static xf_status conv_fwd(nn_kctx *kc, const nn_t *const *x, nn_t *y) {
                                (size_t)g.P * sizeof(float));
             }
         }
-    }
-    if (Bs) {
-        int64_t NM = g.N * g.M;
-#pragma omp parallel for num_threads(kc->threads) schedule(static)
-        for (int64_t p = 0; p < NM; p++) {
-            float b = Bs[p % g.M];
-            float *yr = Y + p * g.P;
-            for (int64_t i = 0; i < g.P; i++) yr[i] += b;
-        }
+        /* bias and fused activation while the chunk's output is still in cache */
+        if (Bs || kc->act)
+            for (int64_t b = 0; b < nbb; b++)
+                for (int64_t m = 0; m < g.M; m++)
+                    nn_bias_act(kc, Y + ((n0 + b) * g.M + m) * g.P, g.P, Bs ? Bs[m] : 0.0f);
     }
     return XF_OK;
 }

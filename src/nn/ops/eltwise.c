@@ -112,6 +112,7 @@ static xf_status bin_fwd(nn_kctx *kc, const nn_t *const *x, nn_t *y, int mul) {
             else if (sb == 0) { float bv = b[0]; for (int64_t j = 0; j < L; j++) o[j] = a[j * sa] + bv; }
             else for (int64_t j = 0; j < L; j++) o[j] = a[j * sa] + b[j * sb];
         }
+        if (kc->act) nn_apply_act(kc, o, L); /* fused ReLU after a residual Add (inference) */
     }
     return XF_OK;
 }
