@@ -55,6 +55,18 @@ else
     bad "extract --layer logits failed: $(cat "$T/err")"
 fi
 
+# 2b. an intermediate tensor (the executor reuses buffers: it must be kept): fc1 before
+#     its ReLU; relu() of it is the feature tap
+if "$XF_BIN" extract --model "$M" --images "$X" --layer /fc1/Gemm_output_0 -o "$T/G.npy" 2>"$T/err"; then
+    payload "$T/G.npy" | awk '{ print ($1 > 0 ? $1 : 0) }' >"$T/g_relu.txt"
+    r=$(paste "$T/g_relu.txt" <(payload "$XF_REF/onnx/small_cnn_op13_features.npy") | awk '
+        { d = $1 - $2; if (d < 0) d = -d; if (d > md) md = d; b = $2 < 0 ? -$2 : $2; if (b > mb) mb = b; n++ }
+        END { printf "%.3g (%d values)\n", md / mb, n; exit (n == 64 && md / mb <= 1e-4) ? 0 : 1 }') || bad "intermediate layer: $r"
+    echo "relu(fc1) vs features rel err $r"
+else
+    bad "extract --layer /fc1/Gemm_output_0 failed: $(cat "$T/err")"
+fi
+
 # 3. a data spec instead of a .npy: a two-image IDX file (28x28 gray, resized to the
 #    model's 3x32x32 by xf_data_open), labels found beside it by the standard name
 { printf '\x00\x00\x08\x03\x00\x00\x00\x02\x00\x00\x00\x1c\x00\x00\x00\x1c'

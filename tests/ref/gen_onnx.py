@@ -4,7 +4,8 @@
 Debian's python3-torch 1.13 / torchvision 0.14 export the models, python3-onnx 1.12
 builds the hand-made graphs and the bad files. PyTorch is the independent oracle: for every
 model the script stores the input batch X, the features (input of the last nn.Linear,
-captured with a forward hook) and the logits.
+captured with a forward hook) and the logits, computed by PyTorch in float64 (the same
+float32 weights and inputs) and rounded once to float32.
 
 Keeping the fixtures small (< 25 MB for the whole directory) with real architectures:
   * every weight tensor is a random base of 509 values (a prime, so filters differ)
@@ -15,6 +16,7 @@ Keeping the fixtures small (< 25 MB for the whole directory) with real architect
     positions, the rest zeros;
   * BatchNorm running statistics are calibrated on a batch (train-mode pass with
     momentum 1) so activations stay O(1) through 121 layers (densenet) - non-degenerate;
+  * efficientnet_b0 (SiLU, squeeze-excitation) is exported too;
   * models are stored gzipped (.onnx.gz); the C tests inflate them with zlib into XF_TMP.
 Inputs are 32x32 (batch 2) except vgg11_bn: torch 1.13 cannot export its
 AdaptiveAvgPool2d((7,7)) unless the feature map is a multiple of 7, so it runs at 224x224.
@@ -131,6 +133,17 @@ def export(name, model, x, opset=13, gz=True, dynamic=True, calib=None):
     with torch.no_grad():
         logits = model(x)
     h.remove()
+    # The references are computed in float64 (the same weights and input, exactly
+    # representable) and rounded to float32 once: the test then measures xfer's own float32
+    # error, not the sum of two roundings. torch's float32 error is printed for scale.
+    m64 = __import__("copy").deepcopy(model).double()
+    f64 = {}
+    h = last_linear(m64).register_forward_hook(lambda m, i, o: f64.__setitem__("f", i[0].detach().clone()))
+    with torch.no_grad():
+        logits64 = m64(x.double())
+    h.remove()
+    noise = float((logits.double() - logits64).abs().max() / logits64.abs().max())
+    noise_f = float((feats["f"].double() - f64["f"]).abs().max() / f64["f"].abs().max())
     buf = io.BytesIO()
     kw = dict(dynamic_axes={"input": {0: "N"}, "logits": {0: "N"}}) if dynamic else {}
     torch.onnx.export(model, x, buf, opset_version=opset, input_names=["input"], output_names=["logits"],
@@ -143,11 +156,12 @@ def export(name, model, x, opset=13, gz=True, dynamic=True, calib=None):
     else:
         with open(os.path.join(OUT, name + ".onnx"), "wb") as f:
             f.write(data)
-    save_npy(name + "_features.npy", feats["f"].reshape(x.shape[0], -1).numpy())
-    save_npy(name + "_logits.npy", logits.numpy())
+    save_npy(name + "_features.npy", f64["f"].reshape(x.shape[0], -1).numpy())
+    save_npy(name + "_logits.npy", logits64.numpy())
     f = feats["f"].numpy()
     print(f"{name}: {len(data) / 1e6:.1f} MB onnx, features {f.shape} std {f.std():.3g}, "
-          f"logits std {logits.std():.3g}", file=sys.stderr)
+          f"logits std {logits.std():.3g}; torch float32 vs float64: features {noise_f:.1e}, "
+          f"logits {noise:.1e}", file=sys.stderr)
 
 
 class SmallCNN(torch.nn.Module):
@@ -175,6 +189,22 @@ class SmallCNN(torch.nn.Module):
         x = torch.nn.functional.avg_pool2d(x, 2)                 # 4x4
         x = x.view(x.size(0), -1)
         return self.fc2(self.drop(torch.relu(self.fc1(x))))
+
+
+class GeluCNN(torch.nn.Module):
+    """GELU (exported by torch 1.13 as Div -> Erf -> Add -> Mul -> Mul) in a tiny CNN."""
+
+    def __init__(self):
+        super().__init__()
+        self.c1 = torch.nn.Conv2d(3, 8, 3, padding=1)
+        self.bn = torch.nn.BatchNorm2d(8)
+        self.c2 = torch.nn.Conv2d(8, 16, 3, stride=2, padding=1)
+        self.fc = torch.nn.Linear(16, 10)
+
+    def forward(self, x):
+        x = torch.nn.functional.gelu(self.bn(self.c1(x)))
+        x = torch.nn.functional.gelu(self.c2(x))
+        return self.fc(torch.flatten(torch.nn.functional.adaptive_avg_pool2d(x, 1), 1))
 
 
 def small_cnn():
@@ -558,6 +588,24 @@ def main():
         x224 = torch.from_numpy(images(2, 224, 13))
         save_npy("input224.npy", x224.numpy(), gz=True)
         export("vgg11_bn", m, x224, calib=torch.from_numpy(images(4, 224, 14)))
+    # (appended last so the random streams of the fixtures above stay as they were)
+    torch.manual_seed(4)
+    m = GeluCNN()
+    init_weights(m)
+    export("gelu_cnn", m, x32, gz=False, calib=calib32)
+    # efficientnet-style SiLU (Sigmoid * Mul) and squeeze-excitation (GAP -> conv -> Mul)
+    torch.manual_seed(5)
+    m = torchvision.models.efficientnet_b0()
+    init_weights(m)
+    with torch.no_grad():  # tame the squeeze-excitation gains: activations O(1), float32 noise ~1e-5
+        for mod in m.modules():
+            if isinstance(mod, torch.nn.Conv2d) and mod.bias is not None:
+                mod.bias.zero_()
+            if isinstance(mod, torch.nn.BatchNorm2d):
+                mod.weight.mul_(0.5)
+            if isinstance(mod, torch.nn.Linear):
+                mod.weight.mul_(0.1)
+    export("efficientnet_b0", m, x32, calib=calib32)
 
 
 if __name__ == "__main__":

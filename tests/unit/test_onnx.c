@@ -1,5 +1,5 @@
 /* ONNX import/export against PyTorch (tests/ref/gen_onnx.py): torchvision resnet18,
- * mobilenet_v2, densenet121, vgg11_bn and a small GroupNorm CNN at opsets 11/13/17 (and a
+ * mobilenet_v2, densenet121, vgg11_bn, efficientnet_b0, a small GELU CNN and a small GroupNorm CNN at opsets 11/13/17 (and a
  * static-batch export), hand-made opset-11 and opset-18 graphs, external data; the
  * bad-model table; export -> re-import round trips; truncated inputs; allocation failure.
  *
@@ -189,8 +189,8 @@ int main(void) {
     int sanitized = getenv("XF_SANITIZED") != NULL;
 
     /* ---- models against PyTorch ---- */
-    const char *small[] = {"small_cnn_op11", "small_cnn_op13", "small_cnn_op17", "small_cnn_static"};
-    for (int i = 0; i < 4; i++) {
+    const char *small[] = {"small_cnn_op11", "small_cnn_op13", "small_cnn_op17", "small_cnn_static", "gelu_cnn"};
+    for (int i = 0; i < 5; i++) {
         char rel[128];
         snprintf(rel, sizeof rel, "onnx/%s.onnx", small[i]);
         check_model(ctx, xt_ref(rel, p, sizeof p), "onnx/input32.npy", small[i], 1);
@@ -208,12 +208,22 @@ int main(void) {
             xf_graph_free(g);
         }
     }
+    {
+        /* PyTorch's erf GELU became XF_OP_GELU (and the exporter's form folds back too) */
+        xf_graph *g;
+        CHECK_OK(ctx, xf_onnx_import(ctx, xt_ref("onnx/gelu_cnn.onnx", p, sizeof p), &g));
+        if (g) {
+            CHECK(count_op(g, XF_OP_GELU) == 2, "gelu_cnn: %d GELU nodes", count_op(g, XF_OP_GELU));
+            CHECK(count_op(g, XF_OP_MUL) == 0, "gelu_cnn: Mul left");
+            xf_graph_free(g);
+        }
+    }
     check_model(ctx, xt_ref("onnx/hand_opset18.onnx", p, sizeof p), "onnx/hand_input.npy", "hand_opset18", 1);
     check_model(ctx, xt_ref("onnx/hand_opset11.onnx", p, sizeof p), "onnx/hand_input.npy", "hand_opset11", 1);
     check_model(ctx, xt_ref("onnx/hand_shapes.onnx", p, sizeof p), "onnx/hand_input.npy", "hand_shapes", 1);
     check_model(ctx, xt_ref("onnx/ext/ext_ok.onnx", p, sizeof p), "onnx/hand_input.npy", "ext/ext_ok", 1);
-    const char *big[] = {"resnet18", "mobilenet_v2", "densenet121", "vgg11_bn"};
-    for (int i = 0; i < 4; i++) {
+    const char *big[] = {"resnet18", "mobilenet_v2", "densenet121", "vgg11_bn", "efficientnet_b0"};
+    for (int i = 0; i < 5; i++) {
         if (sanitized && i >= 2) continue; /* too slow under ASan; the Release run covers them */
         char name[128];
         snprintf(name, sizeof name, "%s.onnx", big[i]);

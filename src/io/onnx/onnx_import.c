@@ -62,7 +62,7 @@ typedef struct imp_val {
     float *f;           /* (n) when !is_int */
     int64_t *i;         /* (n) when is_int */
     unsigned char *sym; /* (n) when is_int: 1 = this entry is the batch size */
-    int uses;           /* consumers left (frees big constants early) */
+    int f_borrowed;     /* f points at the graph parameter's data (after materialize) */
 } imp_val;
 
 typedef struct imp {
@@ -80,6 +80,7 @@ typedef struct imp {
     const Onnx__NodeProto *node;
     int node_idx;
     const Onnx__GraphProto *gp;
+    ProtobufCAllocator *pa; /* the unpacker's allocator (to release raw bytes early) */
     unsigned char *skip; /* nodes consumed by a fused pattern */
     int tmp_counter;
 } imp;
@@ -159,7 +160,7 @@ static xf_status val_new(imp *m, const char *name, imp_val **out) {
 }
 
 static void const_free(imp *m, imp_val *v) {
-    xf_free(m->ctx, v->f);
+    if (!v->f_borrowed) xf_free(m->ctx, v->f);
     xf_free(m->ctx, v->i);
     xf_free(m->ctx, v->sym);
     v->f = NULL;
@@ -521,6 +522,13 @@ static xf_status materialize(imp *m, imp_val *v, int *id) {
     xf_status st = xf_graph_add_value(m->g, v->name, v->ndim ? v->ndim : 1, v->ndim ? v->dims : &one, v->f, id);
     if (st) return st;
     v->vid = *id;
+    /* the graph holds a copy now: read that one from here on (halves peak memory for
+     * big models; parameter data blocks do not move when g->values grows) */
+    if (m->g->values[*id].data) {
+        xf_free(m->ctx, v->f);
+        v->f = m->g->values[*id].data;
+        v->f_borrowed = 1;
+    }
     return XF_OK;
 }
 
@@ -1322,6 +1330,67 @@ static xf_status try_groupnorm(imp *m, imp_val *x, imp_val *t, int *fused) {
     return XF_OK;
 }
 
+/* ---- GELU (no ONNX op before opset 20) -------------------------------------------- */
+
+/* A constant scalar input of node n (by index) near want, by name lookup. */
+static int scalar_near(imp *m, const char *name, double want) {
+    int j = tab_find(m, name);
+    if (j < 0 || m->v[j].kind != IV_CONST || m->v[j].n != 1) return 0;
+    double v = m->v[j].is_int ? (double)m->v[j].i[0] : m->v[j].f[0];
+    return fabs(v - want) <= 1e-5 * fabs(want);
+}
+/* The operand of a two-input node other than name (NULL if name is not an operand). */
+static const char *other_input(const Onnx__NodeProto *n, const char *name) {
+    if (n->n_input != 2) return NULL;
+    if (!strcmp(n->input[0], name)) return n->input[1];
+    if (!strcmp(n->input[1], name)) return n->input[0];
+    return NULL;
+}
+
+/* At Div(x, sqrt 2) or Mul(x, 1/sqrt 2): the erf GELU x * 0.5 * (1 + erf(x / sqrt 2)) as
+ * PyTorch writes it (Mul(x, a) then Mul(., 0.5)) or as xf_onnx_export does (Mul(a, 0.5)
+ * then Mul(x, .)) becomes one XF_OP_GELU. */
+static xf_status try_gelu(imp *m, imp_val *x, int *fused) {
+    *fused = 0;
+    const Onnx__NodeProto *n0 = m->node;
+    if (!x || x->kind != IV_ACT || n0->n_input != 2 || n0->n_output < 1) return XF_OK;
+    int divide = !strcmp(n0->op_type, "Div");
+    if (divide && strcmp(n0->input[0], x->name)) return XF_OK;
+    const char *c = other_input(n0, x->name);
+    if (!c || !scalar_near(m, c, divide ? 1.4142135623730951 : 0.7071067811865476)) return XF_OK;
+    int j1 = sole_consumer(m, n0->output[0], m->node_idx);
+    if (j1 < 0 || !is_op(m->gp->node[j1], "Erf") || m->gp->node[j1]->n_output < 1) return XF_OK;
+    const Onnx__NodeProto *erf = m->gp->node[j1];
+    int j2 = sole_consumer(m, erf->output[0], j1);
+    if (j2 < 0 || !is_op(m->gp->node[j2], "Add") || m->gp->node[j2]->n_output < 1) return XF_OK;
+    const Onnx__NodeProto *add = m->gp->node[j2];
+    const char *one = other_input(add, erf->output[0]);
+    if (!one || !scalar_near(m, one, 1.0)) return XF_OK;
+    int j3 = sole_consumer(m, add->output[0], j2);
+    if (j3 < 0 || !is_op(m->gp->node[j3], "Mul") || m->gp->node[j3]->n_output < 1) return XF_OK;
+    const Onnx__NodeProto *m3 = m->gp->node[j3];
+    const char *o3 = other_input(m3, add->output[0]);
+    if (!o3) return XF_OK;
+    int with_x = !strcmp(o3, x->name), with_half = !with_x && scalar_near(m, o3, 0.5);
+    if (!with_x && !with_half) return XF_OK;
+    int j4 = sole_consumer(m, m3->output[0], j3);
+    if (j4 < 0 || !is_op(m->gp->node[j4], "Mul") || m->gp->node[j4]->n_output < 1) return XF_OK;
+    const Onnx__NodeProto *m4 = m->gp->node[j4];
+    const char *o4 = other_input(m4, m3->output[0]);
+    if (!o4 || !(with_x ? scalar_near(m, o4, 0.5) : !strcmp(o4, x->name))) return XF_OK;
+    xf_status st;
+    imp_val *o;
+    int in = x->vid;
+    if ((st = act_new(m, m4->output[0], gval(m, x)->ndim, gval(m, x)->shape, &o))) return st;
+    xf_node_attr a;
+    xf_node_attr_default(XF_OP_GELU, &a);
+    a.gelu_tanh = 0;
+    if ((st = emit(m, XF_OP_GELU, &in, 1, o->vid, &a))) return st;
+    m->skip[j1] = m->skip[j2] = m->skip[j3] = m->skip[j4] = 1;
+    *fused = 1;
+    return XF_OK;
+}
+
 static xf_status op_softmax(imp *m, imp_val *x) {
     xf_status st;
     if ((st = need_rank(m, x, 0))) return st;
@@ -1418,8 +1487,15 @@ static xf_status import_node(imp *m, const int *out_uses) {
         if (a.min == 0.0f && a.max == FLT_MAX) return op_unary(m, XF_OP_RELU, x, NULL);
         return op_unary(m, XF_OP_CLIP, x, &a);
     }
-    if (!strcmp(op, "Add") || !strcmp(op, "Mul") || !strcmp(op, "Sub") || !strcmp(op, "Div"))
+    if (!strcmp(op, "Add") || !strcmp(op, "Mul") || !strcmp(op, "Sub") || !strcmp(op, "Div")) {
+        if (op[0] == 'M' || op[0] == 'D') {
+            int fused;
+            imp_val *xa = x && x->kind == IV_ACT ? x : in_val(m, 1);
+            if ((st = try_gelu(m, xa, &fused))) return st;
+            if (fused) return XF_OK;
+        }
         return op_binary(m, op, x, in_val(m, 1));
+    }
     if (!strcmp(op, "BatchNormalization")) {
         if ((st = need_rank(m, x, 0))) return st;
         if ((st = extra_outputs_unused(m, 1, out_uses))) return st;
@@ -1732,12 +1808,19 @@ static xf_status import_graph(imp *m, const Onnx__ModelProto *mp) {
         if (!m->g->name) return XF_ERR_NOMEM;
         memcpy(m->g->name, gp->name, l + 1);
     }
-    /* initializers */
+    /* initializers; each one's raw bytes are released once converted, so a big model
+     * is not held twice */
     for (size_t k = 0; k < gp->n_initializer; k++) {
-        const Onnx__TensorProto *t = gp->initializer[k];
+        Onnx__TensorProto *t = gp->initializer[k];
         imp_val *v;
         if ((st = val_new(m, t->name, &v))) return st;
         if ((st = load_tensor(m, t, v))) return st;
+        if (t->has_raw_data && t->raw_data.data && m->pa) {
+            m->pa->free(m->pa->allocator_data, t->raw_data.data);
+            t->raw_data.data = NULL;
+            t->raw_data.len = 0;
+            t->has_raw_data = 0;
+        }
     }
     /* the image input: the one graph input that is not an initializer */
     int found = 0;
@@ -1858,6 +1941,7 @@ static xf_status import_buf(xf_ctx_t *ctx, const uint8_t *buf, size_t len, const
     m.ctx = ctx;
     m.file = name;
     m.dir = dir;
+    m.pa = &pa;
     xf_status st = import_graph(&m, mp);
     imp_cleanup(&m);
     onnx__model_proto__free_unpacked(mp, &pa);
