@@ -9,8 +9,8 @@ T=${1:-2}
 R=${2:-2}
 K=${3:-2}
 BIN=${ENGINE_BIN:-build/bench/engine}
-# libgomp's default spin-waiting collapses under a shared machine's load; PASSIVE is
-# neutral when the machine is idle (each figure is also run without it below if asked).
+# libgomp's default spin-waiting collapses under a shared machine's load (the two
+# threads spin while the other is descheduled); PASSIVE costs little on an idle machine.
 export OMP_WAIT_POLICY=${OMP_WAIT_POLICY:-PASSIVE}
 # OpenBLAS 0.3.21 does not know Zen 4/5 and falls back to its Haswell (AVX2) kernels;
 # on a CPU with AVX-512 tell it so (XF_BENCH_NATIVE_CORE=0 keeps the autodetected core).
