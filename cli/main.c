@@ -2,7 +2,9 @@
  * symbols left NULL) are reported as unavailable rather than failing the link, so each
  * subcommand can live in its own file and land on its own. */
 #include <stdio.h>
+#include <stdlib.h>
 #include <string.h>
+#include <unistd.h>
 
 #include "cli.h"
 
@@ -25,6 +27,15 @@ static int version(int argc, char **argv) {
 }
 
 int main(int argc, char **argv) {
+    /* libgomp reads OMP_WAIT_POLICY once, when it loads: its default busy-waiting makes
+     * the engine's OpenMP workers spin against OpenBLAS's threads and whatever else runs
+     * on the machine (2 threads measured far slower than 1 on a loaded 2-core box). Ask
+     * for passive waiting by re-executing once, unless the user chose a policy. */
+    if (!getenv("OMP_WAIT_POLICY") && !getenv("XF_NO_REEXEC")) {
+        setenv("OMP_WAIT_POLICY", "PASSIVE", 1);
+        setenv("XF_NO_REEXEC", "1", 1);
+        execv("/proc/self/exe", argv); /* on failure, carry on as we are */
+    }
     const subcmd cmds[] = {
         {"score", xf_cli_score, "score feature files with transferability estimators"},
         {"extract", xf_cli_extract, "run an ONNX model over images and save features"},
