@@ -220,10 +220,11 @@ int main(void) {
     }
     check_model(ctx, xt_ref("onnx/hand_opset18.onnx", p, sizeof p), "onnx/hand_input.npy", "hand_opset18", 1);
     check_model(ctx, xt_ref("onnx/hand_opset11.onnx", p, sizeof p), "onnx/hand_input.npy", "hand_opset11", 1);
+    check_model(ctx, xt_ref("onnx/hand_act14.onnx", p, sizeof p), "onnx/hand_input.npy", "hand_act14", 1);
     check_model(ctx, xt_ref("onnx/hand_shapes.onnx", p, sizeof p), "onnx/hand_input.npy", "hand_shapes", 1);
     check_model(ctx, xt_ref("onnx/ext/ext_ok.onnx", p, sizeof p), "onnx/hand_input.npy", "ext/ext_ok", 1);
-    const char *big[] = {"resnet18", "mobilenet_v2", "densenet121", "vgg11_bn", "efficientnet_b0"};
-    for (int i = 0; i < 5; i++) {
+    const char *big[] = {"resnet18", "mobilenet_v2", "densenet121", "vgg11_bn", "efficientnet_b0", "mobilenet_v3_small"};
+    for (int i = 0; i < 6; i++) {
         if (sanitized && i >= 2) continue; /* too slow under ASan; the Release run covers them */
         char name[128];
         snprintf(name, sizeof name, "%s.onnx", big[i]);

@@ -1391,6 +1391,70 @@ static xf_status try_gelu(imp *m, imp_val *x, int *fused) {
     return XF_OK;
 }
 
+/* ---- activations without an engine op, written with the ones it has ----------------
+ * HardSigmoid(a, b) = Clip(a x + b, 0, 1)       -> Mul(a) -> Add(b) -> Clip(0, 1)
+ * HardSwish          = x * Clip(x / 6 + 1/2, 0, 1) -> HardSigmoid(1/6, 1/2) -> Mul(x)
+ * LeakyRelu(a)       = a x + (1 - a) Relu(x)     -> Mul(a), Relu -> Mul(1 - a) -> Add
+ * Exact up to float32 rounding of the scalings (a few ulps). */
+static xf_status scalar_param(imp *m, const char *base, const char *what, float v, int *id) {
+    int64_t one = 1;
+    return param_new(m, base, what, 1, &one, &v, id);
+}
+
+static xf_status emit2(imp *m, xf_op op, int a, int b, int out) {
+    xf_node_attr at;
+    xf_node_attr_default(op, &at);
+    int in[2] = {a, b};
+    return emit(m, op, in, 2, out, &at);
+}
+
+static xf_status op_decomposed(imp *m, const char *op, imp_val *x) {
+    xf_status st;
+    if ((st = need_rank(m, x, 0))) return st;
+    const xf_value *xv0 = gval(m, x);
+    int nd = xv0->ndim;
+    int64_t s[MAXD];
+    memcpy(s, xv0->shape, sizeof s);
+    const char *base = m->node->output[0];
+    int xin = x->vid, out;
+    if (!strcmp(op, "LeakyRelu")) {
+        float alpha = attr_f(m->node, "alpha", 0.01f);
+        int ca, cb, t1, t2, t3;
+        if ((st = scalar_param(m, base, "alpha", alpha, &ca)) || (st = scalar_param(m, base, "one_minus_alpha", 1.0f - alpha, &cb)) ||
+            (st = act_tmp(m, base, "ax", nd, s, &t1)) || (st = act_tmp(m, base, "relu", nd, s, &t2)) ||
+            (st = act_tmp(m, base, "relu_scaled", nd, s, &t3)))
+            return st;
+        m->g->values[ca].trainable = m->g->values[cb].trainable = 0;
+        xf_node_attr at;
+        xf_node_attr_default(XF_OP_RELU, &at);
+        if ((st = emit2(m, XF_OP_MUL, xin, ca, t1)) || (st = emit(m, XF_OP_RELU, &xin, 1, t2, &at)) ||
+            (st = emit2(m, XF_OP_MUL, t2, cb, t3)) || (st = out_act(m, 0, nd, s, &out)))
+            return st;
+        return emit2(m, XF_OP_ADD, t1, t3, out);
+    }
+    int swish = !strcmp(op, "HardSwish");
+    float alpha = swish ? 1.0f / 6.0f : attr_f(m->node, "alpha", 0.2f), beta = swish ? 0.5f : attr_f(m->node, "beta", 0.5f);
+    int ca, cb, t1, t2, hs;
+    if ((st = scalar_param(m, base, "alpha", alpha, &ca)) || (st = scalar_param(m, base, "beta", beta, &cb)) ||
+        (st = act_tmp(m, base, "ax", nd, s, &t1)) || (st = act_tmp(m, base, "axb", nd, s, &t2)))
+        return st;
+    m->g->values[ca].trainable = m->g->values[cb].trainable = 0;
+    if (swish) {
+        if ((st = act_tmp(m, base, "hardsigmoid", nd, s, &hs))) return st;
+    } else if ((st = out_act(m, 0, nd, s, &hs)))
+        return st;
+    xf_node_attr ca_;
+    xf_node_attr_default(XF_OP_CLIP, &ca_);
+    ca_.min = 0.0f;
+    ca_.max = 1.0f;
+    if ((st = emit2(m, XF_OP_MUL, xin, ca, t1)) || (st = emit2(m, XF_OP_ADD, t1, cb, t2)) ||
+        (st = emit(m, XF_OP_CLIP, &t2, 1, hs, &ca_)))
+        return st;
+    if (!swish) return XF_OK;
+    if ((st = out_act(m, 0, nd, s, &out))) return st;
+    return emit2(m, XF_OP_MUL, xin, hs, out);
+}
+
 static xf_status op_softmax(imp *m, imp_val *x) {
     xf_status st;
     if ((st = need_rank(m, x, 0))) return st;
@@ -1452,6 +1516,8 @@ static xf_status import_node(imp *m, const int *out_uses) {
     if (!strcmp(op, "GlobalAveragePool")) return op_conv_pool(m, XF_OP_GLOBALAVGPOOL, x);
     if (!strcmp(op, "Relu")) return op_unary(m, XF_OP_RELU, x, NULL);
     if (!strcmp(op, "Sigmoid")) return op_unary(m, XF_OP_SIGMOID, x, NULL);
+    if (!strcmp(op, "HardSigmoid") || !strcmp(op, "HardSwish") || !strcmp(op, "LeakyRelu"))
+        return op_decomposed(m, op, x);
     if (!strcmp(op, "Identity")) {
         /* an alias: the output name points at the same activation */
         imp_val *v;
