@@ -904,7 +904,7 @@ static xf_status try_fold(imp *m, int *done) {
     if (!x && strcmp(op, "ConstantOfShape")) return XF_OK;
     if (!strcmp(op, "Identity") || !strcmp(op, "Dropout")) {
         st = fold_copy_shape(m, x, x->ndim, x->dims);
-    } else if (!strcmp(op, "Gather") && nin == 2) {
+    } else if (!strcmp(op, "Gather") && nin == 2 && in_val(m, 1)) {
         st = fold_gather(m, x, in_val(m, 1));
     } else if (!strcmp(op, "Concat")) {
         st = fold_concat(m);
@@ -955,7 +955,8 @@ static xf_status try_fold(imp *m, int *done) {
             nd = 2;
         }
         st = fold_copy_shape(m, x, nd, d);
-    } else if ((!strcmp(op, "Add") || !strcmp(op, "Sub") || !strcmp(op, "Mul") || !strcmp(op, "Div")) && nin == 2) {
+    } else if ((!strcmp(op, "Add") || !strcmp(op, "Sub") || !strcmp(op, "Mul") || !strcmp(op, "Div")) && nin == 2 &&
+               in_val(m, 1)) {
         st = fold_binary(m, op, x, in_val(m, 1));
     } else if (!strcmp(op, "ConstantOfShape")) {
         const int64_t *d;
