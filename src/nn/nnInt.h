@@ -23,6 +23,9 @@
 #if defined(__GNUC__) && !defined(__clang__) && defined(__OPTIMIZE__)
 #pragma GCC optimize("O3")
 #endif
+#if !defined(XFER_HAVE_OPENMP) && defined(__GNUC__)
+#pragma GCC diagnostic ignored "-Wunknown-pragmas" /* serial build: the omp pragmas are inert */
+#endif
 
 typedef struct nn_t {
     float *d;
