@@ -36,7 +36,7 @@ typedef struct xf_dataset {
     int c, h, w;    /* channels, height, width of every image */
     float *x;       /* (N, C, H, W) float32, owned */
     int32_t *y;     /* (N) labels in [0, k), owned */
-    int k;          /* number of classes (names[0..k-1]) */
+    int k;          /* number of classes (classes[0..k-1]) */
     char **classes; /* k class names, owned (each string too) */
 } xf_dataset;
 
@@ -139,12 +139,15 @@ xf_status xf_resize_bilinear(xf_ctx_t *ctx, const float *src, int ih, int iw, fl
 
 /* ---- image folders: root/<class>/<image> ----------------------------------------------
  * Classes are the sub-folders of root (names not starting with '.'), sorted in byte order
- * (strcmp; torchvision ImageFolder's order for ASCII names): class i is the i-th. Images
- * are the files ending in .png, .jpg or .jpeg (any case), sorted in byte order within a
- * class; other files are ignored. Errors: no class folders, a class folder without
- * images (named), an unreadable or corrupt image (named; with opts->skip_bad it is
- * skipped with a warning through the log callback instead). Output channels and size
- * default to the first image's; without a size every image must have that size. */
+ * (strcmp; for UTF-8 names the order of Python's sorted(), so torchvision ImageFolder's
+ * class indices): class i is the i-th. Images are the files ending in .png, .jpg or .jpeg
+ * (any case) in the class folder and its sub-folders (up to 16 levels), listed as
+ * torchvision does: folders in order of their full path, files by name within a folder;
+ * other files and names starting with '.' are ignored. Errors: no class folders, a class
+ * folder without images (named), an unreadable or corrupt image (named; with
+ * opts->skip_bad it is skipped with a warning through the log callback instead). Output
+ * channels and size default to the first image's; without a size every image must have
+ * that size. */
 typedef struct xf_folder {
     int k;           /* classes */
     char **classes;  /* (k) names, owned */
@@ -247,6 +250,12 @@ xf_status xf_probe_sample(xf_ctx_t *ctx, const int32_t *y, int64_t n, int k, int
  * XF_CORPUS_DIR. */
 #define XF_CORPUS_DIR "data/corpus"
 xf_status xf_data_open(xf_ctx_t *ctx, const char *spec, const xf_data_opts *opts, xf_dataset *out);
+/* Writes ds as split `split` of the task folder taskdir (created if needed) in the layout
+ * above: <split>_x.npy (float32, or uint8 = round(255 x) when store_u8, which requires
+ * pixels in [0, 1]), <split>_y.npy (int64) and classes.txt (ds->classes; replaced, so
+ * write every split with the same classes). Files are written to a temporary name and
+ * renamed into place. */
+xf_status xf_corpus_write_split(xf_ctx_t *ctx, const char *taskdir, const char *split, const xf_dataset *ds, int store_u8);
 
 /* ---- batch streaming -------------------------------------------------------------------
  * For data larger than memory: an IDX set is read incrementally from its (gzipped) file,

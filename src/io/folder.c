@@ -1,9 +1,11 @@
 /* Image folders: root/<class>/<file>, as torchvision's ImageFolder reads them.
  *
  * Design: a scan lists class folders (sub-directories not starting with '.') sorted in
- * byte order (strcmp, like Python's sorted() on str for ASCII names), and in each the
- * files whose extension is .png, .jpg or .jpeg (any case), also sorted in byte order;
- * other files are ignored, as ImageFolder ignores files without an image extension. A
+ * byte order (strcmp; for UTF-8 names the same as Python's sorted() on str), and in each
+ * class, like torchvision's make_dataset, every folder below it (sorted by full path,
+ * at most 16 levels deep) with its files whose extension is .png, .jpg or .jpeg (any
+ * case) sorted by name; other files are ignored, as ImageFolder ignores files without an
+ * image extension. Names starting with '.' are skipped (.DS_Store, .ipynb_checkpoints). A
  * class folder without images is an error naming it (a typo'd or half-copied dataset
  * should not silently lose a class). Loading decodes one file at a time into the
  * preallocated (N, C, H, W) tensor; scratch is one workspace reset per image, so a big
@@ -97,6 +99,47 @@ static xf_status list_dir(xf_ctx_t *ctx, const char *dir, int want_dirs, strlist
     return XF_OK;
 }
 
+/* Every folder under dir (dir included), down to FOLDER_MAX_DEPTH levels. */
+#define FOLDER_MAX_DEPTH 16
+static xf_status walk(xf_ctx_t *ctx, const char *dir, int depth, strlist *dirs) {
+    xf_status st = sl_push(ctx, dirs, dir);
+    if (st || depth >= FOLDER_MAX_DEPTH) return st;
+    strlist subs;
+    if ((st = list_dir(ctx, dir, 1, &subs))) return st;
+    for (int64_t i = 0; i < subs.n && !st; i++) {
+        char *p = join(ctx, dir, subs.v[i]);
+        if (!p) { st = XF_ERR_NOMEM; break; }
+        st = walk(ctx, p, depth + 1, dirs);
+        xf_free(ctx, p);
+    }
+    sl_free(ctx, &subs);
+    return st;
+}
+
+/* The images of one class as torchvision's make_dataset lists them: for each folder in
+ * sorted(os.walk(class_dir)) order (full paths compared as strings), its image files
+ * sorted by name. */
+static xf_status class_files(xf_ctx_t *ctx, const char *cdir, strlist *out) {
+    memset(out, 0, sizeof *out);
+    strlist dirs = {0};
+    xf_status st = walk(ctx, cdir, 0, &dirs);
+    if (!st && dirs.n > 1) qsort(dirs.v, (size_t)dirs.n, sizeof(char *), cmp_str);
+    for (int64_t d = 0; d < dirs.n && !st; d++) {
+        strlist files;
+        if ((st = list_dir(ctx, dirs.v[d], 0, &files))) break;
+        for (int64_t i = 0; i < files.n && !st; i++) {
+            char *p = join(ctx, dirs.v[d], files.v[i]);
+            if (!p) { st = XF_ERR_NOMEM; break; }
+            st = sl_push(ctx, out, p);
+            xf_free(ctx, p);
+        }
+        sl_free(ctx, &files);
+    }
+    sl_free(ctx, &dirs);
+    if (st) sl_free(ctx, out);
+    return st;
+}
+
 xf_status xf_folder_scan(xf_ctx_t *ctx, const char *root, xf_folder *out) {
     memset(out, 0, sizeof *out);
     if (!root) return XF_ERR(ctx, XF_ERR_INVALID, "image folder: root is NULL");
@@ -118,13 +161,10 @@ xf_status xf_folder_scan(xf_ctx_t *ctx, const char *root, xf_folder *out) {
         char *cdir = join(ctx, root, cls.v[c]);
         if (!cdir) { st = XF_ERR_NOMEM; break; }
         strlist files;
-        st = list_dir(ctx, cdir, 0, &files);
+        st = class_files(ctx, cdir, &files);
         if (!st && files.n == 0) st = XF_ERR(ctx, XF_ERR_FORMAT, "%s: empty class folder (no .png / .jpg / .jpeg files)", cdir);
         for (int64_t i = 0; !st && i < files.n; i++) {
-            char *p = join(ctx, cdir, files.v[i]);
-            if (!p) { st = XF_ERR_NOMEM; break; }
-            st = sl_push(ctx, &paths, p);
-            xf_free(ctx, p);
+            st = sl_push(ctx, &paths, files.v[i]);
             if (st) break;
             if (paths.n > lcap) {
                 int64_t nc = lcap ? lcap * 2 : 64;

@@ -27,6 +27,14 @@
 #include "io/ioInt.h"
 
 #define IMAGE_MAX_FILE ((size_t)1 << 30)
+/* Declared size vs real size. Deflate cannot expand more than 1032:1 (RFC 1951: a
+ * 258-byte match per 2 bits at best), so a PNG whose filtered rows need more than that
+ * times the file's length plus slack cannot be valid. JPEG has no such hard bound; an
+ * all-flat baseline image still spends about half a byte per 8x8 block per component,
+ * so 4096 pixels per file byte is far above anything real. Both stop tiny files that
+ * declare huge images from costing a huge allocation. */
+#define PNG_MAX_RATIO 1032u
+#define JPEG_MAX_PIXELS_PER_BYTE 4096u
 
 void xf_image_free(xf_ctx_t *ctx, xf_image *img) {
     if (!img) return;
@@ -113,6 +121,14 @@ static xf_status decode_png(xf_ctx_t *ctx, const unsigned char *buf, size_t len,
     png_uint_32 w, h;
     int bit_depth, color_type, interlace;
     png_get_IHDR(png, info, &w, &h, &bit_depth, &color_type, &interlace, NULL, NULL);
+    {
+        uint64_t raw_row = ((uint64_t)w * png_get_channels(png, info) * (uint64_t)bit_depth + 7) / 8 + 1;
+        if ((uint64_t)h * raw_row > (uint64_t)PNG_MAX_RATIO * len + 4096) {
+            png_destroy_read_struct(&png, &info, NULL);
+            return XF_ERR(ctx, XF_ERR_FORMAT, "%s: PNG declares %ux%u pixels, more than its %zu bytes can hold (truncated or forged)", name,
+                          (unsigned)w, (unsigned)h, len);
+        }
+    }
     if (color_type == PNG_COLOR_TYPE_PALETTE) png_set_palette_to_rgb(png);
     if (color_type == PNG_COLOR_TYPE_GRAY && bit_depth < 8) png_set_expand_gray_1_2_4_to_8(png);
     if (color_type & PNG_COLOR_MASK_ALPHA) png_set_strip_alpha(png);
@@ -203,6 +219,11 @@ static xf_status decode_jpeg(xf_ctx_t *ctx, const unsigned char *buf, size_t len
     if (ci.output_components != c) {
         snprintf(err.msg, sizeof err.msg, "decoder gives %d components, expected %d", ci.output_components, c);
         longjmp(err.jb, 1);
+    }
+    if ((uint64_t)ci.output_width * ci.output_height > (uint64_t)JPEG_MAX_PIXELS_PER_BYTE * len + (1u << 20)) {
+        jpeg_destroy_decompress(&ci);
+        return XF_ERR(ctx, XF_ERR_FORMAT, "%s: JPEG declares %ux%u pixels, more than its %zu bytes can hold (truncated or forged)", name,
+                      (unsigned)ci.output_width, (unsigned)ci.output_height, len);
     }
     xf_status st = alloc_pixels(ctx, name, img, ci.output_width, ci.output_height, c, 8);
     if (st) {

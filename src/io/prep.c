@@ -56,54 +56,76 @@ static void coeffs(int in_size, int out_size, int o0, int on, int ksize, int *lo
     }
 }
 
-/* src (ih, iw) -> resized (rh, rw), window [top, top+oh) x [left, left+ow) into dst.
- * tmp: ih * ow floats. Scratch for coefficients is passed in. */
-static void resize_crop(const float *src, int ih, int iw, int rh, int rw, int top, int left, int oh, int ow, float *dst,
-                        float *tmp, int *ilo, int *icnt, double *ik, int *jlo, int *jcnt, double *jk) {
-    int ksx = coeff_ksize(iw, rw), ksy = coeff_ksize(ih, rh);
-    coeffs(iw, rw, left, ow, ksx, jlo, jcnt, jk);
-    coeffs(ih, rh, top, oh, ksy, ilo, icnt, ik);
+/* Coefficients of both axes for resized (rh, rw) with window [top, top+oh) x
+ * [left, left+ow); computed once per image, applied to each channel. */
+typedef struct {
+    int ksx, ksy;
+    int *ilo, *icnt, *jlo, *jcnt;
+    double *ik, *jk;
+} rcoef;
+
+static void rcoef_fill(rcoef *k, int ih, int iw, int rh, int rw, int top, int left, int oh, int ow) {
+    coeffs(iw, rw, left, ow, k->ksx, k->jlo, k->jcnt, k->jk);
+    coeffs(ih, rh, top, oh, k->ksy, k->ilo, k->icnt, k->ik);
+}
+
+/* src (ih, iw) -> dst (oh, ow) with the coefficients; tmp: ih * ow floats */
+static void resize_apply(const rcoef *k, const float *src, int ih, int iw, int oh, int ow, float *dst, float *tmp) {
     /* horizontal pass: every input row, kept columns */
     for (int y = 0; y < ih; y++) {
-        const float *s = src + (size_t)y * iw;
+        const float *srow = src + (size_t)y * iw;
         float *t = tmp + (size_t)y * ow;
         for (int x = 0; x < ow; x++) {
-            const double *kk = jk + (size_t)x * ksx;
-            const float *p = s + jlo[x];
+            const double *kk = k->jk + (size_t)x * k->ksx;
+            const float *p = srow + k->jlo[x];
             double acc = 0;
-            for (int j = 0; j < jcnt[x]; j++) acc += p[j] * kk[j];
+            for (int j = 0; j < k->jcnt[x]; j++) acc += p[j] * kk[j];
             t[x] = (float)acc;
         }
     }
     /* vertical pass */
     for (int y = 0; y < oh; y++) {
-        const double *kk = ik + (size_t)y * ksy;
+        const double *kk = k->ik + (size_t)y * k->ksy;
         float *d = dst + (size_t)y * ow;
+        const float *t0 = tmp + (size_t)k->ilo[y] * ow;
         for (int x = 0; x < ow; x++) {
             double acc = 0;
-            for (int j = 0; j < icnt[y]; j++) acc += tmp[(size_t)(ilo[y] + j) * ow + x] * kk[j];
+            for (int j = 0; j < k->icnt[y]; j++) acc += t0[(size_t)j * ow + x] * kk[j];
             d[x] = (float)acc;
         }
     }
 }
 
+/* scratch for rcoef of an (oh, ow) window from ws-like allocator results */
+static int rcoef_alloc(rcoef *k, void *(*al)(void *, size_t), void *a, int ih, int iw, int rh, int rw, int oh, int ow) {
+    k->ksx = coeff_ksize(iw, rw);
+    k->ksy = coeff_ksize(ih, rh);
+    k->ilo = al(a, sizeof(int) * 2 * (size_t)oh);
+    k->jlo = al(a, sizeof(int) * 2 * (size_t)ow);
+    k->ik = al(a, sizeof(double) * (size_t)oh * k->ksy);
+    k->jk = al(a, sizeof(double) * (size_t)ow * k->ksx);
+    if (!k->ilo || !k->jlo || !k->ik || !k->jk) return 0;
+    k->icnt = k->ilo + oh;
+    k->jcnt = k->jlo + ow;
+    return 1;
+}
+static void *ws_al(void *ws, size_t n) { return xf_ws_alloc((xf_ws_t *)ws, n); }
+
 xf_status xf_resize_bilinear(xf_ctx_t *ctx, const float *src, int ih, int iw, float *dst, int oh, int ow) {
     if (ih <= 0 || iw <= 0 || oh <= 0 || ow <= 0)
         return XF_ERR(ctx, XF_ERR_INVALID, "resize %dx%d -> %dx%d: sizes must be positive", ih, iw, oh, ow);
-    int ksx = coeff_ksize(iw, ow), ksy = coeff_ksize(ih, oh);
-    float *tmp = xf_malloc(ctx, sizeof(float) * (size_t)ih * ow);
-    int *ilo = xf_malloc(ctx, sizeof(int) * 2 * (size_t)oh), *jlo = xf_malloc(ctx, sizeof(int) * 2 * (size_t)ow);
-    double *ik = xf_malloc(ctx, sizeof(double) * (size_t)oh * ksy), *jk = xf_malloc(ctx, sizeof(double) * (size_t)ow * ksx);
-    xf_status st = XF_ERR_NOMEM;
-    if (tmp && ilo && jlo && ik && jk) {
-        resize_crop(src, ih, iw, oh, ow, 0, 0, oh, ow, dst, tmp, ilo, ilo + oh, ik, jlo, jlo + ow, jk);
-        st = XF_OK;
+    xf_ws_t *ws;
+    xf_status st = xf_ws_create(ctx, &ws);
+    if (st) return st;
+    rcoef k;
+    float *tmp = xf_ws_alloc(ws, sizeof(float) * (size_t)ih * ow);
+    if (tmp && rcoef_alloc(&k, ws_al, ws, ih, iw, oh, ow, oh, ow)) {
+        rcoef_fill(&k, ih, iw, oh, ow, 0, 0, oh, ow);
+        resize_apply(&k, src, ih, iw, oh, ow, dst, tmp);
+    } else {
+        st = XF_ERR_NOMEM;
     }
-    xf_free(ctx, tmp);
-    xf_free(ctx, ilo);
-    xf_free(ctx, jlo);
-    xf_free(ctx, ik);
-    xf_free(ctx, jk);
+    xf_ws_free(ws);
     return st;
 }
 
@@ -149,31 +171,30 @@ static xf_status make_plan(xf_ctx_t *ctx, int ih, int iw, const xf_data_opts *o,
     return XF_OK;
 }
 
-static xf_status finish(xf_ctx_t *ctx, const float *planes, int c, int ih, int iw, const xf_data_opts *o, int h, int w,
+/* planes (pc, ih, iw) -> dst (c, h, w); pc == 1 with c == 3 resamples once and copies
+ * (gray -> RGB), otherwise pc == c. */
+static xf_status finish(xf_ctx_t *ctx, const float *planes, int pc, int c, int ih, int iw, const xf_data_opts *o, int h, int w,
                         xf_ws_t *ws, float *dst) {
     plan_t p;
     xf_status st = make_plan(ctx, ih, iw, o, h, w, &p);
     if (st) return st;
     size_t plane = (size_t)h * w;
     if (p.identity) {
-        memcpy(dst, planes, sizeof(float) * plane * c);
+        memcpy(dst, planes, sizeof(float) * plane * pc);
     } else {
-        int ksx = coeff_ksize(iw, p.rw), ksy = coeff_ksize(ih, p.rh);
+        rcoef k;
         float *tmp = xf_ws_alloc(ws, sizeof(float) * (size_t)ih * w);
-        int *ilo = xf_ws_alloc(ws, sizeof(int) * 2 * (size_t)h), *jlo = xf_ws_alloc(ws, sizeof(int) * 2 * (size_t)w);
-        double *ik = xf_ws_alloc(ws, sizeof(double) * (size_t)h * ksy), *jk = xf_ws_alloc(ws, sizeof(double) * (size_t)w * ksx);
-        if (!tmp || !ilo || !jlo || !ik || !jk) return XF_ERR_NOMEM;
-        for (int ch = 0; ch < c; ch++)
-            resize_crop(planes + (size_t)ch * ih * iw, ih, iw, p.rh, p.rw, p.top, p.left, h, w, dst + ch * plane, tmp, ilo, ilo + h,
-                        ik, jlo, jlo + w, jk);
+        if (!tmp || !rcoef_alloc(&k, ws_al, ws, ih, iw, p.rh, p.rw, h, w)) return XF_ERR_NOMEM;
+        rcoef_fill(&k, ih, iw, p.rh, p.rw, p.top, p.left, h, w);
+        for (int ch = 0; ch < pc; ch++) resize_apply(&k, planes + (size_t)ch * ih * iw, ih, iw, h, w, dst + ch * plane, tmp);
     }
+    for (int ch = pc; ch < c; ch++) memcpy(dst + ch * plane, dst, sizeof(float) * plane);
     for (int ch = 0; ch < c; ch++) {
         int mi = (c == 1 || ch >= 3) ? 0 : ch; /* 1 channel, or channels past 3: entry 0 */
-        float m = o ? o->mean[mi] : 0.0f, s = o ? o->std[mi] : 1.0f;
-        if (m == 0.0f && s == 1.0f) continue;
-        float inv = 1.0f / s;
+        float m = o ? o->mean[mi] : 0.0f, sd = o ? o->std[mi] : 1.0f;
+        if (m == 0.0f && sd == 1.0f) continue;
         float *d = dst + ch * plane;
-        for (size_t i = 0; i < plane; i++) d[i] = (d[i] - m) * inv;
+        for (size_t i = 0; i < plane; i++) d[i] = (d[i] - m) / sd;
     }
     return XF_OK;
 }
@@ -195,8 +216,9 @@ xf_status xf_image_to_tensor(xf_ctx_t *ctx, const xf_image *img, const xf_data_o
     if ((img->c != 1 && img->c != 3) || (c != 1 && c != 3))
         return XF_ERR(ctx, XF_ERR_UNSUPPORTED, "image with %d channels to %d channels", img->c, c);
     int ih = img->h, iw = img->w;
+    int pc = img->c == 1 ? 1 : c; /* gray sources are resampled once, copied to RGB at the end */
     size_t np = (size_t)ih * iw;
-    float *planes = xf_ws_alloc(ws, sizeof(float) * np * c); /* (c, ih, iw) */
+    float *planes = xf_ws_alloc(ws, sizeof(float) * np * pc); /* (pc, ih, iw) */
     if (!planes) return XF_ERR_NOMEM;
     if (img->depth == 8) {
         const unsigned char *s = img->data;
@@ -208,10 +230,9 @@ xf_status xf_image_to_tensor(xf_ctx_t *ctx, const xf_image *img, const xf_data_o
                 planes[i] = (float)L / 255.0f;
             }
         } else {
-            for (int ch = 0; ch < c; ch++) {
-                int sch = img->c == 1 ? 0 : ch;
+            for (int ch = 0; ch < pc; ch++) {
                 float *d = planes + ch * np;
-                for (size_t i = 0; i < np; i++) d[i] = (float)s[i * img->c + sch] / 255.0f;
+                for (size_t i = 0; i < np; i++) d[i] = (float)s[i * img->c + ch] / 255.0f;
             }
         }
     } else if (img->depth == 16) {
@@ -221,16 +242,15 @@ xf_status xf_image_to_tensor(xf_ctx_t *ctx, const xf_image *img, const xf_data_o
             for (size_t i = 0; i < np; i++)
                 planes[i] = (float)((0.299 * s[3 * i] + 0.587 * s[3 * i + 1] + 0.114 * s[3 * i + 2]) * sc);
         } else {
-            for (int ch = 0; ch < c; ch++) {
-                int sch = img->c == 1 ? 0 : ch;
+            for (int ch = 0; ch < pc; ch++) {
                 float *d = planes + ch * np;
-                for (size_t i = 0; i < np; i++) d[i] = (float)(s[i * img->c + sch] * sc);
+                for (size_t i = 0; i < np; i++) d[i] = (float)(s[i * img->c + ch] * sc);
             }
         }
     } else {
         return XF_ERR(ctx, XF_ERR_UNSUPPORTED, "image depth %d bits", img->depth);
     }
-    return finish(ctx, planes, c, ih, iw, o, h, w, ws, dst);
+    return finish(ctx, planes, pc, c, ih, iw, o, h, w, ws, dst);
 }
 
 xf_status xf_planes_to_tensor(xf_ctx_t *ctx, const float *src, int sc, int sh, int sw, const xf_data_opts *o, int c, int h,
@@ -238,18 +258,10 @@ xf_status xf_planes_to_tensor(xf_ctx_t *ctx, const float *src, int sc, int sh, i
     xf_status st = check_out(ctx, o, c, h, w);
     if (st) return st;
     size_t np = (size_t)sh * sw;
-    const float *planes = src;
-    if (sc != c) {
-        float *pl = xf_ws_alloc(ws, sizeof(float) * np * c);
-        if (!pl) return XF_ERR_NOMEM;
-        if (sc == 1) {
-            for (int ch = 0; ch < c; ch++) memcpy(pl + ch * np, src, sizeof(float) * np);
-        } else if (sc == 3 && c == 1) {
-            for (size_t i = 0; i < np; i++) pl[i] = (float)(0.299 * src[i] + 0.587 * src[np + i] + 0.114 * src[2 * np + i]);
-        } else {
-            return XF_ERR(ctx, XF_ERR_UNSUPPORTED, "cannot convert %d channels to %d", sc, c);
-        }
-        planes = pl;
-    }
-    return finish(ctx, planes, c, sh, sw, o, h, w, ws, dst);
+    if (sc == c || (sc == 1 && c == 3)) return finish(ctx, src, sc, c, sh, sw, o, h, w, ws, dst);
+    if (sc != 3 || c != 1) return XF_ERR(ctx, XF_ERR_UNSUPPORTED, "cannot convert %d channels to %d", sc, c);
+    float *pl = xf_ws_alloc(ws, sizeof(float) * np);
+    if (!pl) return XF_ERR_NOMEM;
+    for (size_t i = 0; i < np; i++) pl[i] = (float)(0.299 * src[i] + 0.587 * src[np + i] + 0.114 * src[2 * np + i]);
+    return finish(ctx, pl, 1, 1, sh, sw, o, h, w, ws, dst);
 }

@@ -180,8 +180,6 @@ def expect_tensor(dec01, channels, ch, cw, resize, mean, std, rgb8=None):
     out = np.zeros((channels, ch, cw), np.float32)
     if resize == 0:
         resize = max(ch, cw)
-    if (h, w) == (ch, cw) and resize == max(ch, cw) and False:
-        pass
     nh, nw, top, left = tv_geometry(h, w, resize, ch, cw)
     for k in range(channels):
         plane = dec01[..., k].astype(np.float32)
@@ -288,9 +286,6 @@ def gen_images():
     print("float pipeline vs torchvision: max |diff| = %.5f (in std units), %.5f in pixel units"
           % (np.abs(tv[ok] - exp_f["rgb"][ok]).max(), (np.abs(tv - exp_f["rgb"]) * np.array(STD)[None, :, None, None])[ok].max()))
     # decoded pixels for direct decoder checks
-    for f in order:
-        if f[1].endswith(".png") or f[1].endswith(".jpg"):
-            pass
     dec_j = np.asarray(Image.open(os.path.join(base, "a_dog", "g2.jpg")))
     np.save(os.path.join(OUT, "decode_g2_jpg.npy"), dec_j)
     np.save(os.path.join(OUT, "decode_g3_gray_jpg.npy"), np.asarray(Image.open(os.path.join(base, "a_dog", "g3_gray.jpg"))))
@@ -317,6 +312,9 @@ def gen_images():
     w("bad_img/truncated.jpg", jpg[: len(jpg) * 2 // 3])
     w("bad_img/not_image.png", b"hello, this is text\n")
     w("bad_img/huge_header.png", png_bytes(np.zeros((1, 1), np.uint8), 8, 0, dims=(1 << 20, 1 << 20)))
+    w("bad_img/bomb_header.png", png_bytes(np.zeros((1, 1), np.uint8), 8, 0, dims=(3000, 3000)))
+    # a legitimately extreme compression ratio (all zero, ~1000:1) must still decode
+    w("flat_1500.png", pil_bytes(Image.fromarray(np.zeros((1500, 1500), np.uint8), "L"), "PNG", optimize=True))
     for name in sorted(os.listdir(os.path.join(OUT, "bad_img"))):
         with open(os.path.join(OUT, "bad_img", name), "rb") as f:
             wf("fuzz_png", name, f.read())
@@ -471,8 +469,32 @@ def _mk(path):
     return path
 
 
+def gen_nested():
+    """A class tree with sub-folders; the expected order is torchvision ImageFolder's."""
+    from PIL import Image
+    import torchvision
+    base = os.path.join(OUT, "nested")
+    px = io.BytesIO()
+    Image.fromarray(np.full((2, 2), 7, np.uint8), "L").save(px, "PNG")
+    for rel in ("cls/b.png", "cls/sub/a.png", "cls/sub-2/c.PNG", "cls/sub/x/d.jpeg", "cls/A.png", "Other/e.png",
+                "Other/.hidden/f.png"):
+        path = os.path.join(base, rel)
+        os.makedirs(os.path.dirname(path), exist_ok=True)
+        with open(path, "wb") as f:
+            if rel.endswith(".jpeg"):
+                b = io.BytesIO()
+                Image.fromarray(np.full((2, 2), 7, np.uint8), "L").save(b, "JPEG")
+                f.write(b.getvalue())
+            else:
+                f.write(px.getvalue())
+    ds = torchvision.datasets.ImageFolder(base)
+    lines = ["%d\t%s" % (y, os.path.relpath(p, base)) for p, y in ds.samples if "/." not in p]
+    with open(os.path.join(OUT, "nested_expect.txt"), "w") as f:
+        f.write("\n".join(lines) + "\n")
+
+
 if __name__ == "__main__":
     os.makedirs(OUT, exist_ok=True)
-    parts = sys.argv[1:] or ["idx", "digits", "images", "hier", "sampler", "spec"]
+    parts = sys.argv[1:] or ["idx", "digits", "images", "hier", "sampler", "spec", "nested"]
     for p in parts:
         globals()["gen_" + p]()

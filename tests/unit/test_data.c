@@ -181,6 +181,15 @@ static void test_digits(void) {
         for (int j = 0; j < 4; j++) same &= d.y[j] == ((int64_t *)ey.data)[j];
         CHECK(same, "%s: labels", files[i]);
         CHECK(strcmp(d.classes[7], "7") == 0, "class names");
+        /* subset in a given order keeps rows, labels and class names */
+        xf_dataset sub;
+        int64_t pick[3] = {3, 0, 3};
+        CHECK_OK(ctx, xf_dataset_subset(ctx, &d, pick, 3, &sub));
+        CHECK(sub.n == 3 && sub.k == 10 && sub.y[0] == d.y[3] && sub.y[1] == d.y[0] &&
+                  memcmp(sub.x + 64, d.x, 64 * sizeof(float)) == 0 && strcmp(sub.classes[9], "9") == 0, "subset");
+        xf_dataset_free(ctx, &sub);
+        pick[1] = 4;
+        CHECK_ST(ctx, xf_dataset_subset(ctx, &d, pick, 3, &sub), XF_ERR_INVALID);
         xf_dataset_free(ctx, &d);
     }
     const char *bad[] = {"data/digits/bad_fields.csv", "data/digits/bad_pixel.csv", "data/digits/bad_label.csv",
@@ -305,13 +314,19 @@ static void test_images(void) {
     const struct { const char *f; xf_status st; } bad[] = {
         {"data/bad_img/corrupt.png", XF_ERR_FORMAT}, {"data/bad_img/truncated.png", XF_ERR_FORMAT},
         {"data/bad_img/truncated.jpg", XF_ERR_FORMAT}, {"data/bad_img/not_image.png", XF_ERR_FORMAT},
-        {"data/bad_img/huge_header.png", XF_ERR_UNSUPPORTED}, {"data/bad_img/missing.png", XF_ERR_IO}};
+        {"data/bad_img/huge_header.png", XF_ERR_FORMAT}, {"data/bad_img/bomb_header.png", XF_ERR_FORMAT}, {"data/bad_img/missing.png", XF_ERR_IO}};
     for (size_t i = 0; i < sizeof bad / sizeof *bad; i++) {
         xf_image img;
         check_bad(xf_image_read(ctx, ref(bad[i].f), &img), bad[i].st, bad[i].f);
         CHECK(img.data == NULL, "%s: no pixels on failure", bad[i].f);
     }
     xf_image img;
+    CHECK_OK(ctx, xf_image_read(ctx, ref("data/flat_1500.png"), &img));
+    CHECK(img.w == 1500 && img.h == 1500, "flat png");
+    xf_image_free(ctx, &img);
+    int64_t before = xf_ctx_alloc_count(ctx);
+    xf_image_read(ctx, ref("data/bad_img/bomb_header.png"), &img);
+    CHECK(strstr(xf_errmsg(ctx), "more than its") != NULL && xf_ctx_alloc_count(ctx) - before < 30, "png bomb refused early: %s", xf_errmsg(ctx));
     xf_image_read(ctx, ref("data/bad_img/truncated.jpg"), &img);
     CHECK(strstr(xf_errmsg(ctx), "truncated") != NULL, "truncated jpeg message: %s", xf_errmsg(ctx));
 }
@@ -365,6 +380,27 @@ static void test_folder(void) {
         xf_array_free(ctx, &e);
     }
     xf_array_free(ctx, &lab);
+
+    /* sub-folders inside a class: torchvision ImageFolder's order (hidden folders aside) */
+    CHECK_OK(ctx, xf_folder_scan(ctx, ref("data/nested"), &f));
+    {
+        size_t len = 0;
+        char *ex = (char *)slurp(ref("data/nested_expect.txt"), &len), *save = NULL;
+        char *copy = calloc(len + 1, 1);
+        if (ex) memcpy(copy, ex, len);
+        int64_t i = 0;
+        for (char *ln = strtok_r(copy, "\n", &save); ln; ln = strtok_r(NULL, "\n", &save), i++) {
+            char *tab = strchr(ln, '\t');
+            if (!tab || i >= f.n) { CHECK(0, "nested: line %lld", (long long)i); break; }
+            size_t lp = strlen(f.paths[i]), lt = strlen(tab + 1);
+            CHECK(atoi(ln) == f.labels[i] && lp >= lt && strcmp(f.paths[i] + lp - lt, tab + 1) == 0, "nested %lld: %s (%d) want %s (%d)",
+                  (long long)i, f.paths[i], f.labels[i], tab + 1, atoi(ln));
+        }
+        CHECK(i == f.n && f.n == 6, "nested: %lld files, expected %lld", (long long)f.n, (long long)i);
+        free(copy);
+        free(ex);
+    }
+    xf_folder_free(ctx, &f);
 
     /* no size: images differ in size -> error naming the file */
     xf_dataset d;
@@ -703,6 +739,36 @@ static void test_spec(void) {
     CHECK(d.n == 3, "corpus split from opts");
     xf_dataset_free(ctx, &d);
 
+    /* the corpus writer round-trips through corpus:<task>, float and uint8 */
+    {
+        char cdir[512], tdir[1024];
+        xt_tmp("corpus_rt", cdir, sizeof cdir);
+        snprintf(tdir, sizeof tdir, "%s/deep/task1", cdir);
+        o.split = NULL; /* the uint8 train split: exact through uint8 storage */
+        CHECK_OK(ctx, xf_data_open(ctx, "corpus:tiny", &o, &d));
+        CHECK_OK(ctx, xf_corpus_write_split(ctx, tdir, "train", &d, 1));
+        CHECK_OK(ctx, xf_corpus_write_split(ctx, tdir, "test", &d, 0));
+        xf_data_opts o2;
+        xf_data_opts_default(&o2);
+        snprintf(tdir, sizeof tdir, "%s/deep", cdir);
+        o2.corpus_dir = tdir;
+        const char *sp[] = {"corpus:task1", "corpus:task1:test"};
+        for (int i = 0; i < 2; i++) {
+            xf_dataset r;
+            CHECK_OK(ctx, xf_data_open(ctx, sp[i], &o2, &r));
+            CHECK(r.n == d.n && r.k == d.k && r.k == 3 && strcmp(r.classes[1], "square") == 0 &&
+                      memcmp(r.y, d.y, sizeof(int32_t) * (size_t)d.n) == 0, "%s: round trip", sp[i]);
+            int same = r.n == d.n;
+            for (int64_t j = 0; same && j < d.n * 16; j++) same = r.x[j] == d.x[j];
+            CHECK(same, "%s: pixels round trip exactly (uint8 data)", sp[i]);
+            xf_dataset_free(ctx, &r);
+        }
+        d.x[0] = 1.5f;
+        CHECK_ST(ctx, xf_corpus_write_split(ctx, tdir, "bad", &d, 1), XF_ERR_INVALID);
+        xf_dataset_free(ctx, &d);
+        o.split = "test";
+    }
+
     /* an image folder through the spec equals the folder loader; streamed in batches */
     xf_data_opts_default(&o);
     o.height = o.width = 8;
@@ -780,7 +846,7 @@ static void test_spec(void) {
     CHECK_OK(ctx, xf_data_stream_open(ctx, root, &o, 4, &s));
     if (s) {
         xf_batch b;
-        CHECK_OK(ctx, xf_data_stream_next(ctx ? s : s, &b));
+        CHECK_OK(ctx, xf_data_stream_next(s, &b));
         xf_status st = xf_data_stream_next(s, &b);
         CHECK(st == XF_ERR_FORMAT && strstr(xf_errmsg(ctx), "train-images-idx3-ubyte.gz") && strstr(xf_errmsg(ctx), "truncated"),
               "mid-stream truncation: %s", xf_errmsg(ctx));
