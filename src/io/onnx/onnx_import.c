@@ -171,9 +171,12 @@ static void const_free(imp *m, imp_val *v) {
 /* ---------------------------------------------------------------------------------- */
 /* constants                                                                          */
 
+/* Product of dims, saturating at INT64_MAX (hostile shapes must not overflow: a
+ * saturated count then fails the size checks that follow). */
 static int64_t prod(const int64_t *d, int n) {
     int64_t p = 1;
-    for (int k = 0; k < n; k++) p *= d[k];
+    for (int k = 0; k < n; k++)
+        if (__builtin_mul_overflow(p, d[k], &p)) return INT64_MAX;
     return p;
 }
 
@@ -788,15 +791,16 @@ static xf_status fold_binary(imp *m, const char *op, imp_val *a, imp_val *b) {
         if ((a->is_int && a->sym[sa]) || (b->is_int && b->sym[sb]))
             NERR(m, XF_ERR_UNSUPPORTED, "arithmetic on the batch size cannot be folded");
         if (is_int) {
-            int64_t x = a->i[sa], y = b->i[sb], r;
-            if (op[0] == 'A') r = x + y;
-            else if (op[0] == 'S') r = x - y;
-            else if (op[0] == 'M') r = x * y;
+            int64_t x = a->i[sa], y = b->i[sb], r = 0;
+            int ovf = 0;
+            if (op[0] == 'A') ovf = __builtin_add_overflow(x, y, &r);
+            else if (op[0] == 'S') ovf = __builtin_sub_overflow(x, y, &r);
+            else if (op[0] == 'M') ovf = __builtin_mul_overflow(x, y, &r);
             else {
-                if (y == 0 || (x == INT64_MIN && y == -1)) NERR(m, XF_ERR_NUMERIC, "integer division by zero");
-                r = x / y;
-                if ((x % y != 0) && ((x < 0) != (y < 0))) r--; /* floor division (ONNX Div on ints truncates? numpy floors) */
+                if (y == 0 || (x == INT64_MIN && y == -1)) NERR(m, XF_ERR_NUMERIC, "integer division by zero or overflow");
+                r = x / y; /* ONNX integer Div truncates (as ONNX Runtime does) */
             }
+            if (ovf) NERR(m, XF_ERR_NUMERIC, "integer overflow in constant arithmetic");
             o->i[d] = r;
         } else {
             double x = a->is_int ? (double)a->i[sa] : a->f[sa], y = b->is_int ? (double)b->i[sb] : b->f[sb];
