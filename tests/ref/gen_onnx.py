@@ -450,6 +450,18 @@ def bad_models():
         "conv_channels.onnx")
     one([helper.make_node("Relu", ["input"], ["r"], name="relu0")], [], "missing_output.onnx")
 
+    # valid ONNX that the engine cannot represent (the batch dimension must stay first and
+    # separate): each a one-line UNSUPPORTED error naming the node
+    one([helper.make_node("Reshape", ["input", "shape"], ["logits"], name="reshape_batch")], [i64("shape", [1, -1])],
+        "reshape_batch.onnx")
+    one([helper.make_node("Transpose", ["input"], ["logits"], perm=[1, 0, 2, 3], name="transpose_batch")], [],
+        "transpose_batch.onnx")
+    one([helper.make_node("Softmax", ["input"], ["logits"], axis=0, name="softmax_batch")], [], "softmax_batch.onnx")
+    one([helper.make_node("Reshape", ["input", "shape"], ["logits"], allowzero=1, name="reshape_zero")],
+        [i64("shape", [-1, 0])], "reshape_allowzero.onnx", opset=14)
+    one([helper.make_node("Conv", ["input", "w"], ["logits"], name="conv1d")], [f32("w", np.ones((3, 2, 1)))],
+        "conv1d.onnx", shape=("N", 2, 5))
+
     # sub-graphs nested 3000 deep (Model.graph -> Graph.node -> Node.attribute -> Attribute.g
     # -> ...): must be refused before protobuf-c's recursive unpack sees it
     def varint(v):
