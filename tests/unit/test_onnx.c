@@ -186,7 +186,6 @@ int main(void) {
     if (xf_ctx_create(&ctx)) return 1;
     xf_ctx_set_threads(ctx, 2);
     char p[512];
-    int sanitized = getenv("XF_SANITIZED") != NULL;
 
     /* ---- models against PyTorch ---- */
     const char *small[] = {"small_cnn_op11", "small_cnn_op13", "small_cnn_op17", "small_cnn_static", "gelu_cnn"};
@@ -225,7 +224,6 @@ int main(void) {
     check_model(ctx, xt_ref("onnx/ext/ext_ok.onnx", p, sizeof p), "onnx/hand_input.npy", "ext/ext_ok", 1);
     const char *big[] = {"resnet18", "mobilenet_v2", "densenet121", "vgg11_bn", "efficientnet_b0", "mobilenet_v3_small"};
     for (int i = 0; i < 6; i++) {
-        if (sanitized && i >= 2) continue; /* too slow under ASan; the Release run covers them */
         char name[128];
         snprintf(name, sizeof name, "%s.onnx", big[i]);
         if (i == 3) snprintf(p, sizeof p, "mem:%s", name);
