@@ -16,6 +16,13 @@ static inline int xf_est_a_tid(void) { return omp_get_thread_num(); }
 #else
 #define XF_OMP(x)
 static inline int xf_est_a_tid(void) { return 0; }
+
+/* The linear estimator (linear.c) with its fit exposed, for the tests: besides the score,
+ * for the first fit (the half split, or fold 0) coef (when not NULL) gets
+ * [W (K, d), b (K)] over the K classes present in the training part, ascending, and pred
+ * (when not NULL) the predicted class of each test row. */
+xf_status xf_est_linear_probe(xf_ctx_t *ctx, const xf_est_input *in, const xf_params *p, xf_ws_t *ws, double *score,
+                             double *coef, int32_t *pred);
 #endif
 
 /* Components kept by the optional PCA: the request clamped to min(N - 1, D). Centred
@@ -47,4 +54,11 @@ static inline xf_status xf_est_a_pca(xf_ctx_t *ctx, const char *m, const xf_est_
     o.seed = (uint64_t)seed;
     return xf_la_pca(ws, in->F, in->N, in->D, in->ldF, &o, X, k, NULL);
 }
+
+/* The linear estimator (linear.c) with its fit exposed, for the tests: besides the score,
+ * for the first fit (the half split, or fold 0) coef (when not NULL) gets
+ * [W (K, d), b (K)] over the K classes present in the training part, ascending, and pred
+ * (when not NULL) the predicted class of each test row. */
+xf_status xf_est_linear_probe(xf_ctx_t *ctx, const xf_est_input *in, const xf_params *p, xf_ws_t *ws, double *score,
+                             double *coef, int32_t *pred);
 #endif

@@ -11,31 +11,26 @@
  * count as errors. Fewer than 2 training classes is an error (sklearn raises too).
  * Prediction: argmax of L, ties to the smallest class.
  *
- * Solver: our own L-BFGS (memory 10, as scipy's L-BFGS-B) in float64, f and gradient by
- * two GEMMs (L = Z W^T; grad_W = (P - Y)^T Z + W / C), strong-Wolfe line search.
- * Stops when max |grad| <= tol (scipy's pgtol, which sklearn sets to tol), when the
- * relative decrease of f is <= 2.2e-9 (scipy's default ftol), or after max_iter
- * iterations. Defaults: max_iter=1000, tol=1e-6: converged, so the score is that of the
- * optimum and not of one solver's path (PARC ran 20 iterations with tol=0.1; the
- * accuracy of such an early stop depends on the optimiser). See docs/ESTIMATORS.md.
- *
- * When D > n_train the problem is solved in the row space of the training features:
- * with X_tr X_tr^T = Q diag(lam) Q^T, Z_tr = Q lam^{1/2} (n_train, r) and
- * Z_te = X_te X_tr^T Q lam^{-1/2}. W = W' V^T with V orthonormal, so ||W|| = ||W'||,
- * logits are unchanged, the optimum lies in that span (the gradient always does), and
- * L-BFGS (built from inner products) takes the same steps from W = 0. Eigenvalues below
- * RANK_TOL * lam_max are dropped (directions the data do not span).
- * Parameters: C=1, max_iter=1000, tol=1e-6, folds=0, dims=0, pca=exact, seed=1919. */
+ * Solver: scipy's L-BFGS-B path as sklearn 1.2 calls it (scipy.optimize.minimize,
+ * method L-BFGS-B, jac, gtol = tol, maxiter = max_iter, other options at scipy 1.10's
+ * defaults) from W = b = 0, reproduced step by step in float64 so that an early-stopped
+ * fit (PARC: max_iter=20, tol=0.1) gives sklearn's coefficients and predictions: memory
+ * 10, Moré-Thuente line search (dcsrch/dcstep), same stopping tests in the same order
+ * (see lbfgsb below). f and gradient by two GEMMs (L = X W^T; grad_W = (P - Y)^T X + W / C).
+ * Defaults: PARC's max_iter=20, tol=0.1, so that the published scores reproduce; the
+ * optimum is max_iter=1000 tol=1e-6. See docs/ESTIMATORS.md.
+ * Parameters: C=1, max_iter=20, tol=0.1, folds=0, dims=0, pca=exact, seed=1919. */
 #include <float.h>
 #include <math.h>
 #include <string.h>
 
 #include "estAInt.h"
 
-enum { LBFGS_M = 10, LS_MAX = 60 };
-static const double FTOL = 2.220446049250313e-09; /* scipy L-BFGS-B default ftol (factr 1e7 * eps) */
-static const double ARMIJO_C1 = 1e-4;
-static const double RANK_TOL = 1e-12; /* relative eigenvalue floor of the row-space basis */
+/* scipy 1.10 L-BFGS-B defaults, none of which sklearn 1.2 overrides: maxcor 10, maxls 20,
+ * maxfun 15000, ftol 2.22e-9 (factr 1e7); lnsrlb's stpmax without bounds is 1e10. */
+enum { LBFGS_M = 10, LS_MAXLS = 20, MAXFUN = 15000 };
+static const double FTOL = 2.2204460492503131e-09;
+static const double LS_STPMAX = 1e10;
 
 typedef struct lr_prob {
     const double *Z; /* (n, r) training features */
@@ -88,135 +83,251 @@ static double amax(const double *a, int64_t n) {
 typedef struct lr_scratch {
     int32_t *map, *inv, *ytr;       // (C), (C), (ntr)
     double *Xtr, *Xte;              // (ntr, d), (nte, d)
-    double *Gm, *lam, *Kte;         // row-space path: (ntr, ntr), (ntr), (nte, ntr)
-    double *Zt, *Qs, *Ze;           // (ntr, r), (ntr, r), (nte, r)
     double *L, *th;                 // (max(ntr, nte), C), (C (d + 1))
-    double *g, *d, *thn, *gn, *S, *Y; // L-BFGS: 4 x (npar), 2 x (LBFGS_M, npar)
+    double *g, *d, *z, *t, *r, *S, *Y; // L-BFGS-B: 5 x (npar), 2 x (LBFGS_M, npar)
 } lr_scratch;
 
-/* Strong-Wolfe line search along d from th (f, slope gd < 0), Nocedal & Wright 2006,
- * Alg. 3.5 / 3.6 with safeguarded cubic interpolation: Armijo c1 = 1e-4 and curvature
- * |g(a).d| <= c2 |gd| with c2 = 0.9 (the constants of scipy's L-BFGS-B line search).
- * Accepted point and gradient in thn / gn (the last evaluation); returns 0 when no step
- * satisfying Armijo was found within LS_MAX evaluations. */
-static const double WOLFE_C2 = 0.9;
-static int wolfe_search(const lr_prob *p, const double *th, const double *d, double f, double gd, double a1,
-                        double *thn, double *gn, double *fout, int64_t *ne) {
-    const int64_t n = p->K * (p->r + 1);
-    double alo = 0, flo = f, dlo = gd, ahi = 0, fhi = 0, dhi = 0, a = a1;
-    int zoom = 0, armijo_last = 0;
-    for (int ls = 0; ls < LS_MAX; ls++) {
-        if (zoom) { /* cubic minimiser of the bracket, kept inside its middle 80% */
-            double d1 = dlo + dhi - 3.0 * (flo - fhi) / (alo - ahi);
-            double rad = d1 * d1 - dlo * dhi, lo = fmin(alo, ahi), w = fabs(ahi - alo);
-            a = 0.5 * (alo + ahi);
-            if (rad >= 0) {
-                double d2 = copysign(sqrt(rad), ahi - alo);
-                double c = ahi - (ahi - alo) * (dhi + d2 - d1) / (dhi - dlo + 2.0 * d2);
-                if (isfinite(c)) a = c;
-            }
-            a = fmin(fmax(a, lo + 0.1 * w), lo + 0.9 * w);
-        }
-        for (int64_t t = 0; t < n; t++) thn[t] = th[t] + a * d[t];
-        double fa = lr_fg(p, thn, gn), da = dot(gn, d, n);
-        (*ne)++;
-        *fout = fa;
-        int arm = isfinite(fa) && fa <= f + ARMIJO_C1 * a * gd;
-        armijo_last = arm;
-        if (!zoom) {
-            if (!arm || (ls > 0 && fa >= flo)) { zoom = 1; ahi = a; fhi = fa; dhi = da; continue; }
-            if (fabs(da) <= -WOLFE_C2 * gd) return 1;
-            if (da >= 0) { zoom = 1; ahi = alo; fhi = flo; dhi = dlo; alo = a; flo = fa; dlo = da; continue; }
-            alo = a; flo = fa; dlo = da;
-            a *= 2.0; /* still descending steeply: extrapolate */
+/* dcstep (Moré & Thuente 1994, MINPACK-2): safeguarded cubic / quadratic / secant step
+ * for the interval [stx, sty] that brackets a step satisfying the sufficient-decrease and
+ * curvature conditions; updates the interval with the trial (stp, fp, dp) and returns the
+ * next trial step in *stp. */
+static void dcstep(double *stx, double *fx, double *dx, double *sty, double *fy, double *dy, double *stp, double fp,
+                   double dp, int *brackt, double stpmin, double stpmax) {
+    const double sgnd = dp * (*dx / fabs(*dx));
+    double stpf, theta, s, gamma, p, q, r, stpc, stpq;
+    if (fp > *fx) { /* higher value: minimum bracketed; cubic if closer to stx, else cubic/quadratic mean */
+        theta = 3.0 * (*fx - fp) / (*stp - *stx) + *dx + dp;
+        s = fmax(fabs(theta), fmax(fabs(*dx), fabs(dp)));
+        gamma = s * sqrt((theta / s) * (theta / s) - (*dx / s) * (dp / s));
+        if (*stp < *stx) gamma = -gamma;
+        p = (gamma - *dx) + theta;
+        q = ((gamma - *dx) + gamma) + dp;
+        r = p / q;
+        stpc = *stx + r * (*stp - *stx);
+        stpq = *stx + ((*dx / ((*fx - fp) / (*stp - *stx) + *dx)) / 2.0) * (*stp - *stx);
+        stpf = fabs(stpc - *stx) < fabs(stpq - *stx) ? stpc : stpc + (stpq - stpc) / 2.0;
+        *brackt = 1;
+    } else if (sgnd < 0) { /* lower value, derivatives of opposite sign: bracketed */
+        theta = 3.0 * (*fx - fp) / (*stp - *stx) + *dx + dp;
+        s = fmax(fabs(theta), fmax(fabs(*dx), fabs(dp)));
+        gamma = s * sqrt((theta / s) * (theta / s) - (*dx / s) * (dp / s));
+        if (*stp > *stx) gamma = -gamma;
+        p = (gamma - dp) + theta;
+        q = ((gamma - dp) + gamma) + *dx;
+        r = p / q;
+        stpc = *stp + r * (*stx - *stp);
+        stpq = *stp + (dp / (dp - *dx)) * (*stx - *stp);
+        stpf = fabs(stpc - *stp) > fabs(stpq - *stp) ? stpc : stpq;
+        *brackt = 1;
+    } else if (fabs(dp) < fabs(*dx)) { /* same sign, derivative magnitude decreases */
+        theta = 3.0 * (*fx - fp) / (*stp - *stx) + *dx + dp;
+        s = fmax(fabs(theta), fmax(fabs(*dx), fabs(dp)));
+        gamma = s * sqrt(fmax(0.0, (theta / s) * (theta / s) - (*dx / s) * (dp / s)));
+        if (*stp > *stx) gamma = -gamma;
+        p = (gamma - dp) + theta;
+        q = (gamma + (*dx - dp)) + gamma;
+        r = p / q;
+        if (r < 0 && gamma != 0) stpc = *stp + r * (*stx - *stp);
+        else if (*stp > *stx) stpc = stpmax;
+        else stpc = stpmin;
+        stpq = *stp + (dp / (dp - *dx)) * (*stx - *stp);
+        if (*brackt) {
+            stpf = fabs(stpc - *stp) < fabs(stpq - *stp) ? stpc : stpq;
+            if (*stp > *stx) stpf = fmin(*stp + 0.66 * (*sty - *stp), stpf);
+            else stpf = fmax(*stp + 0.66 * (*sty - *stp), stpf);
         } else {
-            if (!arm || fa >= flo) { ahi = a; fhi = fa; dhi = da; }
-            else {
-                if (fabs(da) <= -WOLFE_C2 * gd) return 1;
-                if (da * (ahi - alo) >= 0) { ahi = alo; fhi = flo; dhi = dlo; }
-                alo = a; flo = fa; dlo = da;
-            }
-            if (fabs(ahi - alo) <= 1e-16 * fmax(alo, ahi)) break;
+            stpf = fabs(stpc - *stp) > fabs(stpq - *stp) ? stpc : stpq;
+            stpf = fmax(stpmin, fmin(stpmax, stpf));
         }
+    } else { /* same sign, magnitude does not decrease */
+        if (*brackt) {
+            theta = 3.0 * (fp - *fy) / (*sty - *stp) + *dy + dp;
+            s = fmax(fabs(theta), fmax(fabs(*dy), fabs(dp)));
+            gamma = s * sqrt((theta / s) * (theta / s) - (*dy / s) * (dp / s));
+            if (*stp > *sty) gamma = -gamma;
+            p = (gamma - dp) + theta;
+            q = ((gamma - dp) + gamma) + *dy;
+            r = p / q;
+            stpf = *stp + r * (*sty - *stp);
+        } else stpf = *stp > *stx ? stpmax : stpmin;
     }
-    if (armijo_last) return 1;
-    if (alo > 0) { /* the best Armijo point seen is the bracket's low end: re-evaluate it */
-        for (int64_t t = 0; t < n; t++) thn[t] = th[t] + alo * d[t];
-        *fout = lr_fg(p, thn, gn);
-        (*ne)++;
-        return 1;
+    if (fp > *fx) { *sty = *stp; *fy = fp; *dy = dp; }
+    else {
+        if (sgnd < 0) { *sty = *stx; *fy = *fx; *dy = *dx; }
+        *stx = *stp; *fx = fp; *dx = dp;
     }
-    return 0;
+    *stp = stpf;
 }
 
-/* L-BFGS from theta = 0; *iters gets the number of iterations, *evals of f/g. */
-static void lbfgs(const lr_scratch *w, const lr_prob *p, double *th, int64_t max_iter, double tol, int64_t *iters,
-                  int64_t *evals) {
+/* dcsrch (Moré & Thuente 1994, MINPACK-2), reverse communication: ls_start takes phi(0),
+ * phi'(0) and the first trial step; ls_next takes phi(stp), phi'(stp) and returns LS_FG
+ * with the next trial in *stp, or LS_DONE (converged or a warning: stp is kept). */
+enum { LS_FG, LS_DONE };
+typedef struct lsrch {
+    double ftol, gtol, xtol, stpmin, stpmax;
+    int brackt, stage;
+    double finit, ginit, gtest, width, width1, stx, fx, gx, sty, fy, gy, stmin, stmax;
+} lsrch;
+
+static void ls_start(lsrch *s, double f, double g, double stp) {
+    s->brackt = 0;
+    s->stage = 1;
+    s->finit = f;
+    s->ginit = g;
+    s->gtest = s->ftol * g;
+    s->width = s->stpmax - s->stpmin;
+    s->width1 = s->width / 0.5;
+    s->stx = 0; s->fx = f; s->gx = g;
+    s->sty = 0; s->fy = f; s->gy = g;
+    s->stmin = 0;
+    s->stmax = stp + 4.0 * stp;
+}
+
+static int ls_next(lsrch *s, double f, double g, double *stp) {
+    const double ftest = s->finit + *stp * s->gtest;
+    if (s->stage == 1 && f <= ftest && g >= 0) s->stage = 2;
+    int done = 0; /* warnings (rounding, xtol, stpmax, stpmin) and convergence all stop */
+    if (s->brackt && (*stp <= s->stmin || *stp >= s->stmax)) done = 1;
+    if (s->brackt && s->stmax - s->stmin <= s->xtol * s->stmax) done = 1;
+    if (*stp == s->stpmax && f <= ftest && g <= s->gtest) done = 1;
+    if (*stp == s->stpmin && (f > ftest || g >= s->gtest)) done = 1;
+    if (f <= ftest && fabs(g) <= s->gtol * -s->ginit) done = 1;
+    if (done) return LS_DONE;
+    if (s->stage == 1 && f <= s->fx && f > ftest) { /* modified function psi = phi - gtest * stp */
+        double fm = f - *stp * s->gtest, fxm = s->fx - s->stx * s->gtest, fym = s->fy - s->sty * s->gtest;
+        double gm = g - s->gtest, gxm = s->gx - s->gtest, gym = s->gy - s->gtest;
+        dcstep(&s->stx, &fxm, &gxm, &s->sty, &fym, &gym, stp, fm, gm, &s->brackt, s->stmin, s->stmax);
+        s->fx = fxm + s->stx * s->gtest;
+        s->fy = fym + s->sty * s->gtest;
+        s->gx = gxm + s->gtest;
+        s->gy = gym + s->gtest;
+    } else {
+        dcstep(&s->stx, &s->fx, &s->gx, &s->sty, &s->fy, &s->gy, stp, f, g, &s->brackt, s->stmin, s->stmax);
+    }
+    if (s->brackt) { /* bisect when the interval does not shrink enough */
+        if (fabs(s->sty - s->stx) >= 0.66 * s->width1) *stp = s->stx + 0.5 * (s->sty - s->stx);
+        s->width1 = s->width;
+        s->width = fabs(s->sty - s->stx);
+    }
+    if (s->brackt) {
+        s->stmin = fmin(s->stx, s->sty);
+        s->stmax = fmax(s->stx, s->sty);
+    } else {
+        s->stmin = *stp + 1.1 * (*stp - s->stx);
+        s->stmax = *stp + 4.0 * (*stp - s->stx);
+    }
+    *stp = fmax(*stp, s->stpmin);
+    *stp = fmin(*stp, s->stpmax);
+    if ((s->brackt && (*stp <= s->stmin || *stp >= s->stmax)) || (s->brackt && s->stmax - s->stmin <= s->xtol * s->stmax))
+        *stp = s->stx;
+    return LS_FG;
+}
+
+/* scipy's L-BFGS-B (lbfgsb.f 3.0 as wrapped by scipy 1.10 minimize) without bounds, from
+ * theta = 0. Without bounds the generalised Cauchy point and subspace minimisation reduce
+ * to z = x - g / theta when the memory is empty (theta = 1) and to the quasi-Newton point
+ * z = x - H g otherwise (H the inverse of the compact L-BFGS matrix with B0 = theta I,
+ * theta = y'y / s'y of the last pair; computed here with the equivalent two-loop
+ * recursion). Line search dcsrch along d = z - x (ftol 1e-3, gtol 0.9, xtol 0.1,
+ * stpmax 1e10), first step min(1 / ||d||, stpmax) at iteration 0, else 1, at most
+ * LS_MAXLS evaluations; a failed search restarts from an empty memory (or ends the run when
+ * the memory is already empty, keeping the previous iterate). After each iteration: stop
+ * at max_iter, at more than MAXFUN evaluations, when max |g| <= tol, or when
+ * (f_old - f) <= FTOL max(|f_old|, |f|, 1). A pair is stored when s'y > eps (-g_old's). */
+static void lbfgsb(const lr_scratch *w, const lr_prob *p, double *x, int64_t max_iter, double tol, int64_t *iters,
+                   int64_t *evals) {
     const int64_t n = p->K * (p->r + 1);
-    double *g = w->g, *d = w->d, *thn = w->thn, *gn = w->gn, *S = w->S, *Y = w->Y;
-    double rho[LBFGS_M], al[LBFGS_M];
-    memset(th, 0, (size_t)n * sizeof *th);
-    double f = lr_fg(p, th, g);
-    int64_t ne = 1;
-    int hist = 0, head = 0; /* entries stored, next slot */
-    int64_t it = 0;
-    while (it < max_iter && amax(g, n) > tol) {
-        /* two-loop recursion: d = -H g */
-        for (int64_t t = 0; t < n; t++) d[t] = -g[t];
-        for (int h = 0; h < hist; h++) {
-            int s = (head - 1 - h + LBFGS_M) % LBFGS_M;
-            al[s] = rho[s] * dot(S + s * n, d, n);
-            for (int64_t t = 0; t < n; t++) d[t] -= al[s] * Y[s * n + t];
+    double *g = w->g, *d = w->d, *z = w->z, *t = w->t, *r = w->r, *S = w->S, *Y = w->Y;
+    double rho[LBFGS_M], al[LBFGS_M], gam = 1.0;
+    const double factr = FTOL / DBL_EPSILON, ftol_abs = factr * DBL_EPSILON; /* scipy: factr = ftol / eps */
+    memset(x, 0, (size_t)n * sizeof *x);
+    double f = lr_fg(p, x, g);
+    int64_t nfev = 1, it = 0;
+    int hist = 0, head = 0; /* pairs stored, next slot */
+    double sbgnrm = amax(g, n);
+    while (sbgnrm > tol) {
+        /* z: Cauchy point (empty memory) or quasi-Newton point; d = z - x */
+        if (!hist) {
+            for (int64_t k = 0; k < n; k++) z[k] = x[k] - g[k];
+        } else {
+            for (int64_t k = 0; k < n; k++) d[k] = -g[k];
+            for (int h = 0; h < hist; h++) {
+                int s = (head - 1 - h + LBFGS_M) % LBFGS_M;
+                al[s] = rho[s] * dot(S + s * n, d, n);
+                for (int64_t k = 0; k < n; k++) d[k] -= al[s] * Y[s * n + k];
+            }
+            for (int64_t k = 0; k < n; k++) d[k] *= gam;
+            for (int h = hist - 1; h >= 0; h--) {
+                int s = (head - 1 - h + LBFGS_M) % LBFGS_M;
+                double be = rho[s] * dot(Y + s * n, d, n);
+                for (int64_t k = 0; k < n; k++) d[k] += (al[s] - be) * S[s * n + k];
+            }
+            for (int64_t k = 0; k < n; k++) z[k] = x[k] + d[k];
         }
-        if (hist) {
-            int s = (head - 1 + LBFGS_M) % LBFGS_M;
-            double gam = dot(S + s * n, Y + s * n, n) / dot(Y + s * n, Y + s * n, n);
-            for (int64_t t = 0; t < n; t++) d[t] *= gam;
+        for (int64_t k = 0; k < n; k++) d[k] = z[k] - x[k];
+        /* line search (lnsrlb) */
+        memcpy(t, x, (size_t)n * sizeof *t);
+        memcpy(r, g, (size_t)n * sizeof *r);
+        const double fold = f, dnorm = sqrt(dot(d, d, n));
+        double stp = it == 0 ? fmin(1.0 / dnorm, LS_STPMAX) : 1.0;
+        const double gdold = dot(g, d, n);
+        double gd = gdold;
+        int fail = !(gdold < 0);
+        if (!fail) {
+            lsrch ls = {.ftol = 1e-3, .gtol = 0.9, .xtol = 0.1, .stpmin = 0, .stpmax = LS_STPMAX};
+            ls_start(&ls, f, gd, stp);
+            for (int ifun = 0;; ifun++) {
+                if (ifun > 0 && ls_next(&ls, f, gd, &stp) == LS_DONE) break;
+                if (ifun >= LS_MAXLS) { fail = 1; break; } /* scipy: iback = ifun - 1 >= maxls */
+                if (stp == 1.0) memcpy(x, z, (size_t)n * sizeof *x);
+                else for (int64_t k = 0; k < n; k++) x[k] = stp * d[k] + t[k];
+                f = lr_fg(p, x, g);
+                nfev++;
+                gd = dot(g, d, n);
+            }
         }
-        for (int h = hist - 1; h >= 0; h--) {
-            int s = (head - 1 - h + LBFGS_M) % LBFGS_M;
-            double be = rho[s] * dot(Y + s * n, d, n);
-            for (int64_t t = 0; t < n; t++) d[t] += (al[s] - be) * S[s * n + t];
-        }
-        double gd = dot(g, d, n);
-        if (!(gd < 0)) { /* not a descent direction: restart from steepest descent */
+        if (fail) { /* back to the last iterate; restart with an empty memory, or give up */
+            memcpy(x, t, (size_t)n * sizeof *x);
+            memcpy(g, r, (size_t)n * sizeof *g);
+            f = fold;
+            if (!hist) break;
             hist = 0;
-            for (int64_t t = 0; t < n; t++) d[t] = -g[t];
-            gd = dot(g, d, n);
+            head = 0;
+            gam = 1.0;
+            continue;
         }
-        /* first step as scipy: 1 / |d|, later steps 1 */
-        double step = hist ? 1.0 : fmin(1.0, 1.0 / sqrt(dot(d, d, n)));
-        double fn = 0;
-        int ok = wolfe_search(p, th, d, f, gd, step, thn, gn, &fn, &ne);
-        if (!ok) break; /* no decrease possible at this precision: stop where we are */
         it++;
+        sbgnrm = amax(g, n);
+        if (it >= max_iter || nfev > MAXFUN) break;
+        if (sbgnrm <= tol) break;
+        if (fold - f <= ftol_abs * fmax(fmax(fabs(fold), fabs(f)), 1.0)) break;
+        /* pair s = stp d, y = g - g_old; s'y from the directional derivatives as lbfgsb.f */
+        double dr, ddum;
+        if (stp == 1.0) { dr = gd - gdold; ddum = -gdold; }
+        else { dr = (gd - gdold) * stp; ddum = -gdold * stp; }
+        if (dr <= DBL_EPSILON * ddum) continue; /* skipped update */
         int s = head;
-        double sy = 0;
-        for (int64_t t = 0; t < n; t++) {
-            S[s * n + t] = thn[t] - th[t];
-            Y[s * n + t] = gn[t] - g[t];
-            sy += S[s * n + t] * Y[s * n + t];
+        double rr = 0;
+        for (int64_t k = 0; k < n; k++) {
+            S[s * n + k] = stp == 1.0 ? d[k] : stp * d[k];
+            Y[s * n + k] = g[k] - r[k];
+            rr += Y[s * n + k] * Y[s * n + k];
         }
-        if (sy > 1e-10 * sqrt(dot(S + s * n, S + s * n, n) * dot(Y + s * n, Y + s * n, n))) {
-            rho[s] = 1.0 / sy;
-            head = (head + 1) % LBFGS_M;
-            if (hist < LBFGS_M) hist++;
-        }
-        double fo = f;
-        memcpy(th, thn, (size_t)n * sizeof *th);
-        memcpy(g, gn, (size_t)n * sizeof *g);
-        f = fn;
-        if ((fo - f) / fmax(fmax(fabs(fo), fabs(f)), 1.0) <= FTOL) break;
+        rho[s] = 1.0 / dr;
+        gam = dr / rr; /* 1 / theta */
+        head = (head + 1) % LBFGS_M;
+        if (hist < LBFGS_M) hist++;
     }
     *iters = it;
-    *evals = ne;
+    *evals = nfev;
 }
 
 /* Train on rows tr (ntr), test on te (nte) of X (N, d); *correct gets the number of
- * right test predictions. */
+ * right test predictions; optionally coef gets [W (K, d), b (K)] over the K training
+ * classes (ascending) and pred (nte) the predicted classes. */
 static xf_status fit_eval(xf_ctx_t *ctx, const lr_scratch *w, const double *X, int64_t d, const int32_t *y, int64_t C,
                           const int64_t *tr, int64_t ntr, const int64_t *te, int64_t nte, double Creg,
-                          int64_t max_iter, double tol, int64_t *correct) {
+                          int64_t max_iter, double tol, int64_t *correct, double *coef, int32_t *pred) {
     /* compact classes of the training part */
     int32_t *map = w->map, *inv = w->inv, *ytr = w->ytr;
     for (int64_t c = 0; c < C; c++) map[c] = -1;
@@ -236,34 +347,12 @@ static xf_status fit_eval(xf_ctx_t *ctx, const lr_scratch *w, const double *X, i
     for (int64_t i = 0; i < nte; i++) memcpy(Xte + i * d, X + te[i] * d, (size_t)d * sizeof *Xte);
 
     const double *Ztr = Xtr, *Zte = Xte;
-    int64_t r = d;
-    if (d > ntr) {
-        /* row-space basis of the training features */
-        double *Gm = w->Gm, *lam = w->lam, *Kte = w->Kte; // Gm: X_tr X_tr^T -> eigenvectors; Kte: X_te X_tr^T
-        xf_la_dsyrk(0, ntr, d, 1.0, Xtr, d, 0.0, Gm, ntr);
-        xf_status st = xf_la_eigh(ctx, ntr, Gm, ntr, lam);
-        if (st) return st;
-        int64_t k0 = 0; /* ascending: keep lam > RANK_TOL * lam_max */
-        while (k0 < ntr && !(lam[k0] > RANK_TOL * lam[ntr - 1])) k0++;
-        r = ntr - k0;
-        if (r < 1) r = 1, k0 = ntr - 1;
-        double *Zt = w->Zt, *Qs = w->Qs, *Ze = w->Ze; // Qs = Q lam^{-1/2}
-        for (int64_t i = 0; i < ntr; i++)
-            for (int64_t k = 0; k < r; k++) {
-                double q = Gm[i * ntr + k0 + k], l = lam[k0 + k] > 0 ? lam[k0 + k] : 0;
-                Zt[i * r + k] = q * sqrt(l);
-                Qs[i * r + k] = l > 0 ? q / sqrt(l) : 0;
-            }
-        xf_la_dgemm(0, 1, nte, ntr, d, 1.0, Xte, d, Xtr, d, 0.0, Kte, ntr);
-        xf_la_dgemm(0, 0, nte, r, ntr, 1.0, Kte, ntr, Qs, r, 0.0, Ze, r);
-        Ztr = Zt;
-        Zte = Ze;
-    }
+    const int64_t r = d;
 
     double *L = w->L, *th = w->th;
     lr_prob pr = {.Z = Ztr, .y = ytr, .n = ntr, .r = r, .K = K, .lam = 1.0 / Creg, .L = L};
     int64_t iters, evals;
-    lbfgs(w, &pr, th, max_iter, tol, &iters, &evals);
+    lbfgsb(w, &pr, th, max_iter, tol, &iters, &evals);
     xf_log(ctx, XF_LOG_DEBUG, "linear: L-BFGS stopped after %lld iterations, %lld evaluations (n = %lld, r = %lld, K = %lld)",
            (long long)iters, (long long)evals, (long long)ntr, (long long)r, (long long)K);
 
@@ -275,19 +364,22 @@ static xf_status fit_eval(xf_ctx_t *ctx, const lr_scratch *w, const double *X, i
         for (int64_t c = 1; c < K; c++)
             if (l[c] + th[K * r + c] > l[best] + th[K * r + best]) best = c;
         ok += inv[best] == y[te[i]];
+        if (pred) pred[i] = inv[best];
     }
+    if (coef) memcpy(coef, th, (size_t)(K * (r + 1)) * sizeof *coef);
     *correct = ok;
     return XF_OK;
 }
 
-static xf_status linear_fn(xf_ctx_t *ctx, const xf_est_input *in, const xf_params *p, xf_ws_t *ws, double *score) {
+xf_status xf_est_linear_probe(xf_ctx_t *ctx, const xf_est_input *in, const xf_params *p, xf_ws_t *ws, double *score,
+                             double *coef, int32_t *pred) {
     const char *m = "linear";
     double Creg, tol;
     int64_t max_iter, folds, dims;
     xf_status st;
     if ((st = xf_params_f64(ctx, p, m, "C", 1.0, &Creg))) return st;
-    if ((st = xf_params_f64(ctx, p, m, "tol", 1e-6, &tol))) return st;
-    if ((st = xf_params_i64(ctx, p, m, "max_iter", 1000, &max_iter))) return st;
+    if ((st = xf_params_f64(ctx, p, m, "tol", 0.1, &tol))) return st;
+    if ((st = xf_params_i64(ctx, p, m, "max_iter", 20, &max_iter))) return st;
     if ((st = xf_params_i64(ctx, p, m, "folds", 0, &folds))) return st;
     if ((st = xf_params_i64(ctx, p, m, "dims", 0, &dims))) return st;
     const int64_t N = in->N;
@@ -314,27 +406,22 @@ static xf_status linear_fn(xf_ctx_t *ctx, const xf_est_input *in, const xf_param
     if (!tr || !te) return XF_ERR_NOMEM;
     const int64_t nf = folds ? folds : 1;
     /* largest and smallest part sizes over the folds, for one allocation of the scratch */
-    int64_t trmax = 0, trmin = N, temax = 0;
+    int64_t trmax = 0, temax = 0;
     for (int64_t f = 0; f < nf; f++) {
         int64_t a = folds ? f * N / folds : N - N / 2, b = folds ? (f + 1) * N / folds : N;
         int64_t nte = b - a, ntr = N - nte;
         if (ntr > trmax) trmax = ntr;
-        if (ntr < trmin) trmin = ntr;
         if (nte > temax) temax = nte;
     }
-    const int64_t C = in->C, rmax = d > trmax ? trmax : d, np = C * (d + 1);
+    const int64_t C = in->C, np = C * (d + 1);
     const int64_t nl = trmax > temax ? trmax : temax;
     lr_scratch w = {0};
     int bad = 0;
 #define A(p, n) bad |= !((p) = xf_ws_alloc(ws, (size_t)(n) * sizeof *(p)))
     A(w.map, C); A(w.inv, C); A(w.ytr, trmax);
     A(w.Xtr, trmax * d); A(w.Xte, temax * d);
-    if (d > trmin) {
-        A(w.Gm, trmax * trmax); A(w.lam, trmax); A(w.Kte, temax * trmax);
-        A(w.Zt, trmax * rmax); A(w.Qs, trmax * rmax); A(w.Ze, temax * rmax);
-    }
     A(w.L, nl * C); A(w.th, np);
-    A(w.g, np); A(w.d, np); A(w.thn, np); A(w.gn, np); A(w.S, LBFGS_M * np); A(w.Y, LBFGS_M * np);
+    A(w.g, np); A(w.d, np); A(w.z, np); A(w.t, np); A(w.r, np); A(w.S, LBFGS_M * np); A(w.Y, LBFGS_M * np);
 #undef A
     if (bad) return XF_ERR_NOMEM;
     double acc = 0;
@@ -347,17 +434,23 @@ static xf_status linear_fn(xf_ctx_t *ctx, const xf_est_input *in, const xf_param
             else tr[ntr++] = i;
         }
         int64_t correct = 0;
-        if ((st = fit_eval(ctx, &w, X, d, in->y, in->C, tr, ntr, te, nte, Creg, max_iter, tol, &correct))) return st;
+        if ((st = fit_eval(ctx, &w, X, d, in->y, in->C, tr, ntr, te, nte, Creg, max_iter, tol, &correct, f == 0 ? coef : NULL,
+                            f == 0 ? pred : NULL)))
+            return st;
         acc += 100.0 * (double)correct / (double)nte;
     }
     *score = acc / (double)nf;
     return XF_OK;
 }
 
+static xf_status linear_fn(xf_ctx_t *ctx, const xf_est_input *in, const xf_params *p, xf_ws_t *ws, double *score) {
+    return xf_est_linear_probe(ctx, in, p, ws, score, NULL, NULL);
+}
+
 static const char *const linear_params[] = {
     "C=1  inverse L2 strength (sklearn's C): loss = sum cross-entropy + ||W||^2 / (2C)",
-    "max_iter=1000  L-BFGS iterations at most (PARC: 20)",
-    "tol=1e-6  stop when max |gradient| <= tol (PARC: 0.1)",
+    "max_iter=20  L-BFGS-B iterations at most (PARC's setting; 1000 with tol=1e-6 converges)",
+    "tol=0.1  stop when max |gradient| <= tol (scipy's pgtol; PARC's setting)",
     "folds=0  0: first half trains, second half tests; k > 1: mean over k contiguous folds",
     "dims=0  PCA components before the fit (0 = none; clamped to min(N-1, D))",
     "pca=exact  PCA solver when dims > 0: exact or randomized",

@@ -144,5 +144,63 @@ Y[np.arange(60), y] = 1
 Y[Y.sum(axis=1) == 5, 0] = 0  # no constant rows
 add('parc_multi', 'parc', 'dims=16', F, y, Y=Y, dims=16)
 
+# ---- linear with PARC's settings (the defaults): sklearn's own 20-iteration fit ----
+# estA/lin20_cases.txt: "<name> <params or -> <score %.17g> <n_iter>"; <name>_coef.npy
+# (K, D + 1) float64 = [coef_ | intercept_] over the K training classes (ascending);
+# <name>_pred.npy: sklearn's predicted dense labels of the test half (or of fold 0).
+import sklearn.linear_model  # noqa: E402
+
+lin20 = []
+
+
+def add20(name, F, y, params='-', C=1.0, folds=0, dims=None):
+    np.save(os.path.join(OUT, name + '_F.npy'), F)
+    np.save(os.path.join(OUT, name + '_y.npy'), y)
+    yd = dense(y)
+    Fd = ref.feature_reduce(F.astype(np.float64), dims, 'exact')
+    n = Fd.shape[0]
+    if folds:
+        te = np.zeros(n, bool)
+        te[0:n // folds] = True
+    else:
+        te = np.arange(n) >= n - n // 2
+    lr = sklearn.linear_model.LogisticRegression(multi_class='multinomial', solver='lbfgs', C=C, max_iter=20,
+                                                 tol=0.1, random_state=0).fit(Fd[~te], yd[~te])
+    pred = lr.predict(Fd[te])
+    coef = np.hstack([lr.coef_, lr.intercept_[:, None]])
+    if coef.shape[0] == 1:  # sklearn folds binary multinomial to one row: W1 = -W0 of the K = 2 fit
+        coef = np.vstack([-coef, coef]) / 1.0
+    np.save(os.path.join(OUT, name + '_coef.npy'), coef)
+    np.save(os.path.join(OUT, name + '_pred.npy'), pred.astype(np.int64))
+    s = ref.linear(F.astype(np.float64), yd, C=C, dims=dims, pca='exact', folds=folds)  # PARC's defaults
+    if not folds:
+        assert s == 100 * (pred == yd[te]).mean()
+    lin20.append('%s %s %.17g %d' % (name, params, s, lr.n_iter_[0]))
+    print('lin20', lin20[-1])
+
+
+F, y = data(31, 200, 30, 5, sep=0.3)
+add20('l20_basic', F, y)
+add20('l20_reg', F, y, 'C=0.5', C=0.5)
+add20('l20_folds', F, y, 'folds=3', folds=3)
+add20('l20_pca', F, y, 'dims=8', dims=8)
+F, y = data(32, 60, 150, 4, sep=0.2, raw=[3, 5, 9, 11])  # N < D
+add20('l20_n_lt_d', F, y)
+F, y = data(33, 81, 16, 2, sep=0.15)  # two classes, odd N
+add20('l20_c2', F, y)
+F, y = data(34, 100, 24, 4, sep=0.3)
+y[51:] = np.where(y[51:] == 3, 1, y[51:])
+y[60] = 3  # class 3 only in the test half
+add20('l20_absent', F, y)
+F, y = data(35, 400, 128, 12, sep=0.12)
+add20('l20_wide', F, y)
+F, y = data(36, 300, 64, 3, sep=0.05)  # hard: 20 iterations far from the optimum
+add20('l20_hard', F, y, 'C=2', C=2.0)
+F, y = data(37, 600, 96, 10, sep=0.1)
+add20('l20_big', F, y)
+
+with open(os.path.join(OUT, 'lin20_cases.txt'), 'w') as f:
+    f.write('\n'.join(lin20) + '\n')
+
 with open(os.path.join(OUT, 'cases.txt'), 'w') as f:
     f.write('\n'.join(cases) + '\n')
