@@ -31,6 +31,8 @@
 enum { LBFGS_M = 10, LS_MAXLS = 20, MAXFUN = 15000 };
 static const double FTOL = 2.2204460492503131e-09;
 static const double LS_STPMAX = 1e10;
+/* f/g blocking: row blocks of about FG_BLOCK_BYTES of features when K r <= FG_BLOCK_PARAMS */
+enum { FG_BLOCK_BYTES = 1 << 20, FG_BLOCK_PARAMS = 32768 };
 
 typedef struct lr_prob {
     const double *Z; /* (n, r) training features */
@@ -38,34 +40,50 @@ typedef struct lr_prob {
     int64_t n, r, K;
     double lam;   /* 1 / C */
     double *L;    /* (n, K) scratch: logits, then P - Y */
+    int64_t block; /* rows per f/g block (0: automatic) */
 } lr_prob;
 
-/* f and gradient at theta = [W (K, r), b (K)]. */
-static double lr_fg(const lr_prob *p, const double *th, double *g) {
-    const int64_t n = p->n, r = p->r, K = p->K;
-    const double *W = th, *b = th + K * r;
-    xf_la_dgemm(0, 1, n, K, r, 1.0, p->Z, r, W, r, 0.0, p->L, K);
+/* Softmax of the logit rows l (nb, K) (+ b) in place into P - Y; returns the rows' loss. */
+static double lr_softmax(double *l, const int32_t *y, int64_t nb, int64_t K, const double *b, double *gb) {
     double f = 0;
-    for (int64_t i = 0; i < n; i++) {
-        double *l = p->L + i * K, mx = -DBL_MAX, s = 0;
+    for (int64_t i = 0; i < nb; i++, l += K) {
+        double mx = -DBL_MAX, s = 0;
         for (int64_t c = 0; c < K; c++) { l[c] += b[c]; if (l[c] > mx) mx = l[c]; }
         for (int64_t c = 0; c < K; c++) s += exp(l[c] - mx);
         double lse = mx + log(s);
-        f += lse - l[p->y[i]];
+        f += lse - l[y[i]];
         for (int64_t c = 0; c < K; c++) l[c] = exp(l[c] - lse);
-        l[p->y[i]] -= 1.0;
+        l[y[i]] -= 1.0;
+        for (int64_t c = 0; c < K; c++) gb[c] += l[c];
+    }
+    return f;
+}
+
+/* f and gradient at theta = [W (K, r), b (K)]. With few parameters (K r small) the two
+ * GEMMs are memory-bound (each streams Z), so they run per block of rows while the block
+ * is still in cache; with many, one GEMM each over all rows (compute-bound). */
+static double lr_fg(const lr_prob *p, const double *th, double *g) {
+    const int64_t n = p->n, r = p->r, K = p->K;
+    const double *W = th, *b = th + K * r;
+    double *gb = g + K * r;
+    for (int64_t c = 0; c < K; c++) gb[c] = 0;
+    memcpy(g, W, (size_t)(K * r) * sizeof *g); /* grad W = (P - Y)^T Z + lam W */
+    int64_t bs = p->block > 0 ? p->block : n;
+    if (p->block <= 0 && K * r <= FG_BLOCK_PARAMS) {
+        bs = FG_BLOCK_BYTES / (8 * r);
+        if (bs < 64) bs = 64;
+    }
+    double f = 0, beta = p->lam;
+    for (int64_t i0 = 0; i0 < n; i0 += bs) {
+        const int64_t nb = n - i0 < bs ? n - i0 : bs;
+        xf_la_dgemm(0, 1, nb, K, r, 1.0, p->Z + i0 * r, r, W, r, 0.0, p->L, K);
+        f += lr_softmax(p->L, p->y + i0, nb, K, b, gb);
+        xf_la_dgemm(1, 0, K, r, nb, 1.0, p->L, K, p->Z + i0 * r, r, beta, g, r);
+        beta = 1.0;
     }
     double w2 = 0;
     for (int64_t t = 0; t < K * r; t++) w2 += W[t] * W[t];
-    f += 0.5 * p->lam * w2;
-    /* grad W = (P - Y)^T Z + lam W; grad b = column sums of P - Y */
-    memcpy(g, W, (size_t)(K * r) * sizeof *g);
-    xf_la_dgemm(1, 0, K, r, n, 1.0, p->L, K, p->Z, r, p->lam, g, r);
-    double *gb = g + K * r;
-    for (int64_t c = 0; c < K; c++) gb[c] = 0;
-    for (int64_t i = 0; i < n; i++)
-        for (int64_t c = 0; c < K; c++) gb[c] += p->L[i * K + c];
-    return f;
+    return f + 0.5 * p->lam * w2;
 }
 
 static double dot(const double *a, const double *b, int64_t n) {
@@ -327,7 +345,8 @@ static void lbfgsb(const lr_scratch *w, const lr_prob *p, double *x, int64_t max
  * classes (ascending) and pred (nte) the predicted classes. */
 static xf_status fit_eval(xf_ctx_t *ctx, const lr_scratch *w, const double *X, int64_t d, const int32_t *y, int64_t C,
                           const int64_t *tr, int64_t ntr, const int64_t *te, int64_t nte, double Creg,
-                          int64_t max_iter, double tol, int64_t *correct, double *coef, int32_t *pred) {
+                          int64_t max_iter, double tol, int64_t block, int64_t *correct, double *coef,
+                          int32_t *pred) {
     /* compact classes of the training part */
     int32_t *map = w->map, *inv = w->inv, *ytr = w->ytr;
     for (int64_t c = 0; c < C; c++) map[c] = -1;
@@ -350,7 +369,7 @@ static xf_status fit_eval(xf_ctx_t *ctx, const lr_scratch *w, const double *X, i
     const int64_t r = d;
 
     double *L = w->L, *th = w->th;
-    lr_prob pr = {.Z = Ztr, .y = ytr, .n = ntr, .r = r, .K = K, .lam = 1.0 / Creg, .L = L};
+    lr_prob pr = {.Z = Ztr, .y = ytr, .n = ntr, .r = r, .K = K, .lam = 1.0 / Creg, .L = L, .block = block};
     int64_t iters, evals;
     lbfgsb(w, &pr, th, max_iter, tol, &iters, &evals);
     xf_log(ctx, XF_LOG_DEBUG, "linear: L-BFGS stopped after %lld iterations, %lld evaluations (n = %lld, r = %lld, K = %lld)",
@@ -375,13 +394,15 @@ xf_status xf_est_linear_probe(xf_ctx_t *ctx, const xf_est_input *in, const xf_pa
                              double *coef, int32_t *pred) {
     const char *m = "linear";
     double Creg, tol;
-    int64_t max_iter, folds, dims;
+    int64_t max_iter, folds, dims, block;
     xf_status st;
     if ((st = xf_params_f64(ctx, p, m, "C", 1.0, &Creg))) return st;
     if ((st = xf_params_f64(ctx, p, m, "tol", 0.1, &tol))) return st;
     if ((st = xf_params_i64(ctx, p, m, "max_iter", 20, &max_iter))) return st;
     if ((st = xf_params_i64(ctx, p, m, "folds", 0, &folds))) return st;
     if ((st = xf_params_i64(ctx, p, m, "dims", 0, &dims))) return st;
+    if ((st = xf_params_i64(ctx, p, m, "block", 0, &block))) return st;
+    if (block < 0) return XF_ERR(ctx, XF_ERR_INVALID, "linear: parameter block=%lld is negative", (long long)block);
     const int64_t N = in->N;
     if (!(Creg > 0)) return XF_ERR(ctx, XF_ERR_INVALID, "linear: parameter C=%g must be positive", Creg);
     if (!(tol >= 0)) return XF_ERR(ctx, XF_ERR_INVALID, "linear: parameter tol=%g is negative", tol);
@@ -434,7 +455,7 @@ xf_status xf_est_linear_probe(xf_ctx_t *ctx, const xf_est_input *in, const xf_pa
             else tr[ntr++] = i;
         }
         int64_t correct = 0;
-        if ((st = fit_eval(ctx, &w, X, d, in->y, in->C, tr, ntr, te, nte, Creg, max_iter, tol, &correct, f == 0 ? coef : NULL,
+        if ((st = fit_eval(ctx, &w, X, d, in->y, in->C, tr, ntr, te, nte, Creg, max_iter, tol, block, &correct, f == 0 ? coef : NULL,
                             f == 0 ? pred : NULL)))
             return st;
         acc += 100.0 * (double)correct / (double)nte;
@@ -455,6 +476,7 @@ static const char *const linear_params[] = {
     "dims=0  PCA components before the fit (0 = none; clamped to min(N-1, D))",
     "pca=exact  PCA solver when dims > 0: exact or randomized",
     "seed=1919  seed of the randomized PCA",
+    "block=0  training rows per f/gradient block (0: about 1 MB of features when C D is small, else all)",
     NULL};
 
 const xf_estimator xf_est_def_linear = {

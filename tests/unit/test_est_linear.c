@@ -36,7 +36,7 @@ static void one_case(xf_ctx_t *ctx, xf_ws_t *ws, const char *name, char *pbuf, d
     for (int64_t i = 0; i < N; i++) raw[i] = (int64_t)xf_array_get_f64(&b, i);
     CHECK_OK(ctx, xf_labels_densify(ctx, raw, N, y, &C, NULL));
     /* "C=0.5" / "folds=3" / "dims=8" / "-" */
-    xf_param it[2];
+    xf_param it[2] = {{0}};
     xf_params prm = {it, 0};
     char *eq = strchr(pbuf, '=');
     if (eq) {
@@ -63,6 +63,23 @@ static void one_case(xf_ctx_t *ctx, xf_ws_t *ws, const char *name, char *pbuf, d
             err = fmax(err, fabs(got - want));
         }
     CHECK(err <= 1e-5 * mx, "%s: coefficients differ by %g (largest %g)", name, err, mx);
+    /* several row blocks in f / gradient: the same fit up to rounding */
+    {
+        xf_param it2[3] = {it[0], it[1], {"block", "7"}};
+        it2[prm.n] = (xf_param){"block", "7"};
+        xf_params p2 = {it2, prm.n + 1};
+        double s3 = -1, *coef2 = calloc((size_t)(K * kd), sizeof *coef2);
+        int32_t *pred2 = malloc((size_t)N * sizeof *pred2);
+        CHECK_OK(ctx, xf_est_linear_probe(ctx, &in, &p2, ws, &s3, coef2, pred2));
+        CHECK(s3 == s, "%s block=7: score %.17g vs %.17g", name, s3, s);
+        double e2 = 0;
+        for (int64_t i = 0; i < K * kd; i++) e2 = fmax(e2, fabs(coef2[i] - coef[i]));
+        CHECK(e2 <= 1e-7 * mx, "%s block=7: coefficients differ by %g", name, e2);
+        for (int64_t i = 0; i < npred; i++)
+            if (pred2[i] != pred[i]) { CHECK(0, "%s block=7: prediction %lld differs", name, (long long)i); break; }
+        free(coef2);
+        free(pred2);
+    }
     /* the registered estimator with no parameters runs the same defaults */
     if (prm.n == 0) {
         double s2 = -1;
@@ -98,6 +115,15 @@ int main(void) {
         fclose(fp);
     }
     CHECK(n >= 8, "only %d lin20 cases", n);
+    {   /* a negative block is refused */
+        float F[8] = {0, 1, 1, 0, 0, 2, 2, 0};
+        int32_t y[4] = {0, 1, 0, 1};
+        xf_est_input in = {.F = F, .N = 4, .D = 2, .ldF = 2, .y = y, .C = 2};
+        xf_param it[1] = {{"block", "-1"}};
+        xf_params prm = {it, 1};
+        double s;
+        CHECK_ST(ctx, xf_est_run(ctx, "linear", &in, &prm, ws, &s), XF_ERR_INVALID);
+    }
     xf_ws_free(ws);
     xf_ctx_free(ctx);
     return xt_done("test_est_linear");
