@@ -100,7 +100,7 @@ static double amax(const double *a, int64_t n) {
 /* Scratch for all folds, allocated once at the largest sizes. */
 typedef struct lr_scratch {
     int32_t *map, *inv, *ytr;       // (C), (C), (ntr)
-    double *Xtr, *Xte;              // (ntr, d), (nte, d)
+    double *Xtr;                    // (ntr, d): non-contiguous training rows
     double *L, *th;                 // (max(ntr, nte), C), (C (d + 1))
     double *g, *d, *z, *t, *r, *S, *Y; // L-BFGS-B: 5 x (npar), 2 x (LBFGS_M, npar)
 } lr_scratch;
@@ -361,9 +361,13 @@ static xf_status fit_eval(xf_ctx_t *ctx, const lr_scratch *w, const double *X, i
                       (long long)ntr);
     for (int64_t i = 0; i < ntr; i++) ytr[i] = map[y[tr[i]]];
 
-    double *Xtr = w->Xtr, *Xte = w->Xte;
-    for (int64_t i = 0; i < ntr; i++) memcpy(Xtr + i * d, X + tr[i] * d, (size_t)d * sizeof *Xtr);
-    for (int64_t i = 0; i < nte; i++) memcpy(Xte + i * d, X + te[i] * d, (size_t)d * sizeof *Xte);
+    /* contiguous parts (the half split, the first and last folds) are used in place */
+    const double *Xtr = X + tr[0] * d, *Xte = X + te[0] * d;
+    if (tr[ntr - 1] - tr[0] != ntr - 1) {
+        double *xt = w->Xtr; // (ntr, d)
+        for (int64_t i = 0; i < ntr; i++) memcpy(xt + i * d, X + tr[i] * d, (size_t)d * sizeof *xt);
+        Xtr = xt;
+    }
 
     const double *Ztr = Xtr, *Zte = Xte;
     const int64_t r = d;
@@ -440,7 +444,7 @@ xf_status xf_est_linear_probe(xf_ctx_t *ctx, const xf_est_input *in, const xf_pa
     int bad = 0;
 #define A(p, n) bad |= !((p) = xf_ws_alloc(ws, (size_t)(n) * sizeof *(p)))
     A(w.map, C); A(w.inv, C); A(w.ytr, trmax);
-    A(w.Xtr, trmax * d); A(w.Xte, temax * d);
+    if (folds > 2) A(w.Xtr, trmax * d); /* middle folds train on two pieces */
     A(w.L, nl * C); A(w.th, np);
     A(w.g, np); A(w.d, np); A(w.z, np); A(w.t, np); A(w.r, np); A(w.S, LBFGS_M * np); A(w.Y, LBFGS_M * np);
 #undef A
