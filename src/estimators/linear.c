@@ -33,6 +33,7 @@ static const double FTOL = 2.2204460492503131e-09;
 static const double LS_STPMAX = 1e10;
 /* f/g blocking: row blocks of about FG_BLOCK_BYTES of features when K r <= FG_BLOCK_PARAMS */
 enum { FG_BLOCK_BYTES = 1 << 20, FG_BLOCK_PARAMS = 32768 };
+static const double RANK_TOL = 1e-12; /* relative eigenvalue floor of the row-space basis */
 
 typedef struct lr_prob {
     const double *Z; /* (n, r) training features */
@@ -41,6 +42,9 @@ typedef struct lr_prob {
     double lam;   /* 1 / C */
     double *L;    /* (n, K) scratch: logits, then P - Y */
     int64_t block; /* rows per f/g block (0: automatic) */
+    const double *Vt; /* (r, D) row-space basis V^T when Z = X V (NULL: Z = X) */
+    int64_t D;
+    double *gW;   /* (K, D) scratch: the gradient back in feature coordinates */
 } lr_prob;
 
 /* Softmax of the logit rows l (nb, K) (+ b) in place into P - Y; returns the rows' loss. */
@@ -97,11 +101,29 @@ static double amax(const double *a, int64_t n) {
     return s;
 }
 
+/* scipy's stopping quantity max |g| in sklearn's coordinates, exactly enough to compare
+ * with tol: in the row space g_W = g_W' V^T, whose rows have the 2-norms of g_W' (V
+ * orthonormal), so max_c |g'_c|_2 bounds max |g_W| from above and max_c |g'_c|_2 / sqrt(D)
+ * from below; the GEMM back to feature coordinates runs only when tol lies between. */
+static double lr_gnorm(const lr_prob *p, const double *g, double tol) {
+    const int64_t K = p->K, r = p->r;
+    const double gb = amax(g + K * r, K);
+    if (!p->Vt) return fmax(amax(g, K * r), gb);
+    double ub = 0;
+    for (int64_t c = 0; c < K; c++) ub = fmax(ub, sqrt(dot(g + c * r, g + c * r, r)));
+    const double hi = ub * (1 + 1e-12), lo = ub / sqrt((double)p->D) * (1 - 1e-12);
+    if (fmax(hi, gb) <= tol) return fmax(hi, gb);
+    if (fmax(lo, gb) > tol) return fmax(lo, gb);
+    xf_la_dgemm(0, 0, K, p->D, r, 1.0, g, r, p->Vt, p->D, 0.0, p->gW, p->D);
+    return fmax(amax(p->gW, K * p->D), gb);
+}
+
 /* Scratch for all folds, allocated once at the largest sizes. */
 typedef struct lr_scratch {
     int32_t *map, *inv, *ytr;       // (C), (C), (ntr)
     double *Xtr;                    // (ntr, d): non-contiguous training rows
     double *L, *th;                 // (max(ntr, nte), C), (C (d + 1))
+    double *Gm, *lam, *Zt, *Qs, *Ze, *Vt, *gW; // row space: (ntr, ntr), (ntr), (ntr, r) x 2, (nte, r), (r, d), (C, d)
     double *g, *d, *z, *t, *r, *S, *Y; // L-BFGS-B: 5 x (npar), 2 x (LBFGS_M, npar)
 } lr_scratch;
 
@@ -262,7 +284,7 @@ static void lbfgsb(const lr_scratch *w, const lr_prob *p, double *x, int64_t max
     double f = lr_fg(p, x, g);
     int64_t nfev = 1, it = 0;
     int hist = 0, head = 0; /* pairs stored, next slot */
-    double sbgnrm = amax(g, n);
+    double sbgnrm = lr_gnorm(p, g, tol);
     while (sbgnrm > tol) {
         /* z: Cauchy point (empty memory) or quasi-Newton point; d = z - x */
         if (!hist) {
@@ -315,7 +337,7 @@ static void lbfgsb(const lr_scratch *w, const lr_prob *p, double *x, int64_t max
             continue;
         }
         it++;
-        sbgnrm = amax(g, n);
+        sbgnrm = lr_gnorm(p, g, tol);
         if (it >= max_iter || nfev > MAXFUN) break;
         if (sbgnrm <= tol) break;
         if (fold - f <= ftol_abs * fmax(fmax(fabs(fold), fabs(f)), 1.0)) break;
@@ -369,11 +391,41 @@ static xf_status fit_eval(xf_ctx_t *ctx, const lr_scratch *w, const double *X, i
         Xtr = xt;
     }
 
-    const double *Ztr = Xtr, *Zte = Xte;
-    const int64_t r = d;
+    const double *Ztr = Xtr, *Zte = Xte, *Vt = NULL;
+    int64_t r = d;
+    if (d > ntr) {
+        /* Row space of the training features (D > n_train): X_tr X_tr^T = Q diag(lam) Q^T,
+         * Z_tr = Q lam^{1/2}, V^T = lam^{-1/2} Q^T X_tr (orthonormal rows), Z_te = X_te V.
+         * W = W' V^T keeps logits, norms and inner products, and the gradient always lies
+         * in that span, so L-BFGS-B takes the same steps from 0 (its max |g| test is
+         * evaluated in feature coordinates, lr_gnorm). Eigenvalues below RANK_TOL lam_max
+         * are dropped (directions the data do not span). Cost per evaluation n r C instead
+         * of n D C. */
+        double *Gm = w->Gm, *lam = w->lam; // (ntr, ntr) -> eigenvectors, (ntr)
+        xf_la_dsyrk(0, ntr, d, 1.0, Xtr, d, 0.0, Gm, ntr);
+        xf_status st = xf_la_eigh(ctx, ntr, Gm, ntr, lam);
+        if (st) return st;
+        int64_t k0 = 0; /* ascending: keep lam > RANK_TOL * lam_max */
+        while (k0 < ntr && !(lam[k0] > RANK_TOL * lam[ntr - 1])) k0++;
+        r = ntr - k0;
+        if (r < 1) r = 1, k0 = ntr - 1;
+        double *Zt = w->Zt, *Qs = w->Qs, *Ze = w->Ze, *V = w->Vt; // Qs = Q lam^{-1/2}
+        for (int64_t i = 0; i < ntr; i++)
+            for (int64_t k = 0; k < r; k++) {
+                double q = Gm[i * ntr + k0 + k], l = lam[k0 + k] > 0 ? lam[k0 + k] : 0;
+                Zt[i * r + k] = q * sqrt(l);
+                Qs[i * r + k] = l > 0 ? q / sqrt(l) : 0;
+            }
+        xf_la_dgemm(1, 0, r, d, ntr, 1.0, Qs, r, Xtr, d, 0.0, V, d);
+        xf_la_dgemm(0, 1, nte, r, d, 1.0, Xte, d, V, d, 0.0, Ze, r);
+        Ztr = Zt;
+        Zte = Ze;
+        Vt = V;
+    }
 
     double *L = w->L, *th = w->th;
-    lr_prob pr = {.Z = Ztr, .y = ytr, .n = ntr, .r = r, .K = K, .lam = 1.0 / Creg, .L = L, .block = block};
+    lr_prob pr = {.Z = Ztr, .y = ytr, .n = ntr, .r = r, .K = K, .lam = 1.0 / Creg, .L = L, .block = block,
+                  .Vt = Vt, .D = d, .gW = w->gW};
     int64_t iters, evals;
     lbfgsb(w, &pr, th, max_iter, tol, &iters, &evals);
     xf_log(ctx, XF_LOG_DEBUG, "linear: L-BFGS stopped after %lld iterations, %lld evaluations (n = %lld, r = %lld, K = %lld)",
@@ -389,7 +441,11 @@ static xf_status fit_eval(xf_ctx_t *ctx, const lr_scratch *w, const double *X, i
         ok += inv[best] == y[te[i]];
         if (pred) pred[i] = inv[best];
     }
-    if (coef) memcpy(coef, th, (size_t)(K * (r + 1)) * sizeof *coef);
+    if (coef) { /* [W (K, d), b (K)] in feature coordinates */
+        if (Vt) xf_la_dgemm(0, 0, K, d, r, 1.0, th, r, Vt, d, 0.0, coef, d);
+        else memcpy(coef, th, (size_t)(K * r) * sizeof *coef);
+        memcpy(coef + K * d, th + K * r, (size_t)K * sizeof *coef);
+    }
     *correct = ok;
     return XF_OK;
 }
@@ -431,20 +487,25 @@ xf_status xf_est_linear_probe(xf_ctx_t *ctx, const xf_est_input *in, const xf_pa
     if (!tr || !te) return XF_ERR_NOMEM;
     const int64_t nf = folds ? folds : 1;
     /* largest and smallest part sizes over the folds, for one allocation of the scratch */
-    int64_t trmax = 0, temax = 0;
+    int64_t trmax = 0, trmin = N, temax = 0;
     for (int64_t f = 0; f < nf; f++) {
         int64_t a = folds ? f * N / folds : N - N / 2, b = folds ? (f + 1) * N / folds : N;
         int64_t nte = b - a, ntr = N - nte;
         if (ntr > trmax) trmax = ntr;
+        if (ntr < trmin) trmin = ntr;
         if (nte > temax) temax = nte;
     }
-    const int64_t C = in->C, np = C * (d + 1);
+    const int64_t C = in->C, np = C * (d + 1), rmax = d > trmax ? trmax : d;
     const int64_t nl = trmax > temax ? trmax : temax;
     lr_scratch w = {0};
     int bad = 0;
 #define A(p, n) bad |= !((p) = xf_ws_alloc(ws, (size_t)(n) * sizeof *(p)))
     A(w.map, C); A(w.inv, C); A(w.ytr, trmax);
     if (folds > 2) A(w.Xtr, trmax * d); /* middle folds train on two pieces */
+    if (d > trmin) {
+        A(w.Gm, trmax * trmax); A(w.lam, trmax); A(w.Zt, trmax * rmax); A(w.Qs, trmax * rmax);
+        A(w.Ze, temax * rmax); A(w.Vt, rmax * d); A(w.gW, C * d);
+    }
     A(w.L, nl * C); A(w.th, np);
     A(w.g, np); A(w.d, np); A(w.z, np); A(w.t, np); A(w.r, np); A(w.S, LBFGS_M * np); A(w.Y, LBFGS_M * np);
 #undef A
