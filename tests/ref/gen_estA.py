@@ -15,6 +15,9 @@ Reference settings for agreement to 1e-6 (see docs/ESTIMATORS.md):
   - parc: exact label RDM (label_rdm='exact'), D_f = 1 - float32(corr) (feat_rdm='float32');
   - linear: sklearn lbfgs run to convergence (max_iter=1000, tol=1e-10); xfer is run with
     the same max_iter/tol.
+  - linear with PARC's settings (xfer's defaults, max_iter=20, tol=0.1): sklearn's own fit,
+    with its coefficients and test predictions (estA/lin20_cases.txt, checked by
+    tests/unit/test_est_linear.c).
 Run: /usr/bin/python3 tests/ref/gen_estA.py   (from the repository root)
 """
 import os
