@@ -277,8 +277,9 @@ static xf_status conv_mode(xf_ctx_t *ctx, const xf_net_opts *opts, int *mode) {
 }
 
 #ifdef XFER_HAVE_DNNL
-/* oneDNN primitives for the conv steps the mode gives to oneDNN; auto keeps the direct
- * depthwise kernel (faster at 2 threads, bench/engine.sh) and falls back to im2col where
+/* oneDNN primitives for the conv steps the mode gives to oneDNN. Auto uses oneDNN for
+ * every convolution (it measured faster at 2 threads in bench/engine.sh for regular,
+ * pointwise and depthwise convs alike) and falls back to the kernels in conv.c where
  * oneDNN cannot make a primitive. Returns the largest scratch (bytes) a node needs. */
 static xf_status make_dnnl(xf_net_t *net, int mode, size_t *bytes) {
     xf_ctx_t *ctx = net->ctx;
@@ -291,7 +292,6 @@ static xf_status make_dnnl(xf_net_t *net, int mode, size_t *bytes) {
         if (n->op != XF_OP_CONV) continue;
         const nn_t *in[XF_NODE_MAXIN];
         node_inputs(net, n, in);
-        if (mode == XF_NET_CONV_AUTO && xf_nn_conv_is_depthwise(n, in[0], in[1])) continue;
         xf_status st;
         if (!net->dnnl) {
             net->dconv = xf_calloc(ctx, (size_t)g->n_nodes, sizeof *net->dconv);
