@@ -17,7 +17,11 @@
  *     xf_nn_dnnl_conv_bytes tells the executor the largest phase;
  *   - threads: Debian's libdnnl uses the OpenMP runtime (DNNL_CPU_RUNTIME OMP) and
  *     reads omp_get_max_threads() when it creates (blocking decisions) and runs a
- *     primitive, so both are bracketed by omp_set_num_threads(context threads).
+ *     primitive, so both are bracketed by omp_set_num_threads(context threads). In a
+ *     build with XFER_OPENMP=OFF (the sanitizer build) xfer cannot set it and oneDNN
+ *     uses libgomp's default (OMP_NUM_THREADS, else all cores); the sanitizer build runs
+ *     this path too (ASan/UBSan clean, libdnnl itself is not instrumented).
+ *   - OpenBLAS is untouched here; the executor keeps it at 1 thread around the graph.
  *   - every oneDNN status is checked; a failure is an XF_ERR naming the node. */
 #include "nn/nnInt.h"
 
