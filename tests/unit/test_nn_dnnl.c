@@ -10,9 +10,9 @@
 #include <stdlib.h>
 
 #include "nn/nnInt.h"
-#include "nn_fixture.h"
 
 #ifdef XFER_HAVE_DNNL
+#include "nn_fixture.h"
 static void run_conv_case(xf_ctx_t *ctx, tcase *t, int mode) {
     int ids[8], y;
     int64_t B = t->shp[0].shape[0];
@@ -211,6 +211,7 @@ int main(void) {
     return xt_done("test_nn_dnnl");
 }
 #else
+#include "xtest.h"
 int main(void) {
     xf_ctx_t *ctx;
     if (xf_ctx_create(&ctx)) return 1;
