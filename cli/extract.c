@@ -24,13 +24,17 @@
 
 static const char *USAGE =
     "usage: xfer extract --model m.onnx --images X.npy|DATA [--layer auto|NAME] [--probs P.npy]\n"
-    "                    [--batch 32] [--threads N] [--mean a,b,c --std a,b,c] -o F.npy\n"
+    "                    [--batch 32] [--threads N] [data options] [--probe N [--seed S]]\n"
+    "                    [--labels-out y.npy] -o F.npy\n"
+    XF_CLI_DATA_HELP
     "\n"
     "Runs the model over the images and writes the tensor named by --layer for every image\n"
-    "to F ((N, D) float32). X.npy: (N, C, H, W) normalised images, used as they are. DATA:\n"
-    "an image folder, IDX files, digits or corpus:<task>[:split], resized to the model's\n"
-    "input and normalised with --mean/--std. --layer auto (default) is the input of the last\n"
-    "Gemm/MatMul. --probs writes softmax(final output) (N, Z).\n";
+    "to F ((N, D) float32). X.npy: (N, C, H, W) normalised images, used as they are. DATA\n"
+    "(also --data): an image folder, IDX files, digits or corpus:<task>[:split], resized to\n"
+    "the model's input (or --size) and normalised with --mean/--std. --probe N samples a\n"
+    "PARC fixed-budget probe set of N images (at least 2 per class) from DATA first, and\n"
+    "--labels-out writes the labels of the images extracted. --layer auto (default) is the\n"
+    "input of the last Gemm/MatMul. --probs writes softmax(final output) (N, Z).\n";
 
 /* "a,b,c" (or one value for all channels) into v[3]. */
 static int parse_triple(const char *s, float *v) {
@@ -89,18 +93,32 @@ static void softmax_rows(float *p, int64_t n, int64_t z) {
 
 int xf_cli_extract(int argc, char **argv) {
     const char *cmd = "extract", *model = NULL, *images = NULL, *layer = "auto", *probs = NULL, *out = NULL;
-    int64_t batch = 32, threads = 0;
+    const char *labels_out = NULL;
+    int64_t batch = 32, threads = 0, probe = 0, seed = (int64_t)XF_PROBE_SEED(0);
     float mean[3] = {0, 0, 0}, stdv[3] = {1, 1, 1};
+    xf_data_opts dopt;
+    xf_data_opts_default(&dopt);
     for (int i = 1; i < argc; i++) {
         const char *a = argv[i];
         if (!strcmp(a, "-h") || !strcmp(a, "--help")) {
             fputs(USAGE, stdout);
             return 0;
         }
+        if (strcmp(a, "--mean") && strcmp(a, "--std")) {
+            int d = xf_cli_data_opt(cmd, argc, argv, &i, &dopt);
+            if (d < 0) return 2;
+            if (d > 0) continue;
+        }
         if (i + 1 >= argc) return xf_cli_usage(cmd, "option '%s' needs a value", a);
         const char *v = argv[++i];
         if (!strcmp(a, "--model")) model = v;
-        else if (!strcmp(a, "--images")) images = v;
+        else if (!strcmp(a, "--images") || !strcmp(a, "--data")) images = v;
+        else if (!strcmp(a, "--labels-out")) labels_out = v;
+        else if (!strcmp(a, "--probe")) {
+            if (parse_i64(v, 0, INT64_MAX / 2, &probe)) return xf_cli_usage(cmd, "--probe must be a count >= 0, got '%s'", v);
+        } else if (!strcmp(a, "--seed")) {
+            if (parse_i64(v, 0, INT64_MAX, &seed)) return xf_cli_usage(cmd, "--seed must be an integer >= 0, got '%s'", v);
+        }
         else if (!strcmp(a, "--layer")) layer = v;
         else if (!strcmp(a, "--probs")) probs = v;
         else if (!strcmp(a, "-o") || !strcmp(a, "--output")) out = v;
@@ -140,13 +158,34 @@ int xf_cli_extract(int argc, char **argv) {
             XF_ERR(ctx, XF_ERR_UNSUPPORTED, "%s: input is not (N, 1|3, H, W): give images as a .npy", model);
             goto fail;
         }
-        xf_data_opts o;
-        xf_data_opts_default(&o);
-        o.channels = (int)in->shape[1];
-        o.height = (int)in->shape[2];
-        o.width = (int)in->shape[3];
+        xf_data_opts o = dopt;
+        if (!o.channels) o.channels = (int)in->shape[1];
+        if (!o.height) o.height = (int)in->shape[2];
+        if (!o.width) o.width = (int)in->shape[3];
         for (int k = 0; k < 3; k++) o.mean[k] = mean[k], o.std[k] = stdv[k];
         if (xf_data_open(ctx, images, &o, &ds) != XF_OK) goto fail;
+        if (probe > 0) {
+            /* PARC's fixed-budget probe set, then keep only those images */
+            int64_t *idx = NULL, m = 0;
+            xf_dataset sub;
+            memset(&sub, 0, sizeof sub);
+            if (xf_probe_sample(ctx, ds.y, ds.n, ds.k, probe, XF_PROBE_MIN_PER_CLASS, (uint64_t)seed, &idx, &m) ||
+                xf_dataset_subset(ctx, &ds, idx, m, &sub)) {
+                xf_free(ctx, idx);
+                goto fail;
+            }
+            xf_free(ctx, idx);
+            xf_dataset_free(ctx, &ds);
+            ds = sub;
+        }
+        if (labels_out) {
+            int64_t *lab = xf_malloc(ctx, sizeof *lab * (size_t)(ds.n ? ds.n : 1)), shape1[1] = {ds.n};
+            if (!lab) goto fail;
+            for (int64_t i = 0; i < ds.n; i++) lab[i] = ds.y[i];
+            xf_status ls = xf_npy_write_raw(ctx, labels_out, XF_DT_I64, 1, shape1, lab);
+            xf_free(ctx, lab);
+            if (ls) goto fail;
+        }
         int64_t shape[4] = {ds.n, ds.c, ds.h, ds.w};
         if (xf_array_alloc(ctx, &xa, XF_DT_F32, 4, shape) != XF_OK) goto fail;
         memcpy(xa.data, ds.x, (size_t)xa.size * sizeof(float));

@@ -81,6 +81,20 @@ def init_weights(model, sparse_linear=False):
                     mod.bias.copy_(torch.from_numpy(tiled(tuple(mod.bias.shape), 0.1)))
 
 
+def tame(model):
+    """Squeeze-excitation nets amplify random weights: zero the conv biases, halve the BN
+    scales and shrink the Linear layers, so activations stay O(1) and torch's own float32
+    error stays near 1e-5 (it reached 1e-4 otherwise)."""
+    with torch.no_grad():
+        for mod in model.modules():
+            if isinstance(mod, torch.nn.Conv2d) and mod.bias is not None:
+                mod.bias.zero_()
+            if isinstance(mod, torch.nn.BatchNorm2d):
+                mod.weight.mul_(0.5)
+            if isinstance(mod, torch.nn.Linear):
+                mod.weight.mul_(0.1)
+
+
 def calibrate_bn(model, x):
     """Running stats := statistics of one batch, so eval-mode BN normalises."""
     bns = [m for m in model.modules() if isinstance(m, torch.nn.BatchNorm2d)]
@@ -388,6 +402,23 @@ def hand_models():
     os.symlink("../hand_input.npy", link)
     write_model(ext_model("escape.bin"), "ext/ext_symlink.onnx")
 
+    # activations the engine has no op for, decomposed at import: LeakyRelu, HardSigmoid,
+    # HardSwish (opset 14)
+    wl = (r.standard_normal((4 * 36, 3)) * 0.2).astype(np.float32)
+    nodes = [helper.make_node("LeakyRelu", ["input"], ["lr"], alpha=0.1, name="leaky"),
+             helper.make_node("HardSigmoid", ["lr"], ["hs"], alpha=0.3, beta=0.4, name="hsig"),
+             helper.make_node("HardSwish", ["input"], ["hw"], name="hswish"),
+             helper.make_node("Add", ["hs", "hw"], ["sum"], name="add"),
+             helper.make_node("Flatten", ["sum"], ["f"], name="flat"),
+             helper.make_node("MatMul", ["f", "wl"], ["logits"], name="head")]
+    write_model(model_of(nodes, [f32("wl", wl)], ["N", 4, 6, 6], "logits", 14), "hand_act14.onnx")
+    with torch.no_grad():
+        F = torch.nn.functional
+        y = torch.clamp(0.3 * F.leaky_relu(xt, 0.1) + 0.4, 0, 1) + F.hardswish(xt)
+        logits = y.reshape(2, -1) @ torch.from_numpy(wl)
+    save_npy("hand_act14_features.npy", y.reshape(2, -1).numpy())
+    save_npy("hand_act14_logits.npy", logits.numpy())
+
 
 def bad_models():
     good = model_of([helper.make_node("Relu", ["input"], ["r"], name="relu0"),
@@ -418,6 +449,18 @@ def bad_models():
     one([helper.make_node("Conv", ["input", "w"], ["logits"], name="conv_shape")], [f32("w", np.ones((3, 5, 1, 1)))],
         "conv_channels.onnx")
     one([helper.make_node("Relu", ["input"], ["r"], name="relu0")], [], "missing_output.onnx")
+
+    # valid ONNX that the engine cannot represent (the batch dimension must stay first and
+    # separate): each a one-line UNSUPPORTED error naming the node
+    one([helper.make_node("Reshape", ["input", "shape"], ["logits"], name="reshape_batch")], [i64("shape", [1, -1])],
+        "reshape_batch.onnx")
+    one([helper.make_node("Transpose", ["input"], ["logits"], perm=[1, 0, 2, 3], name="transpose_batch")], [],
+        "transpose_batch.onnx")
+    one([helper.make_node("Softmax", ["input"], ["logits"], axis=0, name="softmax_batch")], [], "softmax_batch.onnx")
+    one([helper.make_node("Reshape", ["input", "shape"], ["logits"], allowzero=1, name="reshape_zero")],
+        [i64("shape", [-1, 0])], "reshape_allowzero.onnx", opset=14)
+    one([helper.make_node("Conv", ["input", "w"], ["logits"], name="conv1d")], [f32("w", np.ones((3, 2, 1)))],
+        "conv1d.onnx", shape=("N", 2, 5))
 
     # sub-graphs nested 3000 deep (Model.graph -> Graph.node -> Node.attribute -> Attribute.g
     # -> ...): must be refused before protobuf-c's recursive unpack sees it
@@ -597,15 +640,14 @@ def main():
     torch.manual_seed(5)
     m = torchvision.models.efficientnet_b0()
     init_weights(m)
-    with torch.no_grad():  # tame the squeeze-excitation gains: activations O(1), float32 noise ~1e-5
-        for mod in m.modules():
-            if isinstance(mod, torch.nn.Conv2d) and mod.bias is not None:
-                mod.bias.zero_()
-            if isinstance(mod, torch.nn.BatchNorm2d):
-                mod.weight.mul_(0.5)
-            if isinstance(mod, torch.nn.Linear):
-                mod.weight.mul_(0.1)
+    tame(m)
     export("efficientnet_b0", m, x32, calib=calib32)
+    # HardSwish / HardSigmoid (decomposed at import), squeeze-excitation
+    torch.manual_seed(6)
+    m = torchvision.models.mobilenet_v3_small()
+    init_weights(m)
+    tame(m)
+    export("mobilenet_v3_small", m, x32, calib=calib32)
 
 
 if __name__ == "__main__":

@@ -9,6 +9,7 @@
 #include "xfer/data.h"
 #include "xfer/nn.h"
 #include "xfer/npy.h"
+#include "xfer/onnx.h"
 #include "xtest.h"
 
 #define FMNIST "/usr/share/datasets/fashion-mnist"
@@ -290,6 +291,42 @@ static void test_fashion_mnist(xf_ctx_t *ctx) {
            (long long)Ntr, (long long)o.epochs, xf_ctx_threads(ctx), l0, l1, rep.train_acc, rep.test_acc, rep.seconds);
     CHECK(l1 < l0, "training loss decreased: %g -> %g", l0, l1);
     if (!quick) CHECK(rep.test_acc >= 90.0, "Fashion-MNIST test accuracy %.2f%% (want >= 90%%)", rep.test_acc);
+
+    /* the trained network goes out as ONNX and comes back with the same predictions */
+    char onnx_path[512];
+    xt_tmp("fmnist_trained.onnx", onnx_path, sizeof onnx_path);
+    CHECK_OK(ctx, xf_onnx_export(ctx, g, onnx_path));
+    xf_graph *g2 = NULL;
+    CHECK_OK(ctx, xf_onnx_import(ctx, onnx_path, &g2));
+    float *o1 = malloc(sizeof *o1 * (size_t)Nte * 10), *o2 = malloc(sizeof *o2 * (size_t)Nte * 10);
+    int64_t d1 = 0, d2 = 0;
+    if (g2 && o1 && o2) {
+        CHECK_OK(ctx, xf_net_extract(ctx, g, xte, Nte, 256, xf_graph_output_value(g), 0, o1, &d1));
+        CHECK_OK(ctx, xf_net_extract(ctx, g2, xte, Nte, 256, xf_graph_output_value(g2), 0, o2, &d2));
+        CHECK(d1 == 10 && d2 == 10, "exported logits: %lld and %lld outputs", (long long)d1, (long long)d2);
+        int64_t same = 0, correct = 0;
+        double maxd = 0, maxv = 0;
+        for (int64_t i = 0; i < Nte && d1 == 10 && d2 == 10; i++) {
+            int a = 0, b = 0;
+            for (int k = 1; k < 10; k++) {
+                if (o1[i * 10 + k] > o1[i * 10 + a]) a = k;
+                if (o2[i * 10 + k] > o2[i * 10 + b]) b = k;
+            }
+            for (int k = 0; k < 10; k++) {
+                maxd = fmax(maxd, fabs((double)o1[i * 10 + k] - o2[i * 10 + k]));
+                maxv = fmax(maxv, fabs((double)o1[i * 10 + k]));
+            }
+            same += a == b;
+            correct += b == yte[i];
+        }
+        printf("test_nn_train: re-imported ONNX export: %lld/%lld same predictions, accuracy %.2f%%, max|dlogit|/max|logit| %.2e\n",
+               (long long)same, (long long)Nte, 100.0 * (double)correct / (double)Nte, maxd / (maxv > 0 ? maxv : 1));
+        CHECK(same == Nte, "exported model changed %lld of %lld predictions", (long long)(Nte - same), (long long)Nte);
+        CHECK(maxd <= 1e-5 * (maxv > 0 ? maxv : 1), "exported logits differ: %g (max %g)", maxd, maxv);
+    }
+    free(o1);
+    free(o2);
+    xf_graph_free(g2);
     xf_graph_free(g);
     free(xtr);
     free(ytr);

@@ -171,9 +171,12 @@ static void const_free(imp *m, imp_val *v) {
 /* ---------------------------------------------------------------------------------- */
 /* constants                                                                          */
 
+/* Product of dims, saturating at INT64_MAX (hostile shapes must not overflow: a
+ * saturated count then fails the size checks that follow). */
 static int64_t prod(const int64_t *d, int n) {
     int64_t p = 1;
-    for (int k = 0; k < n; k++) p *= d[k];
+    for (int k = 0; k < n; k++)
+        if (__builtin_mul_overflow(p, d[k], &p)) return INT64_MAX;
     return p;
 }
 
@@ -788,15 +791,16 @@ static xf_status fold_binary(imp *m, const char *op, imp_val *a, imp_val *b) {
         if ((a->is_int && a->sym[sa]) || (b->is_int && b->sym[sb]))
             NERR(m, XF_ERR_UNSUPPORTED, "arithmetic on the batch size cannot be folded");
         if (is_int) {
-            int64_t x = a->i[sa], y = b->i[sb], r;
-            if (op[0] == 'A') r = x + y;
-            else if (op[0] == 'S') r = x - y;
-            else if (op[0] == 'M') r = x * y;
+            int64_t x = a->i[sa], y = b->i[sb], r = 0;
+            int ovf = 0;
+            if (op[0] == 'A') ovf = __builtin_add_overflow(x, y, &r);
+            else if (op[0] == 'S') ovf = __builtin_sub_overflow(x, y, &r);
+            else if (op[0] == 'M') ovf = __builtin_mul_overflow(x, y, &r);
             else {
-                if (y == 0 || (x == INT64_MIN && y == -1)) NERR(m, XF_ERR_NUMERIC, "integer division by zero");
-                r = x / y;
-                if ((x % y != 0) && ((x < 0) != (y < 0))) r--; /* floor division (ONNX Div on ints truncates? numpy floors) */
+                if (y == 0 || (x == INT64_MIN && y == -1)) NERR(m, XF_ERR_NUMERIC, "integer division by zero or overflow");
+                r = x / y; /* ONNX integer Div truncates (as ONNX Runtime does) */
             }
+            if (ovf) NERR(m, XF_ERR_NUMERIC, "integer overflow in constant arithmetic");
             o->i[d] = r;
         } else {
             double x = a->is_int ? (double)a->i[sa] : a->f[sa], y = b->is_int ? (double)b->i[sb] : b->f[sb];
@@ -904,7 +908,7 @@ static xf_status try_fold(imp *m, int *done) {
     if (!x && strcmp(op, "ConstantOfShape")) return XF_OK;
     if (!strcmp(op, "Identity") || !strcmp(op, "Dropout")) {
         st = fold_copy_shape(m, x, x->ndim, x->dims);
-    } else if (!strcmp(op, "Gather") && nin == 2) {
+    } else if (!strcmp(op, "Gather") && nin == 2 && in_val(m, 1)) {
         st = fold_gather(m, x, in_val(m, 1));
     } else if (!strcmp(op, "Concat")) {
         st = fold_concat(m);
@@ -955,7 +959,8 @@ static xf_status try_fold(imp *m, int *done) {
             nd = 2;
         }
         st = fold_copy_shape(m, x, nd, d);
-    } else if ((!strcmp(op, "Add") || !strcmp(op, "Sub") || !strcmp(op, "Mul") || !strcmp(op, "Div")) && nin == 2) {
+    } else if ((!strcmp(op, "Add") || !strcmp(op, "Sub") || !strcmp(op, "Mul") || !strcmp(op, "Div")) && nin == 2 &&
+               in_val(m, 1)) {
         st = fold_binary(m, op, x, in_val(m, 1));
     } else if (!strcmp(op, "ConstantOfShape")) {
         const int64_t *d;
@@ -1391,6 +1396,70 @@ static xf_status try_gelu(imp *m, imp_val *x, int *fused) {
     return XF_OK;
 }
 
+/* ---- activations without an engine op, written with the ones it has ----------------
+ * HardSigmoid(a, b) = Clip(a x + b, 0, 1)       -> Mul(a) -> Add(b) -> Clip(0, 1)
+ * HardSwish          = x * Clip(x / 6 + 1/2, 0, 1) -> HardSigmoid(1/6, 1/2) -> Mul(x)
+ * LeakyRelu(a)       = a x + (1 - a) Relu(x)     -> Mul(a), Relu -> Mul(1 - a) -> Add
+ * Exact up to float32 rounding of the scalings (a few ulps). */
+static xf_status scalar_param(imp *m, const char *base, const char *what, float v, int *id) {
+    int64_t one = 1;
+    return param_new(m, base, what, 1, &one, &v, id);
+}
+
+static xf_status emit2(imp *m, xf_op op, int a, int b, int out) {
+    xf_node_attr at;
+    xf_node_attr_default(op, &at);
+    int in[2] = {a, b};
+    return emit(m, op, in, 2, out, &at);
+}
+
+static xf_status op_decomposed(imp *m, const char *op, imp_val *x) {
+    xf_status st;
+    if ((st = need_rank(m, x, 0))) return st;
+    const xf_value *xv0 = gval(m, x);
+    int nd = xv0->ndim;
+    int64_t s[MAXD];
+    memcpy(s, xv0->shape, sizeof s);
+    const char *base = m->node->output[0];
+    int xin = x->vid, out;
+    if (!strcmp(op, "LeakyRelu")) {
+        float alpha = attr_f(m->node, "alpha", 0.01f);
+        int ca, cb, t1, t2, t3;
+        if ((st = scalar_param(m, base, "alpha", alpha, &ca)) || (st = scalar_param(m, base, "one_minus_alpha", 1.0f - alpha, &cb)) ||
+            (st = act_tmp(m, base, "ax", nd, s, &t1)) || (st = act_tmp(m, base, "relu", nd, s, &t2)) ||
+            (st = act_tmp(m, base, "relu_scaled", nd, s, &t3)))
+            return st;
+        m->g->values[ca].trainable = m->g->values[cb].trainable = 0;
+        xf_node_attr at;
+        xf_node_attr_default(XF_OP_RELU, &at);
+        if ((st = emit2(m, XF_OP_MUL, xin, ca, t1)) || (st = emit(m, XF_OP_RELU, &xin, 1, t2, &at)) ||
+            (st = emit2(m, XF_OP_MUL, t2, cb, t3)) || (st = out_act(m, 0, nd, s, &out)))
+            return st;
+        return emit2(m, XF_OP_ADD, t1, t3, out);
+    }
+    int swish = !strcmp(op, "HardSwish");
+    float alpha = swish ? 1.0f / 6.0f : attr_f(m->node, "alpha", 0.2f), beta = swish ? 0.5f : attr_f(m->node, "beta", 0.5f);
+    int ca, cb, t1, t2, hs;
+    if ((st = scalar_param(m, base, "alpha", alpha, &ca)) || (st = scalar_param(m, base, "beta", beta, &cb)) ||
+        (st = act_tmp(m, base, "ax", nd, s, &t1)) || (st = act_tmp(m, base, "axb", nd, s, &t2)))
+        return st;
+    m->g->values[ca].trainable = m->g->values[cb].trainable = 0;
+    if (swish) {
+        if ((st = act_tmp(m, base, "hardsigmoid", nd, s, &hs))) return st;
+    } else if ((st = out_act(m, 0, nd, s, &hs)))
+        return st;
+    xf_node_attr ca_;
+    xf_node_attr_default(XF_OP_CLIP, &ca_);
+    ca_.min = 0.0f;
+    ca_.max = 1.0f;
+    if ((st = emit2(m, XF_OP_MUL, xin, ca, t1)) || (st = emit2(m, XF_OP_ADD, t1, cb, t2)) ||
+        (st = emit(m, XF_OP_CLIP, &t2, 1, hs, &ca_)))
+        return st;
+    if (!swish) return XF_OK;
+    if ((st = out_act(m, 0, nd, s, &out))) return st;
+    return emit2(m, XF_OP_MUL, xin, hs, out);
+}
+
 static xf_status op_softmax(imp *m, imp_val *x) {
     xf_status st;
     if ((st = need_rank(m, x, 0))) return st;
@@ -1452,6 +1521,8 @@ static xf_status import_node(imp *m, const int *out_uses) {
     if (!strcmp(op, "GlobalAveragePool")) return op_conv_pool(m, XF_OP_GLOBALAVGPOOL, x);
     if (!strcmp(op, "Relu")) return op_unary(m, XF_OP_RELU, x, NULL);
     if (!strcmp(op, "Sigmoid")) return op_unary(m, XF_OP_SIGMOID, x, NULL);
+    if (!strcmp(op, "HardSigmoid") || !strcmp(op, "HardSwish") || !strcmp(op, "LeakyRelu"))
+        return op_decomposed(m, op, x);
     if (!strcmp(op, "Identity")) {
         /* an alias: the output name points at the same activation */
         imp_val *v;
