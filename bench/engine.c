@@ -27,7 +27,7 @@
 /* forward FLOPs per image (2 x multiply-adds of Conv and Gemm/MatMul) */
 static double graph_flops(xf_ctx_t *ctx, xf_graph *g) {
     xf_net_t *net;
-    xf_net_opts o = {NULL, -1, 0};
+    xf_net_opts o = {NULL, -1, 0, 0};
     if (xf_net_create_ex(ctx, g, 1, XF_NET_INFER, &o, &net)) return 0;
     double f = 0;
     for (int i = 0; i < g->n_nodes; i++) {

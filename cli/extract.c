@@ -233,7 +233,7 @@ int xf_cli_extract(int argc, char **argv) {
     int64_t B = batch < N ? batch : N;
     /* the executor reuses activation buffers: keep the tapped tensor (any layer) alive */
     int keep[2] = {fv, ov};
-    xf_net_opts nopts = {keep, ov >= 0 ? 2 : 1, 0};
+    xf_net_opts nopts = {keep, ov >= 0 ? 2 : 1, 0, 0};
     if (xf_net_create_ex(ctx, g, B, XF_NET_INFER, &nopts, &net) != XF_OK) goto fail;
     int64_t D, Z = 0;
     if (value_dim(net, fv, &D) || (probs && value_dim(net, ov, &Z))) goto fail;

@@ -9,7 +9,7 @@
 set -euo pipefail
 what=${1:-build}
 build=(gcc make cmake pkg-config libopenblas-dev liblapacke-dev zlib1g-dev libpng-dev libjpeg-dev
-       libfreetype-dev libcjson-dev libprotobuf-c-dev protobuf-c-compiler libonnx-dev)
+       libfreetype-dev libcjson-dev libprotobuf-c-dev protobuf-c-compiler libonnx-dev libdnnl-dev)
 data=(dataset-fashion-mnist python3-sklearn fonts-dejavu-core fonts-noto-core fonts-freefont-ttf
       fonts-liberation fonts-urw-base35)
 py=(python3-numpy python3-scipy python3-sklearn python3-torch python3-torchvision python3-onnx)

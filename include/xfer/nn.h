@@ -215,7 +215,13 @@ typedef struct xf_net_opts {
     const int *keep;
     int n_keep;
     int input_grads;
+    int conv; /* convolution kernels: xf_net_conv (0: env XF_CONV=auto|im2col|dnnl, else auto) */
 } xf_net_opts;
+/* XF_NET_CONV_AUTO: oneDNN when built with it (measured faster for every conv kind),
+ * falling back per node to im2col / the direct depthwise kernel where oneDNN has no
+ * primitive; IM2COL: never oneDNN; DNNL: oneDNN for every convolution, an error where it
+ * cannot (XF_ERR_UNSUPPORTED from xf_net_create_ex when built without it). */
+typedef enum xf_net_conv { XF_NET_CONV_DEFAULT = 0, XF_NET_CONV_AUTO, XF_NET_CONV_IM2COL, XF_NET_CONV_DNNL } xf_net_conv;
 xf_status xf_net_create_ex(xf_ctx_t *ctx, xf_graph *g, int64_t max_batch, xf_net_mode mode, const xf_net_opts *opts,
                            xf_net_t **out);
 /* Extra graph inputs: a non-parameter value that no node produces, declared with shape

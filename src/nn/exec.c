@@ -11,7 +11,9 @@
  * a path from a trainable parameter to the loss gets a gradient buffer (frozen parts of
  * the graph get none, so head-only training back-propagates through the head only).
  * Gradient buffers are zeroed by forward; the loss writes the seed; kernels accumulate.
- * One scratch buffer (the largest any node asks for) is shared by all nodes. */
+ * One scratch buffer (the largest any node asks for) is shared by all nodes.
+ * Convolutions: with oneDNN built in, conv nodes get oneDNN primitives made here (see
+ * conv_mode; their blocked copies and scratchpads also live in the shared scratch). */
 #include <math.h>
 #include <stdio.h>
 #include <stdlib.h>
@@ -49,6 +51,8 @@ struct xf_net {
     int n_steps;
     float *fold; /* folded conv weights / biases (inference), refreshed every forward */
     xf_rng rng;
+    nn_dnnl *dnnl;        /* oneDNN engine, NULL when no node uses it */
+    nn_dnnl_conv **dconv; /* (n_nodes) oneDNN primitives of conv nodes or NULL */
 };
 
 #define ALIGN_F 16 /* floats: 64 bytes */
@@ -73,6 +77,11 @@ void xf_net_free(xf_net_t *net) {
     xf_free(ctx, net->saved);
     xf_free(ctx, net->steps);
     xf_free(ctx, net->fold);
+#ifdef XFER_HAVE_DNNL
+    for (int i = 0; net->dconv && i < net->g->n_nodes; i++) xf_nn_dnnl_conv_free(ctx, net->dconv[i]);
+    xf_nn_dnnl_close(ctx, net->dnnl);
+#endif
+    xf_free(ctx, net->dconv);
     xf_free(ctx, net);
 }
 
@@ -247,6 +256,63 @@ static void refresh_fold(xf_net_t *net) {
     }
 }
 
+/* The convolution kernels a net uses: the option, else env XF_CONV, else auto. */
+static xf_status conv_mode(xf_ctx_t *ctx, const xf_net_opts *opts, int *mode) {
+    int m = opts ? opts->conv : XF_NET_CONV_DEFAULT;
+    if (m < XF_NET_CONV_DEFAULT || m > XF_NET_CONV_DNNL) return XF_ERR(ctx, XF_ERR_INVALID, "xf_net_create: bad conv option %d", m);
+    if (m == XF_NET_CONV_DEFAULT) {
+        const char *e = getenv("XF_CONV");
+        m = XF_NET_CONV_AUTO;
+        if (e && strcmp(e, "im2col") == 0) m = XF_NET_CONV_IM2COL;
+        else if (e && strcmp(e, "dnnl") == 0) m = XF_NET_CONV_DNNL;
+#ifndef XFER_HAVE_DNNL
+        if (m == XF_NET_CONV_DNNL) m = XF_NET_CONV_AUTO; /* env: a preference, not a demand */
+#endif
+    }
+#ifndef XFER_HAVE_DNNL
+    if (m == XF_NET_CONV_DNNL) return XF_ERR(ctx, XF_ERR_UNSUPPORTED, "xf_net_create: built without oneDNN (libdnnl-dev)");
+#endif
+    *mode = m;
+    return XF_OK;
+}
+
+#ifdef XFER_HAVE_DNNL
+/* oneDNN primitives for the conv steps the mode gives to oneDNN. Auto uses oneDNN for
+ * every convolution (it measured faster at 2 threads in bench/engine.sh for regular,
+ * pointwise and depthwise convs alike) and falls back to the kernels in conv.c where
+ * oneDNN cannot make a primitive. Returns the largest scratch (bytes) a node needs. */
+static xf_status make_dnnl(xf_net_t *net, int mode, size_t *bytes) {
+    xf_ctx_t *ctx = net->ctx;
+    xf_graph *g = net->g;
+    *bytes = 0;
+    if (mode == XF_NET_CONV_IM2COL) return XF_OK;
+    for (int k = 0; k < net->n_steps; k++) {
+        const nn_step *sp = &net->steps[k];
+        const xf_node *n = &g->nodes[sp->node];
+        if (n->op != XF_OP_CONV) continue;
+        const nn_t *in[XF_NODE_MAXIN];
+        node_inputs(net, n, in);
+        xf_status st;
+        if (!net->dnnl) {
+            net->dconv = xf_calloc(ctx, (size_t)g->n_nodes, sizeof *net->dconv);
+            if (!net->dconv) return XF_ERR_NOMEM;
+            if ((st = xf_nn_dnnl_open(ctx, &net->dnnl))) return st;
+        }
+        int has_bias = sp->bn >= 0 || in[2] != NULL;
+        st = xf_nn_dnnl_conv_create(ctx, net->dnnl, n, in, &net->sh[n->out[0]], has_bias, sp->act, sp->amin, sp->amax,
+                                    net->mode == XF_NET_TRAIN, net->threads, &net->dconv[sp->node]);
+        if (st == XF_ERR_UNSUPPORTED && mode == XF_NET_CONV_AUTO) {
+            xf_ctx_clear_error(ctx);
+            continue;
+        }
+        if (st) return st;
+        size_t b = xf_nn_dnnl_conv_bytes(net->dconv[sp->node]);
+        if (b > *bytes) *bytes = b;
+    }
+    return XF_OK;
+}
+#endif
+
 xf_status xf_net_create_ex(xf_ctx_t *ctx, xf_graph *g, int64_t max_batch, xf_net_mode mode, const xf_net_opts *opts,
                            xf_net_t **out) {
     const int *keep_ids = opts ? opts->keep : NULL;
@@ -313,6 +379,8 @@ xf_status xf_net_create_ex(xf_ctx_t *ctx, xf_graph *g, int64_t max_batch, xf_net
     }
 
     if ((st = plan_steps(net, keep))) goto fail;
+    int cmode = XF_NET_CONV_AUTO;
+    if ((st = conv_mode(ctx, opts, &cmode))) goto fail;
 
     /* activation buffers */
     size_t total = 0;
@@ -351,6 +419,16 @@ xf_status xf_net_create_ex(xf_ctx_t *ctx, xf_graph *g, int64_t max_batch, xf_net
         }
         if (train && od->saved) sav += round_up(od->saved(n, in, &net->sh[n->out[0]], train, net->threads));
     }
+#ifdef XFER_HAVE_DNNL
+    {
+        size_t dbytes = 0;
+        if ((st = make_dnnl(net, cmode, &dbytes))) goto fail;
+        if (dbytes) { /* + 64 bytes to align the base */
+            size_t f = (dbytes + 64 + sizeof(float) - 1) / sizeof(float);
+            if (f > scr) scr = f;
+        }
+    }
+#endif
     net->scratch_n = scr;
     net->scratch = xf_malloc(ctx, (scr ? scr : 1) * sizeof(float));
     net->sarena = xf_malloc(ctx, (sav ? sav : 1) * sizeof(float));
@@ -422,6 +500,12 @@ xf_status xf_net_create(xf_ctx_t *ctx, xf_graph *g, int64_t max_batch, xf_net_mo
     return xf_net_create_ex(ctx, g, max_batch, mode, NULL, out);
 }
 
+int xf_nn_net_dnnl_convs(const xf_net_t *net) {
+    int k = 0;
+    for (int i = 0; net && net->dconv && i < net->g->n_nodes; i++) k += net->dconv[i] != NULL;
+    return k;
+}
+
 void xf_net_use_reference(xf_net_t *net, int on) {
     if (net) net->ref = on != 0;
 }
@@ -436,6 +520,8 @@ static void kinit(xf_net_t *net, nn_kctx *kc, int i) {
     kc->scratch = net->scratch;
     kc->saved = net->saved[i];
     kc->rng = &net->rng;
+    kc->dnn = net->dconv ? net->dconv[i] : NULL;
+    kc->scratch_bytes = net->scratch_n * sizeof(float);
 }
 
 static xf_status node_error(xf_net_t *net, const xf_node *n, xf_status st) {

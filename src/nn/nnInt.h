@@ -45,6 +45,9 @@ static inline int64_t nn_shape_numel(int nd, const int64_t *s) {
     return n;
 }
 
+typedef struct nn_dnnl nn_dnnl;           /* oneDNN engine + stream of a net (conv_dnnl.c) */
+typedef struct nn_dnnl_conv nn_dnnl_conv; /* oneDNN primitives of one conv node */
+
 typedef struct nn_kctx {
     xf_ctx_t *ctx;
     const xf_node *node;
@@ -60,6 +63,8 @@ typedef struct nn_kctx {
     const float *wfold, *bfold;
     int act; /* 0 none, 1 relu, 2 clip(amin, amax) */
     float amin, amax;
+    nn_dnnl_conv *dnn;    /* conv: run through oneDNN (NULL: the kernels in conv.c) */
+    size_t scratch_bytes; /* size of scratch */
 } nn_kctx;
 
 /* the fused activation over a row */
@@ -126,6 +131,25 @@ extern const nn_opdef xf_nn_op_gemm, xf_nn_op_matmul;
 extern const nn_opdef xf_nn_op_concat, xf_nn_op_flatten, xf_nn_op_reshape, xf_nn_op_transpose, xf_nn_op_pad,
     xf_nn_op_identity, xf_nn_op_dropout;
 extern const nn_opdef xf_nn_op_softmax;
+
+#ifdef XFER_HAVE_DNNL
+/* oneDNN convolution (conv_dnnl.c). create: primitives for node n at the batch of x[0]
+ * (has_bias: a bias or a folded BatchNorm bias is passed; act as nn_kctx.act);
+ * bytes: the scratch (net->scratch) a call needs. fwd / bwd set *done = 0 without error
+ * when the scratch is too small for a rebuilt batch (the caller falls back). */
+xf_status xf_nn_dnnl_open(xf_ctx_t *ctx, nn_dnnl **out);
+void xf_nn_dnnl_close(xf_ctx_t *ctx, nn_dnnl *d);
+xf_status xf_nn_dnnl_conv_create(xf_ctx_t *ctx, nn_dnnl *d, const xf_node *n, const nn_t *const *x, const nn_t *y, int has_bias,
+                                 int act, float amin, float amax, int train, int threads, nn_dnnl_conv **out);
+void xf_nn_dnnl_conv_free(xf_ctx_t *ctx, nn_dnnl_conv *c);
+size_t xf_nn_dnnl_conv_bytes(const nn_dnnl_conv *c);
+xf_status xf_nn_dnnl_conv_fwd(nn_kctx *kc, const nn_t *const *x, nn_t *y, int *done);
+xf_status xf_nn_dnnl_conv_bwd(nn_kctx *kc, const nn_t *const *x, const nn_t *y, const float *dy, float *const *dx, int *done);
+#endif
+/* number of conv nodes of a net that run through oneDNN (exec.c; tests) */
+int xf_nn_net_dnnl_convs(const xf_net_t *net);
+/* 1 for a depthwise convolution (group = Cin = Cout > 1) given x and W shapes (conv.c) */
+int xf_nn_conv_is_depthwise(const xf_node *n, const nn_t *x, const nn_t *w);
 
 /* Softmax cross-entropy (softmax.c): logits (B x K), labels; loss mean over the batch;
  * dlogits (B x K, may be NULL) = (softmax - onehot) / B. Row sums in double. */

@@ -192,7 +192,7 @@ xf_status xf_net_extract(xf_ctx_t *ctx, xf_graph *g, const float *x, int64_t N, 
     if (batch < 1) batch = 32;
     if (batch > N) batch = N;
     xf_net_t *net;
-    xf_net_opts opts = {&value_id, 1, 0};
+    xf_net_opts opts = {&value_id, 1, 0, 0};
     xf_status st = xf_net_create_ex(ctx, g, batch, XF_NET_INFER, &opts, &net);
     if (st) return st;
     int nd;

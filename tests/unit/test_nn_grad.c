@@ -32,7 +32,7 @@ static int fd_case(xf_ctx_t *ctx, tcase *t, int ref) {
     for (int i = 0; i < t->nin; i++)
         if (ids[i] == g->input) { gi = i; B = t->shp[i].shape[0]; }
     xf_net_t *net;
-    xf_net_opts o = {NULL, -1, 1};
+    xf_net_opts o = {NULL, -1, 1, 0};
     if (xf_net_create_ex(ctx, g, B, XF_NET_TRAIN, &o, &net) != XF_OK) {
         CHECK(0, "%s: create: %s", t->name, xf_errmsg(ctx));
         xf_graph_free(g);
@@ -201,7 +201,7 @@ static void test_dropout(xf_ctx_t *ctx) {
     CHECK_OK(ctx, xf_graph_add_node(g, XF_OP_DROPOUT, "d", &x, 1, &y, 1, &a));
     CHECK_OK(ctx, xf_graph_infer_shapes(g));
     xf_net_t *net;
-    xf_net_opts o = {NULL, 0, 1};
+    xf_net_opts o = {NULL, 0, 1, 0};
     CHECK_OK(ctx, xf_net_create_ex(ctx, g, 2, XF_NET_TRAIN, &o, &net));
     float xs[2000], dy[2000];
     for (int i = 0; i < 2000; i++) { xs[i] = 1.0f + (float)(i % 7); dy[i] = (float)(i % 5) - 2.0f; }

@@ -37,7 +37,7 @@ static void run_case(xf_ctx_t *ctx, tcase *t) {
         xf_graph *g = build(ctx, t, ids, &y);
         if (!g) return;
         xf_net_t *net;
-        xf_net_opts o = {NULL, 0, 1};
+        xf_net_opts o = {NULL, 0, 1, 0};
         xf_status st = xf_net_create_ex(ctx, g, B, XF_NET_TRAIN, &o, &net);
         CHECK(st == XF_OK, "%s: create train: %s", t->name, xf_errmsg(ctx));
         if (st) { xf_graph_free(g); return; }
@@ -113,7 +113,7 @@ static void test_xent(xf_ctx_t *ctx) {
     CHECK_OK(ctx, xf_graph_add_node(g, XF_OP_IDENTITY, "id", &x, 1, &y, 1, NULL));
     CHECK_OK(ctx, xf_graph_infer_shapes(g));
     xf_net_t *net;
-    xf_net_opts o = {NULL, 0, 1};
+    xf_net_opts o = {NULL, 0, 1, 0};
     CHECK_OK(ctx, xf_net_create_ex(ctx, g, 5, XF_NET_TRAIN, &o, &net));
     CHECK_OK(ctx, xf_net_forward(net, z, 5));
     float loss;
@@ -150,7 +150,7 @@ static void test_zoo(xf_ctx_t *ctx) {
     xf_net_t *a, *r, *k;
     CHECK_OK(ctx, xf_net_create(ctx, g, B, XF_NET_INFER, &a));
     CHECK_OK(ctx, xf_net_create(ctx, g, B, XF_NET_INFER, &r));
-    xf_net_opts ko = {NULL, -1, 0};
+    xf_net_opts ko = {NULL, -1, 0, 0};
     CHECK_OK(ctx, xf_net_create_ex(ctx, g, B, XF_NET_INFER, &ko, &k));
     xf_net_use_reference(r, 1);
     CHECK_OK(ctx, xf_net_forward(a, x, B));

@@ -11,7 +11,9 @@
  *     With nb = 1 the GEMM writes straight into Y, and a 1x1 stride-1 unpadded conv
  *     skips im2col (X itself is the column matrix).
  *   Backward: dW_g += dY_g col^T, dcol = W_g^T dY_g then col2im (+=), db += sum dY.
- * Reference: plain nested loops with double accumulation (xf_net_use_reference). */
+ * Reference: plain nested loops with double accumulation (xf_net_use_reference).
+ * oneDNN: where the executor made primitives for the node (kc->dnn, conv_dnnl.c), forward
+ * and backward go there first. */
 #include "nn/nnInt.h"
 #include "xfer/linalg.h"
 #ifdef XFER_HAVE_OPENMP
@@ -255,7 +257,19 @@ static void conv_ref_bwd(const cgeo *g, const float *X, const float *Wt, const f
         }
 }
 
+int xf_nn_conv_is_depthwise(const xf_node *n, const nn_t *x, const nn_t *w) {
+    cgeo g = conv_geo(n, x, w, NULL);
+    return is_depthwise(&g);
+}
+
 static xf_status conv_fwd(nn_kctx *kc, const nn_t *const *x, nn_t *y) {
+#ifdef XFER_HAVE_DNNL
+    if (kc->dnn && !kc->ref) {
+        int done = 0;
+        xf_status st = xf_nn_dnnl_conv_fwd(kc, x, y, &done);
+        if (st || done) return st;
+    }
+#endif
     cgeo g = conv_geo(kc->node, x[0], x[1], y);
     const float *X = x[0]->d, *Wt = x[1]->d, *Bs = x[2] ? x[2]->d : NULL;
     if (kc->wfold) { /* BatchNorm folded in by the executor */
@@ -324,6 +338,13 @@ static xf_status conv_fwd(nn_kctx *kc, const nn_t *const *x, nn_t *y) {
 }
 
 static xf_status conv_bwd(nn_kctx *kc, const nn_t *const *x, const nn_t *y, const float *dy, float *const *dx) {
+#ifdef XFER_HAVE_DNNL
+    if (kc->dnn && !kc->ref && (dx[0] || dx[1] || (x[2] && dx[2]))) {
+        int done = 0;
+        xf_status st = xf_nn_dnnl_conv_bwd(kc, x, y, dy, dx, &done);
+        if (st || done) return st;
+    }
+#endif
     cgeo g = conv_geo(kc->node, x[0], x[1], y);
     const float *X = x[0]->d, *Wt = x[1]->d;
     float *dX = dx[0], *dW = dx[1], *dB = x[2] ? dx[2] : NULL;
