@@ -13,6 +13,7 @@
 #pragma weak xf_cli_data
 #pragma weak xf_cli_train
 #pragma weak xf_cli_features
+#pragma weak xf_cli_finetune
 
 typedef struct {
     const char *name;
@@ -41,6 +42,7 @@ int main(int argc, char **argv) {
         {"extract", xf_cli_extract, "run an ONNX model over images and save features"},
         {"data", xf_cli_data, "build the embedded corpus (xfer data build)"},
         {"train", xf_cli_train, "train a network on a dataset"},
+        {"finetune", xf_cli_finetune, "give a pretrained ONNX model a new head and fine-tune it"},
         {"features", xf_cli_features, "network-free baseline features (raw, pooled, PCA, random projections)"},
         {"version", version, "print the version"},
     };

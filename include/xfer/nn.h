@@ -171,6 +171,12 @@ typedef struct xf_train_opts {
     int augment_flip;             /* random horizontal flip */
     int64_t augment_crop_pad;     /* random crop after zero-padding by this many pixels */
     uint64_t seed;
+    int64_t steps;                /* > 0: stop after this many optimizer steps (the schedule
+                                     spans them; epochs is then only an upper bound) */
+    /* called after every epoch (NULL: none): 1-based epoch, epochs, mean loss, running
+     * training accuracy (%) over the epoch's batches */
+    void (*on_epoch)(void *user, int64_t epoch, int64_t epochs, double loss, double acc);
+    void *user;
 } xf_train_opts;
 void xf_train_opts_default(xf_train_opts *o); /* SGD 0.9, lr 0.1, cosine, wd 5e-4, batch 128 */
 double xf_train_lr_at(const xf_train_opts *o, int64_t step, int64_t total_steps);
@@ -206,6 +212,10 @@ xf_status xf_net_extract(xf_ctx_t *ctx, xf_graph *g, const float *x, int64_t N, 
 
 
 /* ---- additions (after the first interface) ---- */
+
+/* BatchNorm in a TRAIN-mode net: a BatchNormalization node whose scale and bias are both
+ * frozen (not trainable) runs in inference mode, with its running statistics, which it
+ * does not update: frozen backbones behave as PyTorch's module.eval() parts do. */
 
 /* Executor options. keep: values to keep readable after forward (inference reuses
  * buffers; by default only the graph outputs and the feature tap survive); n_keep < 0

@@ -1,7 +1,7 @@
 /* xfer: scalable transfer learning. The umbrella header: include this one.
  * Modules: core (status, context, allocation, workspace, matrices, RNG), array/npy
  * (.npy files), linalg (BLAS/LAPACK wrappers, PCA, ranks, correlations), estimators
- * (transferability scores). */
+ * (transferability scores), nn (the engine), data, transfer (fine-tuning). */
 #ifndef XFER_XFER_H
 #define XFER_XFER_H
 #include "xfer/core.h"
@@ -13,4 +13,5 @@
 #include "xfer/baseline.h"
 #include "xfer/data.h"
 #include "xfer/corpus.h"
+#include "xfer/transfer.h"
 #endif

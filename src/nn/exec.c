@@ -515,6 +515,11 @@ static void kinit(xf_net_t *net, nn_kctx *kc, int i) {
     kc->ctx = net->ctx;
     kc->node = &net->g->nodes[i];
     kc->train = net->mode == XF_NET_TRAIN;
+    /* a frozen BatchNorm (scale and bias not trainable) keeps inference semantics (nn.h) */
+    const xf_node *n = kc->node;
+    if (kc->train && n->op == XF_OP_BATCHNORM && n->n_in >= 3 && n->in[1] >= 0 && n->in[2] >= 0 &&
+        !net->g->values[n->in[1]].trainable && !net->g->values[n->in[2]].trainable)
+        kc->train = 0;
     kc->ref = net->ref;
     kc->threads = net->threads;
     kc->scratch = net->scratch;

@@ -102,7 +102,7 @@ xf_status xf_train(xf_ctx_t *ctx, xf_graph *g, const xf_imageset *train, const x
     xf_status st = logits_dim(ctx, g, &ov, &K);
     if (st || (st = check_set(ctx, g, train, "training")) || (st = check_labels(ctx, train, K, "training"))) return st;
     if (test && ((st = check_set(ctx, g, test, "test")) || (st = check_labels(ctx, test, K, "test")))) return st;
-    if (o->epochs < 1 || o->batch < 2 || o->augment_crop_pad < 0 || o->augment_crop_pad > train->H)
+    if ((o->epochs < 1 && o->steps < 1) || o->batch < 2 || o->augment_crop_pad < 0 || o->augment_crop_pad > train->H)
         return XF_ERR(ctx, XF_ERR_INVALID, "xf_train: epochs %lld, batch %lld (>= 2), crop pad %lld out of range",
                       (long long)o->epochs, (long long)o->batch, (long long)o->augment_crop_pad);
     if (xf_graph_param_count(g, 1) == 0) return XF_ERR(ctx, XF_ERR_INVALID, "xf_train: no trainable parameters");
@@ -128,14 +128,19 @@ xf_status xf_train(xf_ctx_t *ctx, xf_graph *g, const xf_imageset *train, const x
     int64_t nb_full = train->N / batch, rem = train->N % batch;
     int64_t steps_per_epoch = nb_full + (rem >= 2 ? 1 : 0);
     int64_t total = steps_per_epoch * o->epochs, step = 0;
+    int64_t epochs = o->epochs;
+    if (o->steps > 0) {
+        total = o->steps;
+        epochs = (total + steps_per_epoch - 1) / steps_per_epoch;
+    }
     int aug = o->augment_flip || o->augment_crop_pad > 0;
     double last_loss = 0, last_acc = 0, test_acc = -1;
-    for (int64_t ep = 0; ep < o->epochs; ep++) {
+    for (int64_t ep = 0; ep < epochs; ep++) {
         for (int64_t i = 0; i < train->N; i++) perm[i] = i;
         xf_rng_shuffle_i64(&rng, perm, train->N);
         double lsum = 0;
         int64_t corr = 0, seen = 0;
-        for (int64_t s = 0; s < steps_per_epoch; s++) {
+        for (int64_t s = 0; s < steps_per_epoch && step < total; s++) {
             int64_t b = (s < nb_full) ? batch : rem;
             for (int64_t r = 0; r < b; r++) {
                 int64_t idx = perm[s * batch + r];
@@ -167,6 +172,7 @@ xf_status xf_train(xf_ctx_t *ctx, xf_graph *g, const xf_imageset *train, const x
         }
         xf_log(ctx, XF_LOG_INFO, "epoch %lld: loss %.4f, train acc %.2f%%, test acc %.2f%%, %.1f s", (long long)(ep + 1),
                last_loss, last_acc, test_acc, xf_now() - t0);
+        if (o->on_epoch) o->on_epoch(o->user, ep + 1, epochs, last_loss, last_acc);
     }
     if (rep) {
         rep->final_loss = last_loss;

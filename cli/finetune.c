@@ -1,0 +1,285 @@
+/* xfer finetune: give a pretrained ONNX model a new head and fine-tune it on a labelled
+ * target set with the protocol of include/xfer/transfer.h (docs/FINETUNE.md).
+ *
+ *   xfer finetune --model M.onnx --data TRAIN [--data-labels Y.npy] [--test-data TEST
+ *                 [--test-labels Y.npy]] [--mode full|head|adapters] [--lr 0.1,0.03,0.01]
+ *                 [--epochs 10] [--steps N] [--batch 64] [--momentum 0.9] [--wd 0]
+ *                 [--val-fraction 0.2] [--seed S] [--threads T] [data options]
+ *                 [-o tuned.onnx] [--json]
+ *
+ * Images are decoded, resized to the model's input and normalised as `xfer extract`
+ * does. Reads its options, loads, calls xf_finetune, prints; nothing else. */
+#include <errno.h>
+#include <math.h>
+#include <stdio.h>
+#include <stdlib.h>
+#include <string.h>
+#include <sys/resource.h>
+#include <sys/stat.h>
+#include <unistd.h>
+
+#include "cli.h"
+#include "xfer/data.h"
+#include "xfer/onnx.h"
+#include "xfer/transfer.h"
+
+static const char *USAGE =
+    "usage: xfer finetune --model M.onnx --data TRAIN [--data-labels Y.npy]\n"
+    "                     [--test-data TEST [--test-labels Y.npy]] [--mode full|head|adapters]\n"
+    "                     [--lr 0.1,0.03,0.01] [--epochs 10] [--steps N] [--batch 64]\n"
+    "                     [--momentum 0.9] [--wd 0] [--val-fraction 0.2] [--seed S]\n"
+    "                     [--threads T] [data options] [-o tuned.onnx] [--json]\n" XF_CLI_DATA_HELP
+    "\n"
+    "Replaces the model's classifier (its last Gemm/MatMul and what follows) by a new linear\n"
+    "layer with one output per class and fine-tunes: SGD with momentum, cosine decay to 0, no\n"
+    "augmentation. With several --lr, each trains on a class-stratified (1 - val-fraction)\n"
+    "part of TRAIN and is scored on the rest; the best (ties: the first) is retrained on all of\n"
+    "TRAIN and tested on TEST. Without --test-data, corpus:<task> is tested on its test split\n"
+    "and other data report validation accuracy only. --test-data naming the same source as\n"
+    "--data reads its test split.\n"
+    "  --mode full      train everything (BatchNorm in training mode)\n"
+    "         head      train the new layer only (frozen backbone: features computed once)\n"
+    "         adapters  residual adapters before every stage + the new layer\n"
+    "  --steps N        optimizer steps per run instead of --epochs\n"
+    "  -o tuned.onnx    the fine-tuned network (written to a temporary file, then renamed)\n"
+    "  --json           one JSON object instead of the table\n";
+
+static int parse_i64(const char *s, int64_t lo, int64_t hi, int64_t *out) {
+    char *end;
+    errno = 0;
+    long long v = strtoll(s, &end, 10);
+    if (errno || *end || end == s || v < lo || v > hi) return -1;
+    *out = v;
+    return 0;
+}
+
+static int parse_f64(const char *s, double *out) {
+    char *end;
+    errno = 0;
+    double v = strtod(s, &end);
+    if (errno || *end || end == s || !isfinite(v)) return -1;
+    *out = v;
+    return 0;
+}
+
+/* "0.1,0.03,0.01": every value a positive finite number */
+static int parse_lrs(const char *s, double *lrs, int *n) {
+    *n = 0;
+    const char *p = s;
+    while (*p) {
+        if (*n == XF_FT_MAX_LRS) return -1;
+        char *end;
+        errno = 0;
+        double v = strtod(p, &end);
+        if (errno || end == p || !isfinite(v) || !(v > 0)) return -1;
+        lrs[(*n)++] = v;
+        if (*end == ',') {
+            p = end + 1;
+            if (!*p) return -1;
+        } else if (*end) return -1;
+        else p = end;
+    }
+    return *n > 0 ? 0 : -1;
+}
+
+/* the model's name: the file name without its directory and .onnx */
+static void model_name(const char *path, char *buf, size_t cap) {
+    const char *b = strrchr(path, '/');
+    b = b ? b + 1 : path;
+    snprintf(buf, cap, "%s", b);
+    size_t l = strlen(buf);
+    if (l > 5 && !strcmp(buf + l - 5, ".onnx")) buf[l - 5] = 0;
+}
+
+static int same_file(const char *a, const char *b) {
+    struct stat sa, sb;
+    return stat(a, &sa) == 0 && stat(b, &sb) == 0 && sa.st_dev == sb.st_dev && sa.st_ino == sb.st_ino;
+}
+
+static void on_epoch(void *user, const xf_ft_epoch *e) {
+    (void)user;
+    fprintf(stderr, "xfer finetune: %s lr %g (run %d/%d), epoch %lld/%lld: loss %.4f, train %.1f%%, %.1f s\n",
+            e->final ? "final" : "sweep", e->lr, e->run, e->runs, (long long)e->epoch, (long long)e->epochs, e->loss,
+            e->train_acc, e->seconds);
+}
+
+static void print_json_str(const char *s) {
+    putchar('"');
+    for (; *s; s++) {
+        unsigned char c = (unsigned char)*s;
+        if (c == '"' || c == '\\') printf("\\%c", c);
+        else if (c < 0x20) printf("\\u%04x", c);
+        else putchar(c);
+    }
+    putchar('"');
+}
+
+static void print_num(double v, int valid) {
+    if (valid && isfinite(v)) printf("%.4f", v);
+    else printf("null");
+}
+
+int xf_cli_finetune(int argc, char **argv) {
+    const char *cmd = "finetune", *model = NULL, *data = NULL, *test_data = NULL, *test_labels = NULL, *out = NULL;
+    int json = 0;
+    int64_t threads = 0, seed = 0;
+    xf_ft_opts fo;
+    xf_ft_opts_default(&fo);
+    xf_data_opts dopt;
+    xf_data_opts_default(&dopt);
+    for (int i = 1; i < argc; i++) {
+        const char *a = argv[i];
+        if (!strcmp(a, "-h") || !strcmp(a, "--help")) {
+            fputs(USAGE, stdout);
+            return 0;
+        }
+        if (!strcmp(a, "--json")) {
+            json = 1;
+            continue;
+        }
+        int d = xf_cli_data_opt(cmd, argc, argv, &i, &dopt);
+        if (d < 0) return 2;
+        if (d > 0) continue;
+        if (i + 1 >= argc) return xf_cli_usage(cmd, "option '%s' needs a value", a);
+        const char *v = argv[++i];
+        int64_t n;
+        double f;
+        if (!strcmp(a, "--model")) model = v;
+        else if (!strcmp(a, "--data")) data = v;
+        else if (!strcmp(a, "--test-data")) test_data = v;
+        else if (!strcmp(a, "--test-labels")) test_labels = v;
+        else if (!strcmp(a, "-o") || !strcmp(a, "--output")) out = v;
+        else if (!strcmp(a, "--mode")) {
+            if (xf_ft_mode_parse(v, &fo.mode)) return xf_cli_usage(cmd, "--mode must be full, head or adapters, got '%s'", v);
+        } else if (!strcmp(a, "--lr")) {
+            if (parse_lrs(v, fo.lrs, &fo.n_lrs))
+                return xf_cli_usage(cmd, "--lr takes 1 to %d comma-separated positive numbers, got '%s'", XF_FT_MAX_LRS, v);
+        } else if (!strcmp(a, "--epochs")) {
+            if (parse_i64(v, 1, 1000000, &fo.epochs)) return xf_cli_usage(cmd, "--epochs must be an integer >= 1, got '%s'", v);
+        } else if (!strcmp(a, "--steps")) {
+            if (parse_i64(v, 1, INT64_MAX / 4, &fo.steps)) return xf_cli_usage(cmd, "--steps must be an integer >= 1, got '%s'", v);
+        } else if (!strcmp(a, "--batch")) {
+            if (parse_i64(v, 2, 1 << 20, &fo.batch)) return xf_cli_usage(cmd, "--batch must be an integer >= 2, got '%s'", v);
+        } else if (!strcmp(a, "--momentum")) {
+            if (parse_f64(v, &f) || !(f >= 0 && f < 1)) return xf_cli_usage(cmd, "--momentum must lie in [0, 1), got '%s'", v);
+            fo.momentum = f;
+        } else if (!strcmp(a, "--wd")) {
+            if (parse_f64(v, &f) || !(f >= 0)) return xf_cli_usage(cmd, "--wd must be a number >= 0, got '%s'", v);
+            fo.weight_decay = f;
+        } else if (!strcmp(a, "--val-fraction")) {
+            if (parse_f64(v, &f) || !(f > 0 && f < 1)) return xf_cli_usage(cmd, "--val-fraction must lie in (0, 1), got '%s'", v);
+            fo.val_fraction = f;
+        } else if (!strcmp(a, "--seed")) {
+            if (parse_i64(v, 0, INT64_MAX, &seed)) return xf_cli_usage(cmd, "--seed must be an integer >= 0, got '%s'", v);
+        } else if (!strcmp(a, "--threads")) {
+            if (parse_i64(v, 0, 4096, &threads)) return xf_cli_usage(cmd, "--threads must be an integer >= 0, got '%s'", v);
+        } else
+            return xf_cli_usage(cmd, "unknown option '%s'", a);
+        (void)n;
+    }
+    if (!model) return xf_cli_usage(cmd, "--model is required");
+    if (!data) return xf_cli_usage(cmd, "--data is required");
+    if (test_labels && !test_data) return xf_cli_usage(cmd, "--test-labels needs --test-data");
+    if (out && same_file(out, model)) return xf_cli_usage(cmd, "-o %s is the model itself: choose another output", out);
+    fo.seed = (uint64_t)seed;
+
+    xf_ctx_t *ctx = xf_cli_ctx();
+    if (!ctx) return xf_cli_fail(cmd, NULL);
+    if (threads > 0) xf_ctx_set_threads(ctx, (int)threads);
+    /* one line per epoch on a terminal instead of the per-step progress bar */
+    xf_ctx_set_progress(ctx, NULL, NULL);
+    if (isatty(2)) fo.on_epoch = on_epoch;
+    int rc = 1;
+    xf_graph *g = NULL, *tuned = NULL;
+    xf_dataset tr, te;
+    memset(&tr, 0, sizeof tr);
+    memset(&te, 0, sizeof te);
+    char corpus_task[512];
+
+    if (xf_onnx_import(ctx, model, &g) != XF_OK) goto fail;
+    const xf_value *in = &g->values[g->input];
+    if (in->ndim != 4 || (in->shape[1] != 1 && in->shape[1] != 3) || in->shape[2] < 1 || in->shape[3] < 1) {
+        XF_ERR(ctx, XF_ERR_UNSUPPORTED, "%s: input is not (N, 1|3, H, W) images", model);
+        goto fail;
+    }
+    xf_data_opts o = dopt;
+    if (!o.channels) o.channels = (int)in->shape[1];
+    if (!o.height) o.height = (int)in->shape[2];
+    if (!o.width) o.width = (int)in->shape[3];
+    if (xf_data_open(ctx, data, &o, &tr) != XF_OK) goto fail;
+    /* the test set: --test-data, or a corpus task's test split */
+    const char *tspec = test_data;
+    xf_data_opts ot = o;
+    ot.labels = test_labels;
+    if (!tspec && !strncmp(data, "corpus:", 7)) {
+        const char *task = data + 7, *colon = strchr(task, ':');
+        size_t l = colon ? (size_t)(colon - task) : strlen(task);
+        if (l >= sizeof corpus_task - 8) l = sizeof corpus_task - 8;
+        snprintf(corpus_task, sizeof corpus_task, "corpus:%.*s", (int)l, task);
+        tspec = corpus_task;
+        ot.split = "test";
+    } else if (tspec && !strcmp(tspec, data) && !test_labels)
+        ot.split = "test";
+    if (tspec && xf_data_open(ctx, tspec, &ot, &te) != XF_OK) goto fail;
+
+    xf_imageset trs = {tr.x, tr.y, tr.n, tr.c, tr.h, tr.w, tr.k};
+    xf_imageset tes = {te.x, te.y, te.n, te.c, te.h, te.w, te.k};
+    xf_ft_report rep;
+    if (xf_finetune(ctx, g, &trs, tspec ? &tes : NULL, &fo, out ? &tuned : NULL, &rep) != XF_OK) {
+        xf_error_prefix(ctx, model);
+        goto fail;
+    }
+    if (out && xf_onnx_export(ctx, tuned, out) != XF_OK) goto fail;
+    struct rusage ru;
+    double rss_mb = getrusage(RUSAGE_SELF, &ru) == 0 ? (double)ru.ru_maxrss / 1024.0 : 0;
+    char name[256];
+    model_name(model, name, sizeof name);
+    if (json) {
+        printf("{\"model\": ");
+        print_json_str(name);
+        printf(", \"mode\": \"%s\", \"classes\": %lld, \"train_images\": %lld, \"val_images\": %lld, \"test_images\": %lld",
+               xf_ft_mode_name(fo.mode), (long long)rep.classes, (long long)rep.train_images, (long long)rep.val_images,
+               (long long)rep.test_images);
+        printf(", \"best_lr\": %g, \"val_accuracy\": {", rep.best_lr);
+        for (int r = 0; r < rep.n_lrs && rep.n_lrs > 1; r++) {
+            printf("%s\"%g\": ", r ? ", " : "", rep.lrs[r]);
+            print_num(rep.val_acc[r], rep.val_acc[r] >= 0);
+        }
+        printf("}, \"train_accuracy\": ");
+        print_num(rep.train_acc, 1);
+        printf(", \"test_accuracy\": ");
+        print_num(rep.test_acc, rep.test_acc >= 0);
+        printf(", \"epochs\": %lld, \"steps\": %lld, \"batch\": %lld, \"params\": %lld, \"params_trained\": %lld, "
+               "\"adapters\": %d, \"seconds\": %.3f, \"images_per_second\": %.1f, \"peak_rss_mb\": %.1f, \"threads\": %d",
+               (long long)fo.epochs, (long long)rep.steps, (long long)fo.batch, (long long)rep.params,
+               (long long)rep.params_trained, rep.adapters, rep.seconds, rep.images_per_second, rss_mb, xf_ctx_threads(ctx));
+        if (out) {
+            printf(", \"output\": ");
+            print_json_str(out);
+        }
+        printf("}\n");
+    } else {
+        printf("model %s, mode %s, %lld classes, %lld training images", name, xf_ft_mode_name(fo.mode), (long long)rep.classes,
+               (long long)rep.train_images);
+        if (rep.adapters) printf(", %d adapters", rep.adapters);
+        printf(", %lld of %lld parameters trained\n", (long long)rep.params_trained, (long long)rep.params);
+        if (rep.n_lrs > 1) {
+            printf("%-10s %s\n", "lr", "validation accuracy (%)");
+            for (int r = 0; r < rep.n_lrs; r++)
+                printf("%-10g %6.2f%s\n", rep.lrs[r], rep.val_acc[r], r == rep.best ? "  <- best" : "");
+        }
+        printf("best lr %g: train accuracy %.2f%%", rep.best_lr, rep.train_acc);
+        if (rep.test_acc >= 0) printf(", test accuracy %.2f%% (%lld images)", rep.test_acc, (long long)rep.test_images);
+        printf("\n%.2f s, %.0f images/s, %lld steps, peak RSS %.0f MB%s%s\n", rep.seconds, rep.images_per_second,
+               (long long)rep.steps, rss_mb, out ? ", written to " : "", out ? out : "");
+    }
+    rc = 0;
+fail:
+    if (rc) xf_cli_fail(cmd, ctx);
+    xf_dataset_free(ctx, &tr);
+    xf_dataset_free(ctx, &te);
+    xf_graph_free(tuned);
+    xf_graph_free(g);
+    xf_ctx_free(ctx);
+    return rc;
+}
