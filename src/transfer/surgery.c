@@ -244,8 +244,10 @@ xf_status xf_ft_graph_create(xf_ctx_t *ctx, const xf_graph *src, int64_t classes
         }
         for (int64_t i = 0; i < cmax; i++) ones[i] = 1.0f;
     }
-    xf_rng r;
-    xf_rng_seed(&r, seed);
+    /* two streams: the head is the same with or without adapters */
+    xf_rng r, rh;
+    xf_rng_seed(&r, seed ^ 0xada9735ULL);
+    xf_rng_seed(&rh, seed);
     if ((st = xf_graph_create(ctx, &g))) goto done;
     g->opset = src->opset;
     if (src->name) {
@@ -332,8 +334,8 @@ xf_status xf_ft_graph_create(xf_ctx_t *ctx, const xf_graph *src, int64_t classes
         goto done;
     }
     double bound = 1.0 / sqrt((double)D);
-    for (int64_t i = 0; i < classes * D; i++) hw[i] = (float)(bound * (2.0 * xf_rng_uniform(&r) - 1.0));
-    for (int64_t i = 0; i < classes; i++) hb[i] = (float)(bound * (2.0 * xf_rng_uniform(&r) - 1.0));
+    for (int64_t i = 0; i < classes * D; i++) hw[i] = (float)(bound * (2.0 * xf_rng_uniform(&rh) - 1.0));
+    for (int64_t i = 0; i < classes; i++) hb[i] = (float)(bound * (2.0 * xf_rng_uniform(&rh) - 1.0));
     int ws[2] = {0, 0}, in3[3], lo;
     int64_t wsh[2] = {classes, D}, bsh[1] = {classes};
     if ((st = add_param(g, "head.weight", 2, wsh, hw, &ws[0])) || (st = add_param(g, "head.bias", 1, bsh, hb, &ws[1])) ||
