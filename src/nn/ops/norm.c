@@ -84,14 +84,11 @@ static xf_status bn_fwd(nn_kctx *kc, const nn_t *const *x, nn_t *y) {
             for (int64_t n = 0; n < N; n++) s += psum(X + (n * C + c) * S, S);
             int64_t M = N * S;
             mean = s / (double)M;
-            /* two-pass variance around the float mean, corrected for its rounding */
+            /* two-pass variance around the float mean, corrected for its rounding
+             * (sum (x - fm)^2 = sum (x - mean)^2 + M (mean - fm)^2) */
             float fm = (float)mean;
-            double dm = 0;
-            for (int64_t n = 0; n < N; n++) {
-                ss += psqdev(X + (n * C + c) * S, S, fm);
-                dm += psum(X + (n * C + c) * S, S);
-            }
-            dm = dm / (double)M - fm;
+            for (int64_t n = 0; n < N; n++) ss += psqdev(X + (n * C + c) * S, S, fm);
+            double dm = mean - fm;
             ss -= (double)M * dm * dm;
             double var = ss / (double)M;
             invstd = 1.0 / sqrt(var + a->eps);
