@@ -5,6 +5,8 @@
  *   - the whole protocol's test accuracy lies within the spread of five PyTorch seeds. */
 #include <stdint.h>
 
+#include <cjson/cJSON.h>
+
 #include "xfer/xfer.h"
 #include "xfer/onnx.h"
 #include "xfer/transfer.h"
@@ -329,14 +331,203 @@ static void test_frozen_bn(xf_ctx_t *ctx) {
     xf_graph_free(g);
 }
 
+
+/* ---- against PyTorch (tests/ref/finetune, gen_finetune.py) ---------------------------- */
+
+static const char *const NETS[] = {"resnet", "mobilenet", "groupnorm"};
+
+/* a fixture as float32 (any dtype; uint8 images scaled by 1/255); NULL if absent */
+static float *fixture(xf_ctx_t *ctx, const char *rel, int64_t *n, int scale_u8) {
+    char path[512];
+    xt_ref(rel, path, sizeof path);
+    struct stat sb;
+    if (stat(path, &sb) != 0) return NULL;
+    xf_array a;
+    if (xf_npy_read(ctx, path, &a) != XF_OK) {
+        CHECK(0, "%s: %s", path, xf_errmsg(ctx));
+        return NULL;
+    }
+    float *f = NULL;
+    CHECK_OK(ctx, xf_array_to_f32(ctx, &a, 1, &f));
+    if (f && scale_u8 && a.dtype == XF_DT_U8)
+        for (int64_t i = 0; i < a.size; i++) f[i] /= 255.0f;
+    if (n) *n = a.size;
+    xf_array_free(ctx, &a);
+    return f;
+}
+
+static int32_t *labels(xf_ctx_t *ctx, const char *rel, int64_t *n) {
+    float *f = fixture(ctx, rel, n, 0);
+    if (!f) return NULL;
+    int32_t *y = malloc(sizeof(int32_t) * (size_t)*n);
+    for (int64_t i = 0; i < *n; i++) y[i] = (int32_t)f[i];
+    xf_free(ctx, f);
+    return y;
+}
+
+/* every parameter of g with a fixture in dir: max |xfer - torch| <= 1e-4 (1 + |torch|) */
+static int compare_params(xf_ctx_t *ctx, const xf_graph *g, const char *net, const char *dir) {
+    int found = 0;
+    for (int v = 0; v < g->n_values; v++) {
+        const xf_value *val = &g->values[v];
+        if (!val->is_param) continue;
+        /* the importer names a folded GroupNorm's per-channel scale "<Mul's initializer>/xf_gn_scaleN" */
+        char rel[512], name[256];
+        snprintf(name, sizeof name, "%s", val->name);
+        char *cut = strstr(name, "/xf_gn_");
+        if (cut) *cut = 0;
+        snprintf(rel, sizeof rel, "finetune/%s_%s/%s.npy", net, dir, name);
+        int64_t n;
+        float *want = fixture(ctx, rel, &n, 0);
+        if (!want) continue;
+        found++;
+        int64_t numel = 1;
+        for (int d = 0; d < val->ndim; d++) numel *= val->shape[d];
+        CHECK(n == numel, "%s: %lld values, fixture %lld", rel, (long long)numel, (long long)n);
+        double worst = 0;
+        int64_t at = 0;
+        for (int64_t i = 0; i < n && i < numel; i++) {
+            double e = fabs((double)val->data[i] - want[i]) / (1.0 + fabs(want[i]));
+            if (e > worst) worst = e, at = i;
+        }
+        CHECK(worst <= 1e-4, "%s after %s: element %lld is %.8g, PyTorch %.8g", val->name, dir, (long long)at,
+              (double)val->data[at], (double)want[at]);
+        xf_free(ctx, want);
+    }
+    return found;
+}
+
+/* One or two SGD steps from the fixture's head on the fixture's batch. */
+static void test_first_steps(xf_ctx_t *ctx, const char *net) {
+    char rel[256], path[512];
+    snprintf(rel, sizeof rel, "finetune/%s.onnx", net);
+    xf_graph *src = NULL;
+    CHECK_OK(ctx, xf_onnx_import(ctx, xt_ref(rel, path, sizeof path), &src));
+    if (!src) return;
+    int64_t nx, ny, nw, nb, nl;
+    snprintf(rel, sizeof rel, "finetune/%s_step_x.npy", net);
+    float *x = fixture(ctx, rel, &nx, 0);
+    snprintf(rel, sizeof rel, "finetune/%s_step_y.npy", net);
+    int32_t *y = labels(ctx, rel, &ny);
+    snprintf(rel, sizeof rel, "finetune/%s_step_head_w.npy", net);
+    float *hw = fixture(ctx, rel, &nw, 0);
+    snprintf(rel, sizeof rel, "finetune/%s_step_head_b.npy", net);
+    float *hb = fixture(ctx, rel, &nb, 0);
+    CHECK(x && y && hw && hb, "%s: step fixtures present", net);
+    for (int mode = 0; mode < 2 && x && y && hw && hb; mode++) {
+        xf_graph *g = NULL;
+        xf_ft_head h;
+        CHECK_OK(ctx, xf_ft_graph_create(ctx, src, nb, mode ? XF_FT_HEAD : XF_FT_FULL, 1, &g, &h));
+        if (!g) break;
+        CHECK(h.C * h.D == nw, "%s: head %lld x %lld, fixture %lld", net, (long long)h.C, (long long)h.D, (long long)nw);
+        memcpy(g->values[h.weight].data, hw, sizeof(float) * (size_t)nw);
+        memcpy(g->values[h.bias].data, hb, sizeof(float) * (size_t)nb);
+        xf_train_opts to;
+        xf_train_opts_default(&to);
+        to.lr = 0.1;
+        to.momentum = 0.9;
+        to.weight_decay = 0;
+        xf_net_t *net_ = NULL;
+        xf_optim_t *opt = NULL;
+        CHECK_OK(ctx, xf_net_create(ctx, g, ny, XF_NET_TRAIN, &net_));
+        CHECK_OK(ctx, xf_optim_create(ctx, g, &to, &opt));
+        int steps = mode ? 1 : 2;
+        for (int s = 0; s < steps && net_ && opt; s++) {
+            float loss;
+            int64_t c;
+            CHECK_OK(ctx, xf_net_forward(net_, x, ny));
+            CHECK_OK(ctx, xf_net_loss(net_, h.logits, y, &loss, &c));
+            snprintf(rel, sizeof rel, "finetune/%s_%s_loss.npy", net, mode ? "headstep" : s ? "step2" : "step");
+            float *want = fixture(ctx, rel, &nl, 0);
+            if (want) CHECK_NEAR(loss, want[0], 1e-5, 1e-6, rel);
+            xf_free(ctx, want);
+            CHECK_OK(ctx, xf_net_backward(net_));
+            CHECK_OK(ctx, xf_optim_step(opt, net_, 0.1));
+            const char *dir = mode ? "headstep1" : s ? "step2" : "step1";
+            int found = compare_params(ctx, g, net, dir);
+            /* full: every weight and statistic of the network; head: its two */
+            int params = 0;
+            for (int v = 0; v < g->n_values; v++) params += g->values[v].is_param;
+            CHECK(found == (mode ? 2 : params), "%s %s: %d of %d parameters compared", net, dir, found, params);
+        }
+        xf_optim_free(opt);
+        xf_net_free(net_);
+        xf_graph_free(g);
+    }
+    xf_free(ctx, x), free(y), xf_free(ctx, hw), xf_free(ctx, hb);
+    xf_graph_free(src);
+}
+
+/* The whole protocol: xfer's test accuracy within PyTorch's seed-to-seed spread,
+ * |xfer - mean| <= max(3 sd, 1 point) over PyTorch's five seeds. */
+static void test_accuracy(xf_ctx_t *ctx) {
+    char path[512];
+    FILE *f = fopen(xt_ref("finetune/accuracy.json", path, sizeof path), "rb");
+    CHECK(f != NULL, "%s present", path);
+    if (!f) return;
+    static char buf[1 << 16];
+    size_t len = fread(buf, 1, sizeof buf - 1, f);
+    fclose(f);
+    buf[len] = 0;
+    cJSON *root = cJSON_Parse(buf);
+    CHECK(root != NULL, "accuracy.json parses");
+    if (!root) return;
+    cJSON *proto = cJSON_GetObjectItem(root, "protocol"), *nets = cJSON_GetObjectItem(root, "nets");
+    int64_t ntr, nte, n;
+    float *xtr = fixture(ctx, "finetune/target_train_x.npy", &ntr, 1), *xte = fixture(ctx, "finetune/target_test_x.npy", &nte, 1);
+    int32_t *ytr = labels(ctx, "finetune/target_train_y.npy", &n), *yte = labels(ctx, "finetune/target_test_y.npy", &nte);
+    cJSON *ep = cJSON_GetObjectItem(proto, "epochs");
+    if (!xtr || !xte || !ytr || !yte || !cJSON_IsNumber(ep)) {
+        CHECK(0, "target fixtures present");
+        goto done;
+    }
+    xf_imageset tr = {xtr, ytr, n, 1, 16, 16, 10}, te = {xte, yte, nte, 1, 16, 16, 10};
+    for (int k = 0; k < 3; k++) {
+        char rel[256];
+        snprintf(rel, sizeof rel, "finetune/%s.onnx", NETS[k]);
+        xf_graph *src = NULL;
+        CHECK_OK(ctx, xf_onnx_import(ctx, xt_ref(rel, path, sizeof path), &src));
+        if (!src) continue;
+        for (int mode = 0; mode < 2; mode++) {
+            if (sanitized() && mode == 0) continue; /* full runs take minutes under the sanitizers */
+            cJSON *r = cJSON_GetObjectItem(cJSON_GetObjectItem(nets, NETS[k]), mode ? "head" : "full");
+            cJSON *mean = cJSON_GetObjectItem(r, "mean"), *sd = cJSON_GetObjectItem(r, "std");
+            if (!cJSON_IsNumber(mean) || !cJSON_IsNumber(sd)) {
+                CHECK(0, "%s: accuracy.json has no mean/std", NETS[k]);
+                continue;
+            }
+            xf_ft_opts o;
+            xf_ft_opts_default(&o);
+            o.mode = mode ? XF_FT_HEAD : XF_FT_FULL;
+            o.epochs = (int64_t)ep->valuedouble;
+            o.seed = 1;
+            xf_ft_report rep;
+            CHECK_OK(ctx, xf_finetune(ctx, src, &tr, &te, &o, NULL, &rep));
+            double band = fmax(3 * sd->valuedouble, 1.0);
+            CHECK(fabs(rep.test_acc - mean->valuedouble) <= band, "%s %s: xfer %.2f%%, PyTorch %.2f +- %.2f (5 seeds)",
+                  NETS[k], mode ? "head" : "full", rep.test_acc, mean->valuedouble, sd->valuedouble);
+            printf("%-10s %-5s xfer %6.2f%% (lr %g)   PyTorch %6.2f +- %.2f%%   %.1f s\n", NETS[k], mode ? "head" : "full",
+                   rep.test_acc, rep.best_lr, mean->valuedouble, sd->valuedouble, rep.seconds);
+        }
+        xf_graph_free(src);
+    }
+done:
+    xf_free(ctx, xtr), xf_free(ctx, xte), free(ytr), free(yte);
+    cJSON_Delete(root);
+}
+
 int main(void) {
     xf_ctx_t *ctx;
     if (xf_ctx_create(&ctx)) return 1;
-    xf_ctx_set_threads(ctx, 2);
+    /* one thread: ctest runs tests side by side, and spinning OpenMP teams on a shared
+     * machine cost minutes (the CLI asks libgomp for passive waiting; a test cannot) */
+    xf_ctx_set_threads(ctx, 1);
     test_surgery(ctx);
     test_split(ctx);
     test_frozen_bn(ctx);
     test_protocol(ctx);
+    for (int k = 0; k < 3; k++) test_first_steps(ctx, NETS[k]);
+    test_accuracy(ctx);
     xf_ctx_free(ctx);
     return xt_done("test_finetune");
 }
