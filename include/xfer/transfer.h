@@ -93,6 +93,7 @@ typedef struct xf_ft_opts {
     double val_fraction;   /* 0.2: share of each class held out when several lrs are swept */
     uint64_t seed;         /* head init, split and shuffles; 0 = the context's seed */
     int64_t eval_batch;    /* 128: batch of inference passes */
+    int serial_sweep;      /* 0: with 2+ threads, sweep runs go side by side (one thread each) */
     xf_ft_epoch_fn on_epoch; void *user;
 } xf_ft_opts;
 void xf_ft_opts_default(xf_ft_opts *o);

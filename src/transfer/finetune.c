@@ -17,8 +17,11 @@
  * network. Memory plan: the subsets of the sweep (train part, validation part) are
  * gathered once into two buffers; HEAD keeps N x D features instead. */
 #include <math.h>
+#include <pthread.h>
+#include <stdio.h>
 #include <string.h>
 
+#include "xfer/linalg.h"
 #include "xfer/transfer.h"
 
 #define SPLIT_SALT 0x5eed5b1175ULL
@@ -159,6 +162,112 @@ static xf_status train_run(xf_ctx_t *ctx, const xf_ft_opts *o, xf_graph *g, cons
     return XF_OK;
 }
 
+/* The sweep: run r of the learning rates, on its own graph (and head graph in HEAD
+ * mode), trained on tr and scored on va (pixels, or features in HEAD mode). */
+typedef struct sweep_state {
+    const xf_graph *model;
+    const xf_ft_opts *o;
+    int64_t K;
+    uint64_t seed;
+    const xf_imageset *tr, *va;
+    double t0;
+    double val_acc[XF_FT_MAX_LRS];
+    int64_t steps[XF_FT_MAX_LRS];
+} sweep_state;
+
+static xf_status sweep_run(xf_ctx_t *ctx, sweep_state *sw, int r) {
+    const xf_ft_opts *o = sw->o;
+    xf_graph *g = NULL, *hg = NULL;
+    xf_ft_head h;
+    run_state rs;
+    memset(&rs, 0, sizeof rs);
+    rs.o = o;
+    rs.t0 = sw->t0;
+    rs.e.runs = o->n_lrs + 1;
+    rs.e.run = r + 1;
+    rs.e.lr = o->lrs[r];
+    sw->steps[r] = 0;
+    /* every run starts from the pretrained weights and the same head */
+    xf_status st = xf_ft_graph_create(ctx, sw->model, sw->K, o->mode, sw->seed, &g, &h);
+    if (!st && o->mode == XF_FT_HEAD) st = head_graph(ctx, g, &h, &hg);
+    if (!st) st = train_run(ctx, o, g, &h, hg, sw->tr, o->lrs[r], sw->seed + 1 + (uint64_t)r, &rs, &sw->steps[r]);
+    if (!st) st = xf_evaluate(ctx, hg ? hg : g, sw->va, o->eval_batch, &sw->val_acc[r]);
+    if (!st) xf_log(ctx, XF_LOG_INFO, "lr %g: validation accuracy %.2f%%", o->lrs[r], sw->val_acc[r]);
+    xf_graph_free(hg);
+    xf_graph_free(g);
+    return st;
+}
+
+/* A run on a thread of its own, with a context of its own (libc allocation; its error
+ * is copied to the caller's context after the join). */
+typedef struct sweep_worker {
+    sweep_state *sw;
+    int r, threads;
+    uint64_t ctx_seed;
+    xf_status st;
+    char err[512];
+    pthread_t tid;
+} sweep_worker;
+
+static void *sweep_thread(void *arg) {
+    sweep_worker *w = arg;
+    xf_ctx_t *ctx;
+    w->st = xf_ctx_create(&ctx);
+    if (w->st) {
+        snprintf(w->err, sizeof w->err, "out of memory");
+        return NULL;
+    }
+    xf_ctx_set_threads(ctx, w->threads);
+    xf_ctx_set_seed(ctx, w->ctx_seed);
+    w->st = sweep_run(ctx, w->sw, w->r);
+    if (w->st) snprintf(w->err, sizeof w->err, "%s", xf_errmsg(ctx));
+    xf_ctx_free(ctx);
+    return NULL;
+}
+
+/* Runs every learning rate of the sweep. Small networks use two cores poorly inside one
+ * run (each op is too short to split), while the runs are independent: with T threads
+ * and R runs, waves of min(T, R) runs go side by side, one thread each, and the runs
+ * left over (fewer than 2) run alone with all T threads. o->serial_sweep turns it off. */
+static xf_status sweep_all(xf_ctx_t *ctx, sweep_state *sw) {
+    const xf_ft_opts *o = sw->o;
+    int T = xf_ctx_threads(ctx), R = o->n_lrs, r = 0;
+    xf_status st = XF_OK;
+    int blas = xf_la_get_threads();
+    if (T >= 2 && !o->serial_sweep && R >= 2) {
+        /* the executor keeps OpenBLAS at one thread around a graph; fix it there first so
+         * concurrent runs never touch the process-wide setting */
+        xf_la_set_threads(1);
+        while (R - r >= 2 && !st) {
+            int W = R - r < T ? R - r : T, started = 0;
+            sweep_worker w[XF_FT_MAX_LRS];
+            for (int i = 0; i < W; i++) {
+                memset(&w[i], 0, sizeof w[i]);
+                w[i].sw = sw;
+                w[i].r = r + i;
+                w[i].threads = T / W > 0 ? T / W : 1;
+                w[i].ctx_seed = xf_ctx_seed(ctx);
+                if (pthread_create(&w[i].tid, NULL, sweep_thread, &w[i]) != 0) {
+                    st = XF_ERR(ctx, XF_ERR_INTERNAL, "cannot start a thread for the learning-rate sweep");
+                    break;
+                }
+                started++;
+            }
+            for (int i = 0; i < started; i++) {
+                pthread_join(w[i].tid, NULL);
+                if (w[i].st && !st) {
+                    st = w[i].st == XF_ERR_NOMEM ? XF_ERR_NOMEM : XF_ERR(ctx, w[i].st, "%s", w[i].err);
+                    if (w[i].st == XF_ERR_NOMEM) XF_ERR(ctx, XF_ERR_NOMEM, "%s", w[i].err);
+                }
+            }
+            r += W;
+        }
+        xf_la_set_threads(blas);
+    }
+    for (; r < R && !st; r++) st = sweep_run(ctx, sw, r);
+    return st;
+}
+
 static int64_t max_label(const xf_imageset *s) {
     int64_t k = s->K;
     for (int64_t i = 0; i < s->N; i++) k = s->y[i] + 1 > k ? s->y[i] + 1 : k;
@@ -290,24 +399,20 @@ xf_status xf_finetune(xf_ctx_t *ctx, const xf_graph *model, const xf_imageset *t
         xf_imageset tr = all, va = all;
         tr.x = xs, tr.y = ys, tr.N = nt;
         va.x = xs + nt * unit, va.y = ys + nt, va.N = nv;
+        sweep_state sw;
+        memset(&sw, 0, sizeof sw);
+        sw.model = model;
+        sw.o = o;
+        sw.K = K;
+        sw.seed = seed;
+        sw.tr = &tr;
+        sw.va = &va;
+        sw.t0 = t0;
+        if ((st = sweep_all(ctx, &sw))) goto done;
         for (int r = 0; r < o->n_lrs; r++) {
-            /* every run starts from the pretrained weights and the same head */
-            xf_graph_free(g);
-            g = NULL;
-            if ((st = xf_ft_graph_create(ctx, model, K, o->mode, seed, &g, &h))) goto done;
-            if (hg) {
-                memcpy(hg->values[2].data, g->values[h.weight].data, (size_t)(h.C * h.D) * sizeof(float));
-                memcpy(hg->values[3].data, g->values[h.bias].data, (size_t)h.C * sizeof(float));
-                xf_graph_set_trainable(hg, 1);
-            }
-            run_g = hg ? hg : g;
-            rs.e.run = r + 1;
-            rs.e.final = 0;
-            rs.e.lr = o->lrs[r];
-            if ((st = train_run(ctx, o, g, &h, hg, &tr, o->lrs[r], seed + 1 + (uint64_t)r, &rs, &steps))) goto done;
+            val_acc[r] = sw.val_acc[r];
+            steps += sw.steps[r];
             seen_images += (o->steps > 0 ? o->steps * (o->batch < nt ? o->batch : nt) : o->epochs * nt);
-            if ((st = xf_evaluate(ctx, run_g, &va, o->eval_batch, &val_acc[r]))) goto done;
-            xf_log(ctx, XF_LOG_INFO, "lr %g: validation accuracy %.2f%%", o->lrs[r], val_acc[r]);
         }
         xf_free(ctx, xs);
         xf_free(ctx, ys);

@@ -199,6 +199,20 @@ static void test_protocol(xf_ctx_t *ctx) {
         }
         xf_graph_free(tuned);
     }
+    /* the sweep side by side on two threads: each of the first two runs has one thread,
+     * as in the serial sweep at one thread, so their numbers are the same */
+    {
+        xf_ft_report r1, r2;
+        o.mode = XF_FT_FULL;
+        o.epochs = 2;
+        CHECK_OK(ctx, xf_finetune(ctx, src, &tr, &te, &o, NULL, &r1));
+        xf_ctx_set_threads(ctx, 2);
+        CHECK_OK(ctx, xf_finetune(ctx, src, &tr, &te, &o, NULL, &r2));
+        xf_ctx_set_threads(ctx, 1);
+        CHECK(r1.val_acc[0] == r2.val_acc[0] && r1.val_acc[1] == r2.val_acc[1] && r1.steps == r2.steps,
+              "parallel sweep: %g %g vs %g %g", r1.val_acc[0], r1.val_acc[1], r2.val_acc[0], r2.val_acc[1]);
+        o.epochs = sanitized() ? 3 : 8;
+    }
     /* a single learning rate: no split, every image trains */
     xf_ft_report rep;
     o.mode = XF_FT_HEAD;
