@@ -16,6 +16,9 @@ int xf_cli_finetune(int argc, char **argv);
 /* Prints "xfer <cmd>: <message>" on one line to stderr and returns 1. */
 int xf_cli_fail(const char *cmd, xf_ctx_t *ctx);
 int xf_cli_usage(const char *cmd, const char *fmt, ...);
+/* Whole-string numbers: an integer in [lo, hi], or a finite double; 0 ok, -1 otherwise. */
+int xf_cli_parse_i64(const char *s, int64_t lo, int64_t hi, int64_t *out);
+int xf_cli_parse_f64(const char *s, double *out);
 /* Data options shared by every command that takes --data SPEC (docs/DATA_ARGUMENT.md):
  *   --split S  --size H[xW]  --resize R|stretch  --channels 1|3  --mean a[,b,c]
  *   --std a[,b,c]  --data-labels FILE  --corpus-dir DIR  --skip-bad

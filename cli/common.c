@@ -1,4 +1,6 @@
 /* Helpers shared by the subcommands: error lines, usage errors, the context setup. */
+#include <errno.h>
+#include <math.h>
 #include <stdarg.h>
 #include <stdio.h>
 
@@ -21,6 +23,24 @@ int xf_cli_usage(const char *cmd, const char *fmt, ...) {
     va_end(ap);
     fprintf(stderr, " (see 'xfer %s --help')\n", cmd);
     return 2;
+}
+
+int xf_cli_parse_i64(const char *s, int64_t lo, int64_t hi, int64_t *out) {
+    char *end;
+    errno = 0;
+    long long v = strtoll(s, &end, 10);
+    if (errno || *end || end == s || v < lo || v > hi) return -1;
+    *out = v;
+    return 0;
+}
+
+int xf_cli_parse_f64(const char *s, double *out) {
+    char *end;
+    errno = 0;
+    double v = strtod(s, &end);
+    if (errno || *end || end == s || !isfinite(v)) return -1;
+    *out = v;
+    return 0;
 }
 
 static void log_stderr(void *user, xf_log_level level, const char *msg) {

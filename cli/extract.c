@@ -60,15 +60,6 @@ static int is_npy(const char *p) {
     return l > 4 && !strcmp(p + l - 4, ".npy");
 }
 
-static int parse_i64(const char *s, int64_t lo, int64_t hi, int64_t *out) {
-    char *end;
-    errno = 0;
-    long long v = strtoll(s, &end, 10);
-    if (errno || *end || end == s || v < lo || v > hi) return -1;
-    *out = v;
-    return 0;
-}
-
 /* Non-batch element count of a value after planning. */
 static int value_dim(xf_net_t *net, int id, int64_t *dim) {
     int nd;
@@ -115,9 +106,9 @@ int xf_cli_extract(int argc, char **argv) {
         else if (!strcmp(a, "--images") || !strcmp(a, "--data")) images = v;
         else if (!strcmp(a, "--labels-out")) labels_out = v;
         else if (!strcmp(a, "--probe")) {
-            if (parse_i64(v, 0, INT64_MAX / 2, &probe)) return xf_cli_usage(cmd, "--probe must be a count >= 0, got '%s'", v);
+            if (xf_cli_parse_i64(v, 0, INT64_MAX / 2, &probe)) return xf_cli_usage(cmd, "--probe must be a count >= 0, got '%s'", v);
         } else if (!strcmp(a, "--seed")) {
-            if (parse_i64(v, 0, INT64_MAX, &seed)) return xf_cli_usage(cmd, "--seed must be an integer >= 0, got '%s'", v);
+            if (xf_cli_parse_i64(v, 0, INT64_MAX, &seed)) return xf_cli_usage(cmd, "--seed must be an integer >= 0, got '%s'", v);
         }
         else if (!strcmp(a, "--layer")) layer = v;
         else if (!strcmp(a, "--probs")) probs = v;
@@ -128,9 +119,9 @@ int xf_cli_extract(int argc, char **argv) {
             if (parse_triple(v, stdv) || !(stdv[0] > 0 && stdv[1] > 0 && stdv[2] > 0))
                 return xf_cli_usage(cmd, "--std takes 1 or 3 comma-separated positive numbers, got '%s'", v);
         } else if (!strcmp(a, "--batch")) {
-            if (parse_i64(v, 1, 1 << 20, &batch)) return xf_cli_usage(cmd, "--batch must be an integer >= 1, got '%s'", v);
+            if (xf_cli_parse_i64(v, 1, 1 << 20, &batch)) return xf_cli_usage(cmd, "--batch must be an integer >= 1, got '%s'", v);
         } else if (!strcmp(a, "--threads")) {
-            if (parse_i64(v, 0, 4096, &threads)) return xf_cli_usage(cmd, "--threads must be an integer >= 0, got '%s'", v);
+            if (xf_cli_parse_i64(v, 0, 4096, &threads)) return xf_cli_usage(cmd, "--threads must be an integer >= 0, got '%s'", v);
         } else
             return xf_cli_usage(cmd, "unknown option '%s'", a);
     }

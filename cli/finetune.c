@@ -44,24 +44,6 @@ static const char *USAGE =
     "  -o tuned.onnx    the fine-tuned network (written to a temporary file, then renamed)\n"
     "  --json           one JSON object instead of the table\n";
 
-static int parse_i64(const char *s, int64_t lo, int64_t hi, int64_t *out) {
-    char *end;
-    errno = 0;
-    long long v = strtoll(s, &end, 10);
-    if (errno || *end || end == s || v < lo || v > hi) return -1;
-    *out = v;
-    return 0;
-}
-
-static int parse_f64(const char *s, double *out) {
-    char *end;
-    errno = 0;
-    double v = strtod(s, &end);
-    if (errno || *end || end == s || !isfinite(v)) return -1;
-    *out = v;
-    return 0;
-}
-
 /* "0.1,0.03,0.01": every value a positive finite number */
 static int parse_lrs(const char *s, double *lrs, int *n) {
     *n = 0;
@@ -142,7 +124,6 @@ int xf_cli_finetune(int argc, char **argv) {
         if (d > 0) continue;
         if (i + 1 >= argc) return xf_cli_usage(cmd, "option '%s' needs a value", a);
         const char *v = argv[++i];
-        int64_t n;
         double f;
         if (!strcmp(a, "--model")) model = v;
         else if (!strcmp(a, "--data")) data = v;
@@ -155,27 +136,26 @@ int xf_cli_finetune(int argc, char **argv) {
             if (parse_lrs(v, fo.lrs, &fo.n_lrs))
                 return xf_cli_usage(cmd, "--lr takes 1 to %d comma-separated positive numbers, got '%s'", XF_FT_MAX_LRS, v);
         } else if (!strcmp(a, "--epochs")) {
-            if (parse_i64(v, 1, 1000000, &fo.epochs)) return xf_cli_usage(cmd, "--epochs must be an integer >= 1, got '%s'", v);
+            if (xf_cli_parse_i64(v, 1, 1000000, &fo.epochs)) return xf_cli_usage(cmd, "--epochs must be an integer >= 1, got '%s'", v);
         } else if (!strcmp(a, "--steps")) {
-            if (parse_i64(v, 1, INT64_MAX / 4, &fo.steps)) return xf_cli_usage(cmd, "--steps must be an integer >= 1, got '%s'", v);
+            if (xf_cli_parse_i64(v, 1, INT64_MAX / 4, &fo.steps)) return xf_cli_usage(cmd, "--steps must be an integer >= 1, got '%s'", v);
         } else if (!strcmp(a, "--batch")) {
-            if (parse_i64(v, 2, 1 << 20, &fo.batch)) return xf_cli_usage(cmd, "--batch must be an integer >= 2, got '%s'", v);
+            if (xf_cli_parse_i64(v, 2, 1 << 20, &fo.batch)) return xf_cli_usage(cmd, "--batch must be an integer >= 2, got '%s'", v);
         } else if (!strcmp(a, "--momentum")) {
-            if (parse_f64(v, &f) || !(f >= 0 && f < 1)) return xf_cli_usage(cmd, "--momentum must lie in [0, 1), got '%s'", v);
+            if (xf_cli_parse_f64(v, &f) || !(f >= 0 && f < 1)) return xf_cli_usage(cmd, "--momentum must lie in [0, 1), got '%s'", v);
             fo.momentum = f;
         } else if (!strcmp(a, "--wd")) {
-            if (parse_f64(v, &f) || !(f >= 0)) return xf_cli_usage(cmd, "--wd must be a number >= 0, got '%s'", v);
+            if (xf_cli_parse_f64(v, &f) || !(f >= 0)) return xf_cli_usage(cmd, "--wd must be a number >= 0, got '%s'", v);
             fo.weight_decay = f;
         } else if (!strcmp(a, "--val-fraction")) {
-            if (parse_f64(v, &f) || !(f > 0 && f < 1)) return xf_cli_usage(cmd, "--val-fraction must lie in (0, 1), got '%s'", v);
+            if (xf_cli_parse_f64(v, &f) || !(f > 0 && f < 1)) return xf_cli_usage(cmd, "--val-fraction must lie in (0, 1), got '%s'", v);
             fo.val_fraction = f;
         } else if (!strcmp(a, "--seed")) {
-            if (parse_i64(v, 0, INT64_MAX, &seed)) return xf_cli_usage(cmd, "--seed must be an integer >= 0, got '%s'", v);
+            if (xf_cli_parse_i64(v, 0, INT64_MAX, &seed)) return xf_cli_usage(cmd, "--seed must be an integer >= 0, got '%s'", v);
         } else if (!strcmp(a, "--threads")) {
-            if (parse_i64(v, 0, 4096, &threads)) return xf_cli_usage(cmd, "--threads must be an integer >= 0, got '%s'", v);
+            if (xf_cli_parse_i64(v, 0, 4096, &threads)) return xf_cli_usage(cmd, "--threads must be an integer >= 0, got '%s'", v);
         } else
             return xf_cli_usage(cmd, "unknown option '%s'", a);
-        (void)n;
     }
     if (!model) return xf_cli_usage(cmd, "--model is required");
     if (!data) return xf_cli_usage(cmd, "--data is required");

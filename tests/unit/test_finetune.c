@@ -213,6 +213,19 @@ static void test_protocol(xf_ctx_t *ctx) {
               "parallel sweep: %g %g vs %g %g", r1.val_acc[0], r1.val_acc[1], r2.val_acc[0], r2.val_acc[1]);
         o.epochs = sanitized() ? 3 : 8;
     }
+    /* no allocation inside the training loop: twice the epochs, the same allocations */
+    {
+        xf_ft_report r1;
+        int64_t a[2];
+        for (int k = 0; k < 2; k++) {
+            o.epochs = 2 + 3 * k;
+            int64_t before = xf_ctx_alloc_count(ctx);
+            CHECK_OK(ctx, xf_finetune(ctx, src, &tr, &te, &o, NULL, &r1));
+            a[k] = xf_ctx_alloc_count(ctx) - before;
+        }
+        CHECK(a[0] == a[1], "allocations: %lld for 2 epochs, %lld for 5", (long long)a[0], (long long)a[1]);
+        o.epochs = sanitized() ? 3 : 8;
+    }
     /* a single learning rate: no split, every image trains */
     xf_ft_report rep;
     o.mode = XF_FT_HEAD;
