@@ -4,7 +4,7 @@
  *   xfer finetune --model M.onnx --data TRAIN [--data-labels Y.npy] [--test-data TEST
  *                 [--test-labels Y.npy]] [--mode full|head|adapters] [--lr 0.1,0.03,0.01]
  *                 [--epochs 10] [--steps N] [--batch 64] [--momentum 0.9] [--wd 0]
- *                 [--val-fraction 0.2] [--seed S] [--threads T] [data options]
+ *                 [--val-fraction 0.2] [--seed S] [--threads T] [--sweep parallel|serial] [data options]
  *                 [-o tuned.onnx] [--json]
  *
  * Images are decoded, resized to the model's input and normalised as `xfer extract`
@@ -28,7 +28,8 @@ static const char *USAGE =
     "                     [--test-data TEST [--test-labels Y.npy]] [--mode full|head|adapters]\n"
     "                     [--lr 0.1,0.03,0.01] [--epochs 10] [--steps N] [--batch 64]\n"
     "                     [--momentum 0.9] [--wd 0] [--val-fraction 0.2] [--seed S]\n"
-    "                     [--threads T] [data options] [-o tuned.onnx] [--json]\n" XF_CLI_DATA_HELP
+    "                     [--threads T] [--sweep parallel|serial] [data options]\n"
+    "                     [-o tuned.onnx] [--json]\n" XF_CLI_DATA_HELP
     "\n"
     "Replaces the model's classifier (its last Gemm/MatMul and what follows) by a new linear\n"
     "layer with one output per class and fine-tunes: SGD with momentum, cosine decay to 0, no\n"
@@ -41,6 +42,8 @@ static const char *USAGE =
     "         head      train the new layer only (frozen backbone: features computed once)\n"
     "         adapters  residual adapters before every stage + the new layer\n"
     "  --steps N        optimizer steps per run instead of --epochs\n"
+    "  --sweep parallel with T >= 2 threads, sweep runs go side by side, one thread each\n"
+    "                   (default; more memory); serial: one run at a time on T threads\n"
     "  -o tuned.onnx    the fine-tuned network (written to a temporary file, then renamed)\n"
     "  --json           one JSON object instead of the table\n";
 
@@ -152,6 +155,10 @@ int xf_cli_finetune(int argc, char **argv) {
             fo.val_fraction = f;
         } else if (!strcmp(a, "--seed")) {
             if (xf_cli_parse_i64(v, 0, INT64_MAX, &seed)) return xf_cli_usage(cmd, "--seed must be an integer >= 0, got '%s'", v);
+        } else if (!strcmp(a, "--sweep")) {
+            if (strcmp(v, "parallel") && strcmp(v, "serial"))
+                return xf_cli_usage(cmd, "--sweep must be parallel or serial, got '%s'", v);
+            fo.serial_sweep = !strcmp(v, "serial");
         } else if (!strcmp(a, "--threads")) {
             if (xf_cli_parse_i64(v, 0, 4096, &threads)) return xf_cli_usage(cmd, "--threads must be an integer >= 0, got '%s'", v);
         } else

@@ -111,6 +111,7 @@ expect_err 2 "\-\-lr" --model "$M" "${TR[@]}" --lr 0
 expect_err 2 "\-\-epochs" --model "$M" "${TR[@]}" --epochs 0
 expect_err 2 "\-\-batch" --model "$M" "${TR[@]}" --batch 1
 expect_err 2 "\-\-mode" --model "$M" "${TR[@]}" --mode everything
+expect_err 2 "\-\-sweep" --model "$M" "${TR[@]}" --sweep sometimes
 expect_err 2 "\-\-val-fraction" --model "$M" "${TR[@]}" --val-fraction 1
 expect_err 2 "model itself" --model "$M" "${TR[@]}" -o "$M"
 expect_err 2 "\-\-data is required" --model "$M"
