@@ -69,6 +69,7 @@ int xf_ft_adapter_points(const xf_graph *g, int last_node, int *ids, int cap);
 /* ---- the protocol --------------------------------------------------------------------- */
 
 #define XF_FT_MAX_LRS 16
+#define XF_FT_MAX_CLASSES (1 << 20) /* outputs of a new head at most (labels are class indices) */
 
 /* Called after every epoch of every run (sweep runs, then the final one). */
 typedef struct xf_ft_epoch {

@@ -306,6 +306,9 @@ xf_status xf_finetune(xf_ctx_t *ctx, const xf_graph *model, const xf_imageset *t
                       (long long)train->W);
     int64_t K = max_label(train), Kt = test && test->N > 0 ? max_label(test) : 0;
     if (Kt > K) K = Kt;
+    if (K > XF_FT_MAX_CLASSES)
+        return XF_ERR(ctx, XF_ERR_INVALID, "labels reach %lld: more than %d classes for a head", (long long)(K - 1),
+                      XF_FT_MAX_CLASSES);
     /* a single class leaves nothing to learn */
     int64_t present = 0;
     {

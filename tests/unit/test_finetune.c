@@ -275,6 +275,13 @@ static void test_protocol(xf_ctx_t *ctx) {
     tr1.y = one;
     CHECK_ST(ctx, xf_finetune(ctx, src, &tr1, NULL, &o, NULL, &rep), XF_ERR_INVALID);
     CHECK(strstr(xf_errmsg(ctx), "same label") != NULL, "message: %s", xf_errmsg(ctx));
+    /* a label far beyond the others (a class index, not a class name) */
+    int32_t far[96];
+    for (int i = 0; i < 96; i++) far[i] = y[i];
+    far[7] = 2000000000;
+    xf_imageset trf = tr;
+    trf.y = far;
+    CHECK_ST(ctx, xf_finetune(ctx, src, &trf, NULL, &o, NULL, &rep), XF_ERR_INVALID);
     /* negative labels, wrong image size, too few images for the sweep */
     one[5] = -1;
     CHECK_ST(ctx, xf_finetune(ctx, src, &tr1, NULL, &o, NULL, &rep), XF_ERR_INVALID);
