@@ -29,6 +29,9 @@ int xf_cli_data_opt(const char *cmd, int argc, char **argv, int *i, struct xf_da
 #define XF_CLI_DATA_HELP \
     "data options: --split train|test  --size H[xW]  --resize R|stretch  --channels 1|3\n" \
     "              --mean a[,b,c]  --std a[,b,c]  --data-labels FILE  --corpus-dir DIR  --skip-bad\n"
+/* Images for a model: checks that its input is (N, 1|3, H, W) and fills the channels and
+ * size of o that the user left at 0 from it (images are then resized to the model). */
+xf_status xf_cli_fit_data_to_model(xf_ctx_t *ctx, const char *model, const xf_graph *g, struct xf_data_opts *o);
 /* Creates a context with stderr logging and the stderr progress reporter. */
 xf_ctx_t *xf_cli_ctx(void);
 #endif

@@ -43,6 +43,16 @@ int xf_cli_parse_f64(const char *s, double *out) {
     return 0;
 }
 
+xf_status xf_cli_fit_data_to_model(xf_ctx_t *ctx, const char *model, const xf_graph *g, struct xf_data_opts *o) {
+    const xf_value *in = &g->values[g->input];
+    if (in->ndim != 4 || (in->shape[1] != 1 && in->shape[1] != 3) || in->shape[2] < 1 || in->shape[3] < 1)
+        return XF_ERR(ctx, XF_ERR_UNSUPPORTED, "%s: input is not (N, 1|3, H, W) images: give images as a .npy", model);
+    if (!o->channels) o->channels = (int)in->shape[1];
+    if (!o->height) o->height = (int)in->shape[2];
+    if (!o->width) o->width = (int)in->shape[3];
+    return XF_OK;
+}
+
 static void log_stderr(void *user, xf_log_level level, const char *msg) {
     (void)user;
     static const char *names[] = {"debug", "info", "warning", "error"};

@@ -145,14 +145,8 @@ int xf_cli_extract(int argc, char **argv) {
     const xf_value *in = &g->values[g->input];
     if (!is_npy(images)) {
         /* a data spec: decoded, resized to the model's input, normalised */
-        if (in->ndim != 4 || (in->shape[1] != 1 && in->shape[1] != 3)) {
-            XF_ERR(ctx, XF_ERR_UNSUPPORTED, "%s: input is not (N, 1|3, H, W): give images as a .npy", model);
-            goto fail;
-        }
         xf_data_opts o = dopt;
-        if (!o.channels) o.channels = (int)in->shape[1];
-        if (!o.height) o.height = (int)in->shape[2];
-        if (!o.width) o.width = (int)in->shape[3];
+        if (xf_cli_fit_data_to_model(ctx, model, g, &o)) goto fail;
         for (int k = 0; k < 3; k++) o.mean[k] = mean[k], o.std[k] = stdv[k];
         if (xf_data_open(ctx, images, &o, &ds) != XF_OK) goto fail;
         if (probe > 0) {

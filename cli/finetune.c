@@ -184,16 +184,8 @@ int xf_cli_finetune(int argc, char **argv) {
     char corpus_task[512];
 
     if (xf_onnx_import(ctx, model, &g) != XF_OK) goto fail;
-    const xf_value *in = &g->values[g->input];
-    if (in->ndim != 4 || (in->shape[1] != 1 && in->shape[1] != 3) || in->shape[2] < 1 || in->shape[3] < 1) {
-        XF_ERR(ctx, XF_ERR_UNSUPPORTED, "%s: input is not (N, 1|3, H, W) images", model);
-        goto fail;
-    }
     xf_data_opts o = dopt;
-    if (!o.channels) o.channels = (int)in->shape[1];
-    if (!o.height) o.height = (int)in->shape[2];
-    if (!o.width) o.width = (int)in->shape[3];
-    if (xf_data_open(ctx, data, &o, &tr) != XF_OK) goto fail;
+    if (xf_cli_fit_data_to_model(ctx, model, g, &o) || xf_data_open(ctx, data, &o, &tr)) goto fail;
     /* the test set: --test-data, or a corpus task's test split */
     const char *tspec = test_data;
     xf_data_opts ot = o;
