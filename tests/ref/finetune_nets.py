@@ -35,7 +35,6 @@ import gzip
 import io
 import math
 import os
-import time
 
 import numpy as np
 import torch
@@ -538,9 +537,3 @@ def initializer_names(model, proto):
 def graph_tail(proto, n=4):
     """The op types of the last n nodes, e.g. ['Relu', 'GlobalAveragePool', 'Flatten', 'Gemm']."""
     return [node.op_type for node in proto.graph.node[-n:]]
-
-
-def timed(fn, *a, **k):
-    t0 = time.perf_counter()
-    r = fn(*a, **k)
-    return r, time.perf_counter() - t0
