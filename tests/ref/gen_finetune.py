@@ -172,6 +172,23 @@ def step_fixtures(name, model, names, train_x, train_y):
     return files, loss1, loss2, lossh
 
 
+def no_classifier_model():
+    """A valid network with nothing to replace (Conv, Relu, global pooling, Flatten; no
+    Gemm/MatMul): `xfer finetune` must refuse it with one line (int_finetune)."""
+    import onnx
+    from onnx import TensorProto, helper, numpy_helper
+    w = numpy_helper.from_array(np.random.RandomState(0).randn(4, 1, 3, 3).astype(np.float32), "conv.weight")
+    g = helper.make_graph([helper.make_node("Conv", ["input", "conv.weight"], ["c"], pads=[1, 1, 1, 1]),
+                           helper.make_node("Relu", ["c"], ["r"]),
+                           helper.make_node("GlobalAveragePool", ["r"], ["p"]),
+                           helper.make_node("Flatten", ["p"], ["features"])], "no_classifier",
+                          [helper.make_tensor_value_info("input", TensorProto.FLOAT, ["N", 1, 16, 16])],
+                          [helper.make_tensor_value_info("features", TensorProto.FLOAT, ["N", 4])], [w])
+    m = helper.make_model(g, opset_imports=[helper.make_opsetid("", 13)])
+    onnx.checker.check_model(m)
+    onnx.save(m, os.path.join(OUT, "no_classifier.onnx"))
+
+
 def main():
     t_start = time.perf_counter()
     for net in fn.NETS:
@@ -221,6 +238,7 @@ def main():
         print("%-9s accuracy runs %.1f s; step losses %.6f %.6f, head step %.6f; full %.1f +- %.1f, head %.1f +- %.1f"
               % (name, t_acc, l1, l2, lh, r["full"]["mean"], r["full"]["std"], r["head"]["mean"], r["head"]["std"]),
               file=sys.stderr)
+    no_classifier_model()
     with open(os.path.join(OUT, "accuracy.json"), "w") as f:
         json.dump(acc, f, indent=1)
         f.write("\n")
