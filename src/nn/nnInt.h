@@ -4,8 +4,11 @@
  *
  * Kernel contract:
  *   - forward writes y (never aliases an input);
- *   - backward ACCUMULATES (+=) into every dx[i] that is not NULL (the executor zeroes
- *     gradient buffers before a backward pass, so fan-out needs no special case);
+ *   - backward ACCUMULATES (+=) into every dx[i] that is not NULL, except where bit i of
+ *     k->set is on: then dx[i] holds no gradient yet and the kernel WRITES it (=). The
+ *     executor sets that bit only for the first writer of a gradient buffer and only
+ *     for inputs in op->bwd_set; other first writers find the buffer zeroed (so fan-out
+ *     needs no special case, and most activation gradients are never memset);
  *   - scratch: k->scratch holds at least op->scratch() floats, shared by all nodes;
  *   - saved: k->saved holds op->saved() floats kept from forward to backward (BN batch
  *     statistics, max-pool arg-max, dropout mask), training mode only.
@@ -57,12 +60,15 @@ typedef struct nn_kctx {
     float *scratch; /* shared scratch, size from op->scratch */
     float *saved;   /* per-node saved state (training) */
     xf_rng *rng;    /* dropout */
-    /* inference fusion (set by the executor's plan, never in training):
-     * conv weights/bias with a following BatchNorm folded in, and an activation applied
-     * to the output as it is written (Conv, Add) */
+    /* fusion (set by the executor's plan): inference folds a following BatchNorm into
+     * conv weights/bias and applies an activation to the output as it is written (Conv,
+     * Add); training applies it in the ops with op->train_act (norms, Add), where y is
+     * then the activation's output and backward recovers the activation's mask from it
+     * (relu: y > 0; clip: amin < y < amax) and multiplies dy by it */
     const float *wfold, *bfold;
     int act; /* 0 none, 1 relu, 2 clip(amin, amax) */
     float amin, amax;
+    unsigned set; /* backward: bit i on: write dx[i] instead of adding (see above) */
     nn_dnnl_conv *dnn;    /* conv: run through oneDNN (NULL: the kernels in conv.c) */
     size_t scratch_bytes; /* size of scratch */
 } nn_kctx;
@@ -117,7 +123,16 @@ typedef struct nn_opdef {
     unsigned param_ok;  /* bit i: input i may be a parameter */
     unsigned param_req; /* bit i: input i must be a parameter */
     int min_in, max_in;
+    unsigned bwd_set; /* bit i: backward honours k->set for input i */
+    int train_act;    /* forward / backward take a fused activation in training (k->act) */
 } nn_opdef;
+
+/* the activation's mask as a factor on dy, from the activation's output r */
+static inline float nn_act_mask(int act, float r, float lo, float hi, float g) {
+    if (act == 1) return r > 0.0f ? g : 0.0f;
+    if (act == 2) return (r > lo && r < hi) ? g : 0.0f;
+    return g;
+}
 
 const nn_opdef *xf_nn_opdef(xf_op op);
 

@@ -2,7 +2,8 @@
  * (exact erf form and the tanh approximation, Hendrycks & Gimpel 2016, eq. in sec. 2).
  * Elementwise loops split over threads; these kernels are their own reference (one
  * plain loop each). Gradients at the kinks follow PyTorch: relu'(0) = 0, clip passes
- * the gradient only strictly inside (min, max). */
+ * the gradient only strictly inside (min, max). In training the executor fuses a Relu /
+ * Clip into the norm or Add before it where it can (nn_kctx.act); these run otherwise. */
 #include <math.h>
 
 #include "nn/nnInt.h"
@@ -26,12 +27,17 @@ static xf_status relu_bwd(nn_kctx *kc, const nn_t *const *x, const nn_t *y, cons
     const float *a = x[0]->d;
     float *g = dx[0];
     int64_t n = nn_numel(y);
+    if (kc->set & 1u) {
+#pragma omp parallel for num_threads(kc->threads) schedule(static)
+        for (int64_t i = 0; i < n; i++) g[i] = a[i] > 0.0f ? dy[i] : 0.0f;
+        return XF_OK;
+    }
 #pragma omp parallel for num_threads(kc->threads) schedule(static)
     for (int64_t i = 0; i < n; i++)
         if (a[i] > 0.0f) g[i] += dy[i];
     return XF_OK;
 }
-const nn_opdef xf_nn_op_relu = {shape_same, relu_fwd, relu_bwd, NULL, NULL, 0, 0, 1, 1};
+const nn_opdef xf_nn_op_relu = {shape_same, relu_fwd, relu_bwd, NULL, NULL, 0, 0, 1, 1, 1u, 0};
 
 /* ---- Clip ---- */
 static xf_status clip_fwd(nn_kctx *kc, const nn_t *const *x, nn_t *y) {
@@ -52,6 +58,11 @@ static xf_status clip_bwd(nn_kctx *kc, const nn_t *const *x, const nn_t *y, cons
     float *g = dx[0];
     float lo = kc->node->attr.min, hi = kc->node->attr.max;
     int64_t n = nn_numel(y);
+    if (kc->set & 1u) {
+#pragma omp parallel for num_threads(kc->threads) schedule(static)
+        for (int64_t i = 0; i < n; i++) g[i] = (a[i] > lo && a[i] < hi) ? dy[i] : 0.0f;
+        return XF_OK;
+    }
 #pragma omp parallel for num_threads(kc->threads) schedule(static)
     for (int64_t i = 0; i < n; i++)
         if (a[i] > lo && a[i] < hi) g[i] += dy[i];
@@ -62,7 +73,7 @@ static xf_status clip_shape(xf_ctx_t *ctx, const xf_node *n, const nn_t *const *
     out[0] = *in[0];
     return XF_OK;
 }
-const nn_opdef xf_nn_op_clip = {clip_shape, clip_fwd, clip_bwd, NULL, NULL, 0, 0, 1, 1};
+const nn_opdef xf_nn_op_clip = {clip_shape, clip_fwd, clip_bwd, NULL, NULL, 0, 0, 1, 1, 1u, 0};
 
 /* ---- Sigmoid ---- */
 static xf_status sigmoid_fwd(nn_kctx *kc, const nn_t *const *x, nn_t *y) {
@@ -82,7 +93,7 @@ static xf_status sigmoid_bwd(nn_kctx *kc, const nn_t *const *x, const nn_t *y, c
     for (int64_t i = 0; i < n; i++) g[i] += dy[i] * s[i] * (1.0f - s[i]);
     return XF_OK;
 }
-const nn_opdef xf_nn_op_sigmoid = {shape_same, sigmoid_fwd, sigmoid_bwd, NULL, NULL, 0, 0, 1, 1};
+const nn_opdef xf_nn_op_sigmoid = {shape_same, sigmoid_fwd, sigmoid_bwd, NULL, NULL, 0, 0, 1, 1, 0, 0};
 
 /* ---- Gelu ----
  * exact: x * Phi(x), Phi(x) = (1 + erf(x / sqrt 2)) / 2; d/dx = Phi(x) + x phi(x).
@@ -121,4 +132,4 @@ static xf_status gelu_bwd(nn_kctx *kc, const nn_t *const *x, const nn_t *y, cons
     }
     return XF_OK;
 }
-const nn_opdef xf_nn_op_gelu = {shape_same, gelu_fwd, gelu_bwd, NULL, NULL, 0, 0, 1, 1};
+const nn_opdef xf_nn_op_gelu = {shape_same, gelu_fwd, gelu_bwd, NULL, NULL, 0, 0, 1, 1, 0, 0};

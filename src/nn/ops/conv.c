@@ -348,6 +348,7 @@ static xf_status conv_bwd(nn_kctx *kc, const nn_t *const *x, const nn_t *y, cons
     cgeo g = conv_geo(kc->node, x[0], x[1], y);
     const float *X = x[0]->d, *Wt = x[1]->d;
     float *dX = dx[0], *dW = dx[1], *dB = x[2] ? dx[2] : NULL;
+    if (dX && (kc->set & 1u)) memset(dX, 0, (size_t)nn_numel(x[0]) * sizeof(float)); /* these kernels add */
     if (kc->ref) {
         conv_ref_bwd(&g, X, Wt, dy, dX, dW, dB);
         return XF_OK;
@@ -438,4 +439,4 @@ static xf_status conv_bwd(nn_kctx *kc, const nn_t *const *x, const nn_t *y, cons
     return XF_OK;
 }
 
-const nn_opdef xf_nn_op_conv = {conv_shape, conv_fwd, conv_bwd, conv_scratch, NULL, 6u, 6u, 2, 3};
+const nn_opdef xf_nn_op_conv = {conv_shape, conv_fwd, conv_bwd, conv_scratch, NULL, 6u, 6u, 2, 3, 1u, 0};

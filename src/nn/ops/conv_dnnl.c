@@ -10,7 +10,9 @@
  *     reorder in and out of them where they differ from the engine's layout;
  *   - the kernel contract is "backward accumulates": the diff_src / diff_weights
  *     results are reordered into the engine's buffers with a sum post-op (dst += src),
- *     diff_bias goes through a small buffer and is added;
+ *     diff_bias goes through a small buffer and is added; a first writer of diff_src
+ *     (nn_kctx.set) converts without the sum, or lets the primitive write dX directly
+ *     where the layouts agree;
  *   - every buffer oneDNN needs beyond the engine's tensors (blocked copies, the
  *     primitives' scratchpads in user mode) is carved out of the net's shared scratch:
  *     each phase (forward, backward) lays its pieces out from offset 0, and
@@ -62,6 +64,8 @@ struct nn_dnnl_conv {
     dprim fwd, bwd_data, bwd_w;
     dconv f_x, f_w, f_y;          /* forward: src in, weights in, dst out */
     dconv d_dy, d_w, d_dx;        /* backward data: diff_dst in, weights in, diff_src out (+=) */
+    dconv d_dx0;                  /* diff_src out (=) for a first writer (nn_kctx.set); NULL prim
+                                   * when the layouts agree: the primitive writes dX itself */
     dconv w_x, w_dy, w_dw;        /* backward weights: src in, diff_dst in, diff_weights out (+=) */
     int w_dy_shared;              /* backward weights reads the backward-data diff_dst copy */
     size_t db_off;                /* diff_bias floats in the backward scratch */
@@ -151,7 +155,7 @@ static void conv_release(nn_dnnl_conv *c) {
     dprim_free(&c->fwd);
     dprim_free(&c->bwd_data);
     dprim_free(&c->bwd_w);
-    dconv *all[] = {&c->f_x, &c->f_w, &c->f_y, &c->d_dy, &c->d_w, &c->d_dx, &c->w_x, &c->w_dy, &c->w_dw};
+    dconv *all[] = {&c->f_x, &c->f_w, &c->f_y, &c->d_dy, &c->d_w, &c->d_dx, &c->d_dx0, &c->w_x, &c->w_dy, &c->w_dw};
     for (size_t i = 0; i < sizeof all / sizeof *all; i++) dconv_free(all[i]);
     c->batch = 0;
 }
@@ -313,6 +317,14 @@ static xf_status conv_build(xf_ctx_t *ctx, nn_dnnl_conv *c, const nn_t *x, const
             (e = dconv_make(ctx, name, c->d, &c->d_dx, &ux, dnnl_primitive_desc_query_md(bdpd, dnnl_query_diff_src_md, 0), 0, 1, &off))) {
             st = e;
             goto fail;
+        }
+        { /* the same blocked diff_src as d_dx, converted without the sum */
+            size_t off0 = off;
+            if ((e = dconv_make(ctx, name, c->d, &c->d_dx0, &ux, dnnl_primitive_desc_query_md(bdpd, dnnl_query_diff_src_md, 0), 0, 0, &off0))) {
+                st = e;
+                goto fail;
+            }
+            c->d_dx0.off = c->d_dx.off;
         }
         /* backward weights: its pieces follow the backward-data ones (the diff_dst copy
          * may be shared) */
@@ -485,14 +497,17 @@ xf_status xf_nn_dnnl_conv_bwd(nn_kctx *kc, const nn_t *const *x, const nn_t *y, 
     thr_guard tg = thr_enter(c->threads);
     char *base = scr_base(kc);
     void *pdy = NULL;
+    int set = (kc->set & 1u) != 0;
     if (dX) {
-        void *pw, *pdx = base + c->d_dx.off;
+        void *pw, *pdx = (set && !c->d_dx0.prim) ? (void *)dX : (void *)(base + c->d_dx.off);
         if ((st = in_conv(ctx, name, c->d, &c->d_dy, base, dy, &pdy))) goto done;
         if ((st = in_conv(ctx, name, c->d, &c->d_w, base, x[1]->d, &pw))) goto done;
         static const int roles[4] = {DNNL_ARG_DIFF_SRC, DNNL_ARG_WEIGHTS, 0, DNNL_ARG_DIFF_DST};
         void *buf[4] = {pdx, pw, NULL, pdy};
         if ((st = run_prim(ctx, name, c->d, &c->bwd_data, roles, buf, base))) goto done;
-        if ((st = run_conv(ctx, name, c->d, &c->d_dx, pdx, dX))) goto done; /* dX += */
+        if (!set) {
+            if ((st = run_conv(ctx, name, c->d, &c->d_dx, pdx, dX))) goto done; /* dX += */
+        } else if (c->d_dx0.prim && (st = run_conv(ctx, name, c->d, &c->d_dx0, pdx, dX))) goto done; /* dX = */
     }
     if (dW || dB) {
         void *px, *pdw = base + c->w_dw.off;

@@ -5,7 +5,8 @@
  * strides (0 on broadcast dims), and runs of dimensions with the same broadcast pattern
  * are merged, so (B,C,H,W) * (B,C,1,1) becomes a 2-D (B*C, H*W) loop with an inner
  * stride of 0. Backward reduces dy over the broadcast dimensions (serial when an input
- * is broadcast, so no two threads add into the same element). */
+ * is broadcast, so no two threads add into the same element). Add may carry a fused
+ * activation in training (nn_kctx.act; the executor fuses only without broadcasting). */
 #include "nn/nnInt.h"
 
 xf_status xf_nn_broadcast_shape(xf_ctx_t *ctx, const xf_node *n, const nn_t *a, const nn_t *b, nn_t *out) {
@@ -158,10 +159,31 @@ static void bin_bwd_one(nn_kctx *kc, const bc_plan *p, const float *dy, const fl
     }
 }
 
+/* Add with no broadcast input, the residual case: one pass writes (k->set) or adds dy,
+ * masked by a fused activation, to both input gradients (they may be one buffer when
+ * the node reads a value twice; the executor then sets neither bit). */
+static void add_bwd_full(nn_kctx *kc, const float *y, const float *dy, float *d0, float *d1, int64_t n) {
+    int act = kc->act, s0 = (kc->set & 1u) != 0, s1 = (kc->set & 2u) != 0;
+    float lo = kc->amin, hi = kc->amax;
+#pragma omp parallel for num_threads(kc->threads) schedule(static)
+    for (int64_t i = 0; i < n; i++) {
+        float g = nn_act_mask(act, y[i], lo, hi, dy[i]);
+        if (d0) d0[i] = s0 ? g : d0[i] + g;
+        if (d1) d1[i] = s1 ? g : d1[i] + g;
+    }
+}
+
 static xf_status bin_bwd(nn_kctx *kc, const nn_t *const *x, const nn_t *y, const float *dy, float *const *dx, int mul) {
+    int64_t total = nn_numel(y);
+    if (!mul && nn_numel(x[0]) == total && nn_numel(x[1]) == total) {
+        add_bwd_full(kc, y->d, dy, dx[0], dx[1], total);
+        return XF_OK;
+    }
+    if (kc->act) return XF_ERR(kc->ctx, XF_ERR_INTERNAL, "node '%s': fused activation with a broadcast input", kc->node->name);
     bc_plan p;
     bc_make(x[0], x[1], y, &p);
-    int64_t total = nn_numel(y);
+    for (int j = 0; j < 2; j++) /* these loops add */
+        if (dx[j] && (kc->set >> j & 1u)) memset(dx[j], 0, (size_t)nn_numel(x[j]) * sizeof(float));
     if (dx[0]) bin_bwd_one(kc, &p, dy, x[1]->d, dx[0], 0, mul, total);
     if (dx[1]) bin_bwd_one(kc, &p, dy, x[0]->d, dx[1], 1, mul, total);
     return XF_OK;
@@ -176,5 +198,5 @@ static xf_status mul_bwd(nn_kctx *kc, const nn_t *const *x, const nn_t *y, const
     return bin_bwd(kc, x, y, dy, dx, 1);
 }
 
-const nn_opdef xf_nn_op_add = {bin_shape, add_fwd, add_bwd, NULL, NULL, 3u, 0, 2, 2};
-const nn_opdef xf_nn_op_mul = {bin_shape, mul_fwd, mul_bwd, NULL, NULL, 3u, 0, 2, 2};
+const nn_opdef xf_nn_op_add = {bin_shape, add_fwd, add_bwd, NULL, NULL, 3u, 0, 2, 2, 3u, 1};
+const nn_opdef xf_nn_op_mul = {bin_shape, mul_fwd, mul_bwd, NULL, NULL, 3u, 0, 2, 2, 0, 0};

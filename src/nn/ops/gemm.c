@@ -96,7 +96,7 @@ static xf_status gemm_bwd(nn_kctx *kc, const nn_t *const *x, const nn_t *y, cons
                 x[2] ? nn_numel(x[2]) : 0);
     return XF_OK;
 }
-const nn_opdef xf_nn_op_gemm = {gemm_shape, gemm_fwd, gemm_bwd, NULL, NULL, 6u, 2u, 2, 3};
+const nn_opdef xf_nn_op_gemm = {gemm_shape, gemm_fwd, gemm_bwd, NULL, NULL, 6u, 2u, 2, 3, 0, 0};
 
 /* ---- MatMul: (..., K) x (K, N) ---- */
 static xf_status matmul_shape(xf_ctx_t *ctx, const xf_node *n, const nn_t *const *in, nn_t *out) {
@@ -118,4 +118,4 @@ static xf_status matmul_bwd(nn_kctx *kc, const nn_t *const *x, const nn_t *y, co
     fc_backward(kc, M, N, K, 1.0f, 0, x[0]->d, x[1]->d, dy, dx[0], dx[1], 0.0f, NULL, 0);
     return XF_OK;
 }
-const nn_opdef xf_nn_op_matmul = {matmul_shape, matmul_fwd, matmul_bwd, NULL, NULL, 2u, 2u, 2, 2};
+const nn_opdef xf_nn_op_matmul = {matmul_shape, matmul_fwd, matmul_bwd, NULL, NULL, 2u, 2u, 2, 2, 0, 0};

@@ -67,7 +67,10 @@ static size_t bn_saved(const xf_node *n, const nn_t *const *x, const nn_t *y, in
     return train ? 2 * (size_t)x[0]->s[1] : 0;
 }
 
-static xf_status bn_fwd(nn_kctx *kc, const nn_t *const *x, nn_t *y) {
+/* Reference kernels: the plain per-plane loops (8-lane float partial sums per plane,
+ * double across planes, a separate pass per reduction). They take no fused activation
+ * (the executor fuses only for the fast kernels). */
+static xf_status bn_fwd_ref(nn_kctx *kc, const nn_t *const *x, nn_t *y) {
     const xf_node_attr *a = &kc->node->attr;
     int64_t N = x[0]->s[0], C = x[0]->s[1], S = nn_numel(x[0]) / (N * C);
     const float *X = x[0]->d, *gam = x[1]->d, *bet = x[2]->d;
@@ -113,7 +116,7 @@ static xf_status bn_fwd(nn_kctx *kc, const nn_t *const *x, nn_t *y) {
     return XF_OK;
 }
 
-static xf_status bn_bwd(nn_kctx *kc, const nn_t *const *x, const nn_t *y, const float *dy, float *const *dx) {
+static xf_status bn_bwd_ref(nn_kctx *kc, const nn_t *const *x, const nn_t *y, const float *dy, float *const *dx) {
     const xf_node_attr *a = &kc->node->attr;
     int64_t N = x[0]->s[0], C = x[0]->s[1], S = nn_numel(x[0]) / (N * C);
     const float *X = x[0]->d, *gam = x[1]->d;
@@ -160,7 +163,248 @@ static xf_status bn_bwd(nn_kctx *kc, const nn_t *const *x, const nn_t *y, const 
     }
     return XF_OK;
 }
-const nn_opdef xf_nn_op_batchnorm = {bn_shape, bn_fwd, bn_bwd, NULL, bn_saved, 30u, 30u, 5, 5};
+/* Fast kernels. Forward (training): the shifted sums s1 = sum (x - k), s2 = sum (x - k)^2
+ * in one pass (k = the mean of the channel's first plane, so s2 does not cancel:
+ * sum (x - mean)^2 = s2 - s1^2 / M, Chan, Golub & LeVeque 1983, the "shifted data"
+ * form), then one pass that normalises and applies the fused activation: 2 reads and
+ * 1 write of x instead of 3 reads, 1 write, plus a separate activation pass.
+ * Backward (training): sum dy and sum dy (x - mean) in one pass, dx in a second, with
+ * the activation's mask applied to dy as it is read. Lanes: 2 x 8 float partial sums
+ * per plane (two independent chains per sum), flushed into 8 double lanes per plane, so the precision is the reference's (float within a plane, double across). */
+#define NL 8
+typedef struct lanes2 {
+    double a[NL], b[NL];
+} lanes2;
+static double lanes_total(const double *d) {
+    double s = 0;
+    for (int j = 0; j < NL; j++) s += d[j];
+    return s;
+}
+#if defined(__GNUC__)
+/* GCC / Clang vector extensions: the vectoriser does not turn two interleaved lane
+ * reductions into SIMD code (it unrolls them into 32 scalar chains), so these two loops
+ * say it directly; two independent chains per sum hide the add latency. */
+typedef float nn_v8 __attribute__((vector_size(32), aligned(4), may_alias));
+typedef int nn_v8i __attribute__((vector_size(32)));
+typedef double nn_v8d __attribute__((vector_size(64)));
+static inline nn_v8 v8_ld(const float *p) { return *(const nn_v8 *)p; }
+static inline nn_v8 v8_set(float v) { return (nn_v8){v, v, v, v, v, v, v, v}; }
+static inline void lanes_add(double *d, nn_v8 a) {
+    nn_v8d t = __builtin_convertvector(a, nn_v8d);
+    for (int j = 0; j < NL; j++) d[j] += t[j];
+}
+/* g where the activation passes, else 0 */
+static inline nn_v8 v8_mask(int act, nn_v8 r, nn_v8 lo, nn_v8 hi, nn_v8 g) {
+    nn_v8i m = act == 1 ? (r > v8_set(0.0f)) : ((r > lo) & (r < hi));
+    return (nn_v8)((nn_v8i)g & m);
+}
+/* L->a += sum (p - k), L->b += sum (p - k)^2 over a plane of n floats */
+static inline void plane_sum2(const float *p, int64_t n, float k, lanes2 *L) {
+    nn_v8 a0 = v8_set(0), a1 = a0, b0 = a0, b1 = a0, vk = v8_set(k);
+    int64_t i = 0;
+    for (; i + 16 <= n; i += 16) {
+        nn_v8 x0 = v8_ld(p + i) - vk, x1 = v8_ld(p + i + 8) - vk;
+        a0 += x0;
+        a1 += x1;
+        b0 += x0 * x0;
+        b1 += x1 * x1;
+    }
+    for (; i + 8 <= n; i += 8) {
+        nn_v8 x0 = v8_ld(p + i) - vk;
+        a0 += x0;
+        b0 += x0 * x0;
+    }
+    for (; i < n; i++) {
+        float v = p[i] - k;
+        a0[0] += v;
+        b0[0] += v * v;
+    }
+    lanes_add(L->a, a0 + a1);
+    lanes_add(L->b, b0 + b1);
+}
+/* L->a += sum g', L->b += sum g' (p - m) over a plane, g' = g times the mask of the fused
+ * activation read from its output r (act 0: no activation, r unused) */
+static inline void plane_dsum(const float *g, const float *p, const float *r, int act, float lo, float hi, int64_t n,
+                              float m, lanes2 *L) {
+    nn_v8 a0 = v8_set(0), a1 = a0, b0 = a0, b1 = a0, vm = v8_set(m), vlo = v8_set(lo), vhi = v8_set(hi);
+    int64_t i = 0;
+    for (; i + 16 <= n; i += 16) {
+        nn_v8 g0 = v8_ld(g + i), g1 = v8_ld(g + i + 8);
+        if (act) {
+            g0 = v8_mask(act, v8_ld(r + i), vlo, vhi, g0);
+            g1 = v8_mask(act, v8_ld(r + i + 8), vlo, vhi, g1);
+        }
+        a0 += g0;
+        a1 += g1;
+        b0 += g0 * (v8_ld(p + i) - vm);
+        b1 += g1 * (v8_ld(p + i + 8) - vm);
+    }
+    for (; i + 8 <= n; i += 8) {
+        nn_v8 g0 = v8_ld(g + i);
+        if (act) g0 = v8_mask(act, v8_ld(r + i), vlo, vhi, g0);
+        a0 += g0;
+        b0 += g0 * (v8_ld(p + i) - vm);
+    }
+    for (; i < n; i++) {
+        float gv = act ? nn_act_mask(act, r[i], lo, hi, g[i]) : g[i];
+        a0[0] += gv;
+        b0[0] += gv * (p[i] - m);
+    }
+    lanes_add(L->a, a0 + a1);
+    lanes_add(L->b, b0 + b1);
+}
+#else
+static inline void plane_sum2(const float *p, int64_t n, float k, lanes2 *L) {
+    float a[NL] = {0}, b[NL] = {0};
+    for (int64_t i = 0; i < n; i++) {
+        float v = p[i] - k;
+        a[i % NL] += v;
+        b[i % NL] += v * v;
+    }
+    for (int j = 0; j < NL; j++) {
+        L->a[j] += a[j];
+        L->b[j] += b[j];
+    }
+}
+static inline void plane_dsum(const float *g, const float *p, const float *r, int act, float lo, float hi, int64_t n,
+                              float m, lanes2 *L) {
+    float a[NL] = {0}, b[NL] = {0};
+    for (int64_t i = 0; i < n; i++) {
+        float gv = act ? nn_act_mask(act, r[i], lo, hi, g[i]) : g[i];
+        a[i % NL] += gv;
+        b[i % NL] += gv * (p[i] - m);
+    }
+    for (int j = 0; j < NL; j++) {
+        L->a[j] += a[j];
+        L->b[j] += b[j];
+    }
+}
+#endif
+/* q = act(p * sc + sh) over a plane */
+static inline void plane_affine_act(const float *p, float *q, int64_t n, float sc, float sh, int act, float lo, float hi) {
+    if (act == 1) {
+        for (int64_t i = 0; i < n; i++) {
+            float v = p[i] * sc + sh;
+            q[i] = v > 0.0f ? v : 0.0f;
+        }
+    } else if (act == 2) {
+        for (int64_t i = 0; i < n; i++) {
+            float v = p[i] * sc + sh;
+            v = v > lo ? v : lo;
+            q[i] = v < hi ? v : hi;
+        }
+    } else {
+        for (int64_t i = 0; i < n; i++) q[i] = p[i] * sc + sh;
+    }
+}
+/* q (= or +=) fa g' + fb p + fc over a plane, g' as in plane_dsum */
+static inline void plane_dx(float *q, const float *g, const float *p, const float *r, int act, float lo, float hi, int64_t n,
+                            float fa, float fb, float fc, int set) {
+    if (!act) {
+        if (set)
+            for (int64_t i = 0; i < n; i++) q[i] = fa * g[i] + fb * p[i] + fc;
+        else
+            for (int64_t i = 0; i < n; i++) q[i] += fa * g[i] + fb * p[i] + fc;
+    } else if (set) {
+        for (int64_t i = 0; i < n; i++) q[i] = fa * nn_act_mask(act, r[i], lo, hi, g[i]) + fb * p[i] + fc;
+    } else {
+        for (int64_t i = 0; i < n; i++) q[i] += fa * nn_act_mask(act, r[i], lo, hi, g[i]) + fb * p[i] + fc;
+    }
+}
+
+static xf_status bn_fwd(nn_kctx *kc, const nn_t *const *x, nn_t *y) {
+    if (kc->ref) {
+        if (kc->act) return XF_ERR(kc->ctx, XF_ERR_INTERNAL, "node '%s': reference BatchNorm takes no fused activation", kc->node->name);
+        return bn_fwd_ref(kc, x, y);
+    }
+    const xf_node_attr *a = &kc->node->attr;
+    int64_t N = x[0]->s[0], C = x[0]->s[1], S = nn_numel(x[0]) / (N * C), M = N * S;
+    const float *X = x[0]->d, *gam = x[1]->d, *bet = x[2]->d;
+    float *rmean = x[3]->d, *rvar = x[4]->d;
+    float *Y = y->d, *sv = kc->saved;
+    int train = kc->train, act = kc->act;
+    float lo = kc->amin, hi = kc->amax;
+    double m = a->momentum;
+#pragma omp parallel for num_threads(kc->threads) schedule(static)
+    for (int64_t c = 0; c < C; c++) {
+        double mean, invstd;
+        if (train) {
+            float k = (float)(psum(X + c * S, S) / (double)S);
+            lanes2 L;
+            memset(&L, 0, sizeof L);
+            for (int64_t n = 0; n < N; n++) plane_sum2(X + (n * C + c) * S, S, k, &L);
+            double d = lanes_total(L.a) / (double)M;
+            double ss = lanes_total(L.b) - (double)M * d * d; /* sum (x - mean)^2 */
+            if (ss < 0) ss = 0;
+            mean = k + d;
+            double var = ss / (double)M;
+            invstd = 1.0 / sqrt(var + a->eps);
+            double uvar = M > 1 ? ss / (double)(M - 1) : var;
+            rmean[c] = (float)(m * rmean[c] + (1.0 - m) * mean);
+            rvar[c] = (float)(m * rvar[c] + (1.0 - m) * uvar);
+            if (sv) {
+                sv[c] = (float)mean;
+                sv[C + c] = (float)invstd;
+            }
+        } else {
+            mean = rmean[c];
+            invstd = 1.0 / sqrt((double)rvar[c] + a->eps);
+        }
+        float sc = (float)(gam[c] * invstd), sh = (float)(bet[c] - mean * gam[c] * invstd);
+        for (int64_t n = 0; n < N; n++)
+            plane_affine_act(X + (n * C + c) * S, Y + (n * C + c) * S, S, sc, sh, act, lo, hi);
+    }
+    return XF_OK;
+}
+
+static xf_status bn_bwd(nn_kctx *kc, const nn_t *const *x, const nn_t *y, const float *dy, float *const *dx) {
+    int64_t N = x[0]->s[0], C = x[0]->s[1], S = nn_numel(x[0]) / (N * C), M = N * S;
+    if (kc->ref) {
+        if (kc->act) return XF_ERR(kc->ctx, XF_ERR_INTERNAL, "node '%s': reference BatchNorm takes no fused activation", kc->node->name);
+        if (dx[0] && (kc->set & 1u)) memset(dx[0], 0, (size_t)(N * C * S) * sizeof(float));
+        return bn_bwd_ref(kc, x, y, dy, dx);
+    }
+    const xf_node_attr *a = &kc->node->attr;
+    const float *X = x[0]->d, *gam = x[1]->d, *R = y->d;
+    int train = kc->train && kc->saved, act = kc->act, set = (kc->set & 1u) != 0;
+    float lo = kc->amin, hi = kc->amax;
+    float *dX = dx[0], *dG = dx[1], *dB = dx[2];
+    const float *sv = kc->saved;
+    const float *rmean = x[3]->d, *rvar = x[4]->d;
+#pragma omp parallel for num_threads(kc->threads) schedule(static)
+    for (int64_t c = 0; c < C; c++) {
+        double mean = train ? sv[c] : rmean[c];
+        double invstd = train ? sv[C + c] : 1.0 / sqrt((double)rvar[c] + a->eps);
+        float fm = (float)mean;
+        lanes2 L;
+        memset(&L, 0, sizeof L);
+        for (int64_t n = 0; n < N; n++) {
+            int64_t o = (n * C + c) * S;
+            plane_dsum(dy + o, X + o, R + o, act, lo, hi, S, fm, &L);
+        }
+        double sdy = lanes_total(L.a);
+        double sdyx = (lanes_total(L.b) - sdy * (mean - fm)) * invstd; /* = sum dy * xhat */
+        if (dG) dG[c] += (float)sdyx;
+        if (dB) dB[c] += (float)sdy;
+        if (!dX) continue;
+        float fa, fb, fc;
+        if (train) { /* dx = fa dy + fb x + fc, the formula above as float coefficients */
+            double k1 = gam[c] * invstd / (double)M;
+            fa = (float)(k1 * (double)M);
+            fb = (float)(-k1 * sdyx * invstd);
+            fc = (float)(k1 * (-sdy + mean * sdyx * invstd));
+        } else { /* running statistics: an affine map */
+            fa = (float)(gam[c] * invstd);
+            fb = fc = 0.0f;
+        }
+        for (int64_t n = 0; n < N; n++) {
+            int64_t o = (n * C + c) * S;
+            plane_dx(dX + o, dy + o, X + o, R + o, act, lo, hi, S, fa, fb, fc, set);
+        }
+    }
+    return XF_OK;
+}
+const nn_opdef xf_nn_op_batchnorm = {bn_shape, bn_fwd, bn_bwd, NULL, bn_saved, 30u, 30u, 5, 5, 1u, 1};
 
 /* ---- GroupNorm / InstanceNorm ---- */
 static int64_t gn_groups(const xf_node *n, int64_t C) { return n->op == XF_OP_INSTANCENORM ? C : n->attr.num_groups; }
@@ -181,7 +425,8 @@ static size_t gn_saved(const xf_node *n, const nn_t *const *x, const nn_t *y, in
     return train ? 2 * (size_t)(x[0]->s[0] * gn_groups(n, x[0]->s[1])) : 0;
 }
 
-static xf_status gn_fwd(nn_kctx *kc, const nn_t *const *x, nn_t *y) {
+/* reference: double accumulation element by element, a separate pass per reduction */
+static xf_status gn_fwd_ref(nn_kctx *kc, const nn_t *const *x, nn_t *y) {
     int64_t N = x[0]->s[0], C = x[0]->s[1], S = nn_numel(x[0]) / (N * C), G = gn_groups(kc->node, C), cg = C / G;
     const float *X = x[0]->d, *gam = x[1]->d, *bet = x[2]->d;
     float *Y = y->d, *sv = kc->saved;
@@ -214,7 +459,7 @@ static xf_status gn_fwd(nn_kctx *kc, const nn_t *const *x, nn_t *y) {
     return XF_OK;
 }
 
-static xf_status gn_bwd(nn_kctx *kc, const nn_t *const *x, const nn_t *y, const float *dy, float *const *dx) {
+static xf_status gn_bwd_ref(nn_kctx *kc, const nn_t *const *x, const nn_t *y, const float *dy, float *const *dx) {
     int64_t N = x[0]->s[0], C = x[0]->s[1], S = nn_numel(x[0]) / (N * C), G = gn_groups(kc->node, C), cg = C / G;
     const float *X = x[0]->d, *gam = x[1]->d, *sv = kc->saved;
     float *dX = dx[0], *dG = dx[1], *dB = dx[2];
@@ -263,5 +508,100 @@ static xf_status gn_bwd(nn_kctx *kc, const nn_t *const *x, const nn_t *y, const 
     }
     return XF_OK;
 }
-const nn_opdef xf_nn_op_groupnorm = {gn_shape, gn_fwd, gn_bwd, NULL, gn_saved, 6u, 6u, 3, 3};
-const nn_opdef xf_nn_op_instancenorm = {gn_shape, gn_fwd, gn_bwd, NULL, gn_saved, 6u, 6u, 3, 3};
+/* Fast kernels, the BatchNorm scheme per (sample, group): forward takes the shifted sums
+ * in one pass (k = the mean of the group's first plane), then normalises with the fused
+ * activation; backward takes, per (sample, channel) plane, A = sum dy and B = sum dy xhat
+ * in one pass (kept in the scratch: dgamma = sum_n B, dbeta = sum_n A), and writes dx
+ * per group from s1 = sum_c gamma A, s2 = sum_c gamma B as dx = fa dy + fb x + fc with
+ * fa = invstd gamma, fb = -invstd^2 s2 / M, fc = invstd (mean invstd s2 - s1) / M. */
+static size_t gn_scratch(const xf_node *n, const nn_t *const *x, const nn_t *y, int train, int threads) {
+    return train ? 4 * (size_t)(x[0]->s[0] * x[0]->s[1]) : 0; /* (N, C, 2) doubles */
+}
+
+static xf_status gn_fwd(nn_kctx *kc, const nn_t *const *x, nn_t *y) {
+    if (kc->ref) {
+        if (kc->act) return XF_ERR(kc->ctx, XF_ERR_INTERNAL, "node '%s': reference GroupNorm takes no fused activation", kc->node->name);
+        return gn_fwd_ref(kc, x, y);
+    }
+    int64_t N = x[0]->s[0], C = x[0]->s[1], S = nn_numel(x[0]) / (N * C), G = gn_groups(kc->node, C), cg = C / G;
+    const float *X = x[0]->d, *gam = x[1]->d, *bet = x[2]->d;
+    float *Y = y->d, *sv = kc->saved;
+    double eps = kc->node->attr.eps;
+    int act = kc->act;
+    float lo = kc->amin, hi = kc->amax;
+#pragma omp parallel for num_threads(kc->threads) schedule(static)
+    for (int64_t ng = 0; ng < N * G; ng++) {
+        int64_t n = ng / G, g = ng % G, M = cg * S;
+        const float *p = X + (n * C + g * cg) * S;
+        float k = (float)(psum(p, S) / (double)S);
+        lanes2 L;
+        memset(&L, 0, sizeof L);
+        for (int64_t cc = 0; cc < cg; cc++) plane_sum2(p + cc * S, S, k, &L);
+        double d = lanes_total(L.a) / (double)M;
+        double ss = lanes_total(L.b) - (double)M * d * d;
+        if (ss < 0) ss = 0;
+        double mean = k + d, invstd = 1.0 / sqrt(ss / (double)M + eps);
+        if (sv) {
+            sv[ng] = (float)mean;
+            sv[N * G + ng] = (float)invstd;
+        }
+        for (int64_t cc = 0; cc < cg; cc++) {
+            int64_t c = g * cg + cc;
+            float sc = (float)(gam[c] * invstd), sh = (float)(bet[c] - mean * gam[c] * invstd);
+            plane_affine_act(X + (n * C + c) * S, Y + (n * C + c) * S, S, sc, sh, act, lo, hi);
+        }
+    }
+    return XF_OK;
+}
+
+static xf_status gn_bwd(nn_kctx *kc, const nn_t *const *x, const nn_t *y, const float *dy, float *const *dx) {
+    int64_t N = x[0]->s[0], C = x[0]->s[1], S = nn_numel(x[0]) / (N * C), G = gn_groups(kc->node, C), cg = C / G;
+    if (kc->ref) {
+        if (kc->act) return XF_ERR(kc->ctx, XF_ERR_INTERNAL, "node '%s': reference GroupNorm takes no fused activation", kc->node->name);
+        if (dx[0] && (kc->set & 1u)) memset(dx[0], 0, (size_t)(N * C * S) * sizeof(float));
+        return gn_bwd_ref(kc, x, y, dy, dx);
+    }
+    const float *X = x[0]->d, *gam = x[1]->d, *sv = kc->saved, *R = y->d;
+    float *dX = dx[0], *dG = dx[1], *dB = dx[2];
+    if (!sv) return XF_ERR(kc->ctx, XF_ERR_INTERNAL, "node '%s': backward without saved statistics", kc->node->name);
+    int act = kc->act, set = (kc->set & 1u) != 0;
+    float lo = kc->amin, hi = kc->amax;
+    double *AB = (double *)(void *)kc->scratch; /* (N, C, 2) */
+#pragma omp parallel for num_threads(kc->threads) schedule(static)
+    for (int64_t ng = 0; ng < N * G; ng++) {
+        int64_t n = ng / G, g = ng % G, M = cg * S;
+        double mean = sv[ng], invstd = sv[N * G + ng];
+        float fm = (float)mean;
+        double s1 = 0, s2 = 0;
+        for (int64_t cc = 0; cc < cg; cc++) {
+            int64_t c = g * cg + cc, o = (n * C + c) * S;
+            lanes2 L;
+            memset(&L, 0, sizeof L);
+            plane_dsum(dy + o, X + o, R + o, act, lo, hi, S, fm, &L);
+            double A = lanes_total(L.a), B = (lanes_total(L.b) - A * (mean - fm)) * invstd;
+            AB[2 * (n * C + c)] = A;
+            AB[2 * (n * C + c) + 1] = B;
+            s1 += gam[c] * A;
+            s2 += gam[c] * B;
+        }
+        if (!dX) continue;
+        float fb = (float)(-invstd * invstd * s2 / (double)M), fc = (float)(invstd * (mean * invstd * s2 - s1) / (double)M);
+        for (int64_t cc = 0; cc < cg; cc++) {
+            int64_t c = g * cg + cc, o = (n * C + c) * S;
+            plane_dx(dX + o, dy + o, X + o, R + o, act, lo, hi, S, (float)(invstd * gam[c]), fb, fc, set);
+        }
+    }
+    if (dG || dB)
+        for (int64_t c = 0; c < C; c++) {
+            double sa = 0, sb = 0;
+            for (int64_t n = 0; n < N; n++) {
+                sa += AB[2 * (n * C + c)];
+                sb += AB[2 * (n * C + c) + 1];
+            }
+            if (dG) dG[c] += (float)sb;
+            if (dB) dB[c] += (float)sa;
+        }
+    return XF_OK;
+}
+const nn_opdef xf_nn_op_groupnorm = {gn_shape, gn_fwd, gn_bwd, gn_scratch, gn_saved, 6u, 6u, 3, 3, 1u, 1};
+const nn_opdef xf_nn_op_instancenorm = {gn_shape, gn_fwd, gn_bwd, gn_scratch, gn_saved, 6u, 6u, 3, 3, 1u, 1};

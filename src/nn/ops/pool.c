@@ -139,7 +139,7 @@ static xf_status maxpool_bwd(nn_kctx *kc, const nn_t *const *x, const nn_t *y, c
         max_plane(&g, x[0]->d + p * g.H * g.W, NULL, dx[0] + p * g.H * g.W, dy + p * g.OH * g.OW);
     return XF_OK;
 }
-const nn_opdef xf_nn_op_maxpool = {pool_shape, maxpool_fwd, maxpool_bwd, NULL, NULL, 0, 0, 1, 1};
+const nn_opdef xf_nn_op_maxpool = {pool_shape, maxpool_fwd, maxpool_bwd, NULL, NULL, 0, 0, 1, 1, 0, 0};
 
 /* ---- AveragePool ---- */
 static void avg_plane(const pgeo *g, int cip, const float *x, float *y, float *dx, const float *dy) {
@@ -189,7 +189,7 @@ static xf_status avgpool_bwd(nn_kctx *kc, const nn_t *const *x, const nn_t *y, c
         avg_plane(&g, cip, NULL, NULL, dx[0] + p * g.H * g.W, dy + p * g.OH * g.OW);
     return XF_OK;
 }
-const nn_opdef xf_nn_op_avgpool = {pool_shape, avgpool_fwd, avgpool_bwd, NULL, NULL, 0, 0, 1, 1};
+const nn_opdef xf_nn_op_avgpool = {pool_shape, avgpool_fwd, avgpool_bwd, NULL, NULL, 0, 0, 1, 1, 0, 0};
 
 /* ---- GlobalAveragePool: (N, C, H, W) -> (N, C, 1, 1) ---- */
 static xf_status gap_shape(xf_ctx_t *ctx, const xf_node *n, const nn_t *const *in, nn_t *out) {
@@ -214,11 +214,15 @@ static xf_status gap_bwd(nn_kctx *kc, const nn_t *const *x, const nn_t *y, const
     if (!dx[0]) return XF_OK;
     int64_t P = x[0]->s[0] * x[0]->s[1], S = nn_numel(x[0]) / P;
     float *G = dx[0];
+    int set = (kc->set & 1u) != 0;
 #pragma omp parallel for num_threads(kc->threads) schedule(static)
     for (int64_t p = 0; p < P; p++) {
         float g = dy[p] / (float)S;
-        for (int64_t i = 0; i < S; i++) G[p * S + i] += g;
+        if (set)
+            for (int64_t i = 0; i < S; i++) G[p * S + i] = g;
+        else
+            for (int64_t i = 0; i < S; i++) G[p * S + i] += g;
     }
     return XF_OK;
 }
-const nn_opdef xf_nn_op_gap = {gap_shape, gap_fwd, gap_bwd, NULL, NULL, 0, 0, 1, 1};
+const nn_opdef xf_nn_op_gap = {gap_shape, gap_fwd, gap_bwd, NULL, NULL, 0, 0, 1, 1, 1u, 0};

@@ -29,7 +29,7 @@ static xf_status identity_shape(xf_ctx_t *ctx, const xf_node *n, const nn_t *con
     out[0] = *in[0];
     return XF_OK;
 }
-const nn_opdef xf_nn_op_identity = {identity_shape, copy_fwd, copy_bwd, NULL, NULL, 0, 0, 1, 1};
+const nn_opdef xf_nn_op_identity = {identity_shape, copy_fwd, copy_bwd, NULL, NULL, 0, 0, 1, 1, 0, 0};
 
 static xf_status flatten_shape(xf_ctx_t *ctx, const xf_node *n, const nn_t *const *in, nn_t *out) {
     int ax = norm_axis(n->attr.axis, in[0]->nd);
@@ -40,7 +40,7 @@ static xf_status flatten_shape(xf_ctx_t *ctx, const xf_node *n, const nn_t *cons
     out[0].s[1] = nn_shape_numel(in[0]->nd - ax, in[0]->s + ax);
     return XF_OK;
 }
-const nn_opdef xf_nn_op_flatten = {flatten_shape, copy_fwd, copy_bwd, NULL, NULL, 0, 0, 1, 1};
+const nn_opdef xf_nn_op_flatten = {flatten_shape, copy_fwd, copy_bwd, NULL, NULL, 0, 0, 1, 1, 0, 0};
 
 static xf_status reshape_shape(xf_ctx_t *ctx, const xf_node *n, const nn_t *const *in, nn_t *out) {
     const xf_node_attr *a = &n->attr;
@@ -74,7 +74,7 @@ static xf_status reshape_shape(xf_ctx_t *ctx, const xf_node *n, const nn_t *cons
         return NN_SHAPE_ERR(ctx, n, "target has %lld elements per sample, input %lld", (long long)known, (long long)per);
     return XF_OK;
 }
-const nn_opdef xf_nn_op_reshape = {reshape_shape, copy_fwd, copy_bwd, NULL, NULL, 0, 0, 1, 1};
+const nn_opdef xf_nn_op_reshape = {reshape_shape, copy_fwd, copy_bwd, NULL, NULL, 0, 0, 1, 1, 0, 0};
 
 /* ---- Dropout: inverted dropout, mask saved as 0 / (1/(1-p)) ---- */
 static size_t dropout_saved(const xf_node *n, const nn_t *const *x, const nn_t *y, int train, int threads) {
@@ -107,7 +107,7 @@ static xf_status dropout_shape(xf_ctx_t *ctx, const xf_node *n, const nn_t *cons
     out[1] = *in[0];
     return XF_OK;
 }
-const nn_opdef xf_nn_op_dropout = {dropout_shape, dropout_fwd, dropout_bwd, NULL, dropout_saved, 0, 0, 1, 1};
+const nn_opdef xf_nn_op_dropout = {dropout_shape, dropout_fwd, dropout_bwd, NULL, dropout_saved, 0, 0, 1, 1, 0, 0};
 
 /* ---- Concat ---- */
 static xf_status concat_shape(xf_ctx_t *ctx, const xf_node *n, const nn_t *const *in, nn_t *out) {
@@ -154,7 +154,7 @@ static xf_status concat_bwd(nn_kctx *kc, const nn_t *const *x, const nn_t *y, co
     }
     return XF_OK;
 }
-const nn_opdef xf_nn_op_concat = {concat_shape, concat_fwd, concat_bwd, NULL, NULL, 0, 0, 1, XF_NODE_MAXIN};
+const nn_opdef xf_nn_op_concat = {concat_shape, concat_fwd, concat_bwd, NULL, NULL, 0, 0, 1, XF_NODE_MAXIN, 0, 0};
 
 /* ---- Transpose ---- */
 static xf_status transpose_shape(xf_ctx_t *ctx, const xf_node *n, const nn_t *const *in, nn_t *out) {
@@ -209,7 +209,7 @@ static xf_status transpose_bwd(nn_kctx *kc, const nn_t *const *x, const nn_t *y,
     if (dx[0]) transpose_run(kc, x[0], y, dx[0], dy, NULL, 1);
     return XF_OK;
 }
-const nn_opdef xf_nn_op_transpose = {transpose_shape, transpose_fwd, transpose_bwd, NULL, NULL, 0, 0, 1, 1};
+const nn_opdef xf_nn_op_transpose = {transpose_shape, transpose_fwd, transpose_bwd, NULL, NULL, 0, 0, 1, 1, 0, 0};
 
 /* ---- Pad ---- */
 static xf_status pad_shape(xf_ctx_t *ctx, const xf_node *n, const nn_t *const *in, nn_t *out) {
@@ -275,4 +275,4 @@ static xf_status pad_bwd(nn_kctx *kc, const nn_t *const *x, const nn_t *y, const
     if (dx[0]) pad_run(kc, x[0], y, NULL, NULL, dx[0], dy);
     return XF_OK;
 }
-const nn_opdef xf_nn_op_pad = {pad_shape, pad_fwd, pad_bwd, NULL, NULL, 0, 0, 1, 1};
+const nn_opdef xf_nn_op_pad = {pad_shape, pad_fwd, pad_bwd, NULL, NULL, 0, 0, 1, 1, 0, 0};

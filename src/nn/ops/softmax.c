@@ -101,4 +101,4 @@ static xf_status softmax_bwd(nn_kctx *kc, const nn_t *const *x, const nn_t *y, c
     return XF_OK;
 }
 
-const nn_opdef xf_nn_op_softmax = {softmax_shape, softmax_fwd, softmax_bwd, NULL, NULL, 0, 0, 1, 1};
+const nn_opdef xf_nn_op_softmax = {softmax_shape, softmax_fwd, softmax_bwd, NULL, NULL, 0, 0, 1, 1, 0, 0};
