@@ -10,7 +10,10 @@
  * Training plan: every activation keeps its own buffer for backward, and every value on
  * a path from a trainable parameter to the loss gets a gradient buffer (frozen parts of
  * the graph get none, so head-only training back-propagates through the head only).
- * Gradient buffers are zeroed by forward; the loss writes the seed; kernels accumulate.
+ * The loss writes the seed; the first kernel to reach a gradient buffer writes it and
+ * later ones accumulate, so buffers are zeroed only where an op cannot write (see
+ * xf_net_backward). Training fuses a norm or Add with a following Relu / Clip into one
+ * step (plan_steps); the fused-away value keeps its buffer for the reference kernels.
  * One scratch buffer (the largest any node asks for) is shared by all nodes.
  * Convolutions: with oneDNN built in, conv nodes get oneDNN primitives made here (see
  * conv_mode; their blocked copies and scratchpads also live in the shared scratch). */
@@ -47,8 +50,10 @@ struct xf_net {
     float *arena, *garena, *scratch, *sarena;
     float **saved; /* (n_nodes) */
     size_t scratch_n;
-    nn_step *steps; /* what forward runs: nodes, with inference fusions */
+    nn_step *steps; /* what forward runs: nodes, with fusions */
     int n_steps;
+    nn_step *psteps; /* training with fusions: one plain step per node, for the reference kernels */
+    unsigned char *gset; /* (n_values) the gradient buffer holds a gradient (this backward) */
     float *fold; /* folded conv weights / biases (inference), refreshed every forward */
     xf_rng rng;
     nn_dnnl *dnnl;        /* oneDNN engine, NULL when no node uses it */
@@ -76,6 +81,8 @@ void xf_net_free(xf_net_t *net) {
     xf_free(ctx, net->sarena);
     xf_free(ctx, net->saved);
     xf_free(ctx, net->steps);
+    xf_free(ctx, net->psteps);
+    xf_free(ctx, net->gset);
     xf_free(ctx, net->fold);
 #ifdef XFER_HAVE_DNNL
     for (int i = 0; net->dconv && i < net->g->n_nodes; i++) xf_nn_dnnl_conv_free(ctx, net->dconv[i]);
@@ -180,8 +187,12 @@ static int sole_reader(const xf_graph *g, int v) {
     return r;
 }
 
-/* Forward steps. Training: one per node. Inference: Conv [+ BatchNorm folded] [+ Relu |
- * Clip], and Add + Relu, when each intermediate has one reader and is not kept. */
+/* Forward steps. Inference: Conv [+ BatchNorm folded] [+ Relu | Clip], and Add + Relu,
+ * when each intermediate has one reader and is not kept. Training: one per node, except
+ * that a norm or an Add (op->train_act) followed by its sole reader Relu / Clip is one
+ * step that writes only the activation's output (the norm's output is never stored;
+ * backward recovers the mask from the activation's output), an Add only when neither
+ * input is broadcast. The reference kernels run the plain steps (psteps). */
 static xf_status plan_steps(xf_net_t *net, const unsigned char *keep) {
     xf_graph *g = net->g;
     xf_ctx_t *ctx = net->ctx;
@@ -193,7 +204,7 @@ static xf_status plan_steps(xf_net_t *net, const unsigned char *keep) {
         return XF_ERR_NOMEM;
     }
     size_t fold_n = 0;
-    int fuse = net->mode == XF_NET_INFER;
+    int fuse = net->mode == XF_NET_INFER, train = net->mode == XF_NET_TRAIN;
     for (int i = 0; i < nn; i++) {
         if (skip[i]) continue;
         const xf_node *n = &g->nodes[i];
@@ -201,6 +212,21 @@ static xf_status plan_steps(xf_net_t *net, const unsigned char *keep) {
         s->node = i;
         s->out = n->out[0];
         s->bn = -1;
+        if (train && n->n_out == 1 && xf_nn_opdef(n->op)->train_act && !keep[n->out[0]]) {
+            int v = n->out[0], r = sole_reader(g, v);
+            int full = 1; /* Add: no broadcast input (its masked backward is one loop) */
+            for (int j = 0; n->op == XF_OP_ADD && j < n->n_in; j++)
+                if (n->in[j] < 0 || nn_numel(&net->sh[n->in[j]]) != nn_numel(&net->sh[v])) full = 0;
+            if (full && r > i && (g->nodes[r].op == XF_OP_RELU || g->nodes[r].op == XF_OP_CLIP) && g->nodes[r].n_out == 1 &&
+                g->nodes[r].in[0] == v) {
+                s->act = g->nodes[r].op == XF_OP_RELU ? 1 : 2;
+                s->amin = g->nodes[r].attr.min;
+                s->amax = g->nodes[r].attr.max;
+                skip[r] = 1;
+                s->out = g->nodes[r].out[0];
+            }
+            continue;
+        }
         if (!fuse || n->n_out != 1 || (n->op != XF_OP_CONV && n->op != XF_OP_ADD)) continue;
         int v = n->out[0];
         if (n->op == XF_OP_CONV && !keep[v]) {
@@ -228,6 +254,15 @@ static xf_status plan_steps(xf_net_t *net, const unsigned char *keep) {
         }
     }
     xf_free(ctx, skip);
+    if (train && net->n_steps < nn) {
+        net->psteps = xf_calloc(ctx, (size_t)nn, sizeof *net->psteps);
+        if (!net->psteps) return XF_ERR_NOMEM;
+        for (int i = 0; i < nn; i++) {
+            net->psteps[i].node = i;
+            net->psteps[i].out = g->nodes[i].out[0];
+            net->psteps[i].bn = -1;
+        }
+    }
     if (fold_n) {
         net->fold = xf_malloc(ctx, fold_n * sizeof(float));
         if (!net->fold) return XF_ERR_NOMEM;
@@ -398,7 +433,10 @@ xf_status xf_net_create_ex(xf_ctx_t *ctx, xf_graph *g, int64_t max_batch, xf_net
         st = XF_ERR_NOMEM;
         goto fail;
     }
-    for (int i = 0; i < net->n_steps; i++) {
+    if (train) /* every value has its buffer (the plain steps write fused-away ones) */
+        for (int i = 0; i < nn; i++)
+            for (int o = 0; o < g->nodes[i].n_out; o++) net->sh[g->nodes[i].out[o]].d = net->arena + offsets[g->nodes[i].out[o]];
+    for (int i = 0; i < net->n_steps && !train; i++) {
         const xf_node *n = &g->nodes[net->steps[i].node];
         for (int o = 0; o < n->n_out; o++) {
             int v = o == 0 ? net->steps[i].out : n->out[o];
@@ -467,6 +505,11 @@ xf_status xf_net_create_ex(xf_ctx_t *ctx, xf_graph *g, int64_t max_batch, xf_net
                 goto fail;
             }
         }
+        net->gset = xf_calloc(ctx, (size_t)nv, 1);
+        if (!net->gset) {
+            st = XF_ERR_NOMEM;
+            goto fail;
+        }
         size_t gt = 0;
         for (int v = 0; v < nv; v++)
             if (net->needs_grad[v]) gt += round_up((size_t)(g->values[v].is_param ? nn_shape_numel(g->values[v].ndim, g->values[v].shape)
@@ -529,6 +572,22 @@ static void kinit(xf_net_t *net, nn_kctx *kc, int i) {
     kc->scratch_bytes = net->scratch_n * sizeof(float);
 }
 
+/* the steps forward and backward run: the fused ones, or the plain ones for the
+ * reference kernels in training */
+static const nn_step *run_steps(const xf_net_t *net, int *n) {
+    if (net->ref && net->psteps) {
+        *n = net->g->n_nodes;
+        return net->psteps;
+    }
+    *n = net->n_steps;
+    return net->steps;
+}
+
+static size_t grad_numel(const xf_net_t *net, int v) {
+    const xf_value *val = &net->g->values[v];
+    return (size_t)(val->is_param ? nn_shape_numel(val->ndim, val->shape) : nn_numel(&net->sh[v]));
+}
+
 static xf_status node_error(xf_net_t *net, const xf_node *n, xf_status st) {
     char pre[256];
     snprintf(pre, sizeof pre, "node '%s' (%s)", n->name, xf_op_name(n->op));
@@ -561,18 +620,13 @@ xf_status xf_net_forward(xf_net_t *net, const float *x, int64_t B) {
      * BLAS inside (mixing OpenMP and OpenBLAS's own pool oversubscribes the cores) */
     int blas_threads = xf_la_get_threads();
     if (blas_threads != 1) xf_la_set_threads(1);
-    if (net->mode == XF_NET_TRAIN) {
-        for (int v = 0; v < g->n_values; v++)
-            if (net->grad[v]) {
-                size_t n = (size_t)(g->values[v].is_param ? nn_shape_numel(g->values[v].ndim, g->values[v].shape)
-                                                          : nn_numel(&net->sh[v]));
-                memset(net->grad[v], 0, n * sizeof(float));
-            }
-    }
+    if (net->gset) memset(net->gset, 0, (size_t)g->n_values); /* no gradient holds anything yet */
     net->seeded = 0;
     if (net->fold) refresh_fold(net);
-    for (int k = 0; k < net->n_steps; k++) {
-        const nn_step *sp = &net->steps[k];
+    int n_steps;
+    const nn_step *steps = run_steps(net, &n_steps);
+    for (int k = 0; k < n_steps; k++) {
+        const nn_step *sp = &steps[k];
         int i = sp->node;
         const xf_node *n = &g->nodes[i];
         const nn_t *in[XF_NODE_MAXIN];
@@ -630,9 +684,16 @@ xf_status xf_net_loss(xf_net_t *net, int v, const int32_t *labels, float *loss, 
     if (st) return st;
     if (loss) *loss = (float)l;
     net->seeded = net->mode == XF_NET_TRAIN;
+    if (seed) net->gset[v] = 1;
     return XF_OK;
 }
 
+/* Gradient buffers are not zeroed up front: gset[v] says whether grad[v] holds a
+ * gradient yet. A step whose output gradient holds nothing is skipped (every backward
+ * is linear in dy, so it would add zeros); the first writer of a buffer writes it (=)
+ * where the op honours k->set for that input (op->bwd_set; not the reference kernels,
+ * not an input the node reads twice), else the buffer is zeroed just before it; after
+ * the pass, buffers nothing wrote are zeroed, so every gradient reads as before. */
 xf_status xf_net_backward(xf_net_t *net) {
     if (!net) return XF_ERR_INVALID;
     xf_ctx_t *ctx = net->ctx;
@@ -642,19 +703,40 @@ xf_status xf_net_backward(xf_net_t *net) {
     int blas_threads = xf_la_get_threads();
     if (blas_threads != 1) xf_la_set_threads(1);
     xf_status st = XF_OK;
-    for (int i = g->n_nodes - 1; i >= 0 && !st; i--) {
+    int n_steps;
+    const nn_step *steps = run_steps(net, &n_steps);
+    for (int k = n_steps - 1; k >= 0 && !st; k--) {
+        const nn_step *sp = &steps[k];
+        int i = sp->node;
         const xf_node *n = &g->nodes[i];
-        int y = n->out[0];
-        if (!net->needs_grad[y]) continue;
+        int y = sp->out;
+        if (!net->needs_grad[y] || !net->gset[y]) continue;
         const nn_t *in[XF_NODE_MAXIN];
         node_inputs(net, n, in);
-        float *dx[XF_NODE_MAXIN];
-        for (int j = 0; j < XF_NODE_MAXIN; j++) dx[j] = (j < n->n_in && n->in[j] >= 0) ? net->grad[n->in[j]] : NULL;
+        const nn_opdef *od = xf_nn_opdef(n->op);
         nn_kctx kc;
         kinit(net, &kc, i);
-        st = xf_nn_opdef(n->op)->bwd(&kc, in, &net->sh[y], net->grad[y], dx);
+        kc.act = sp->act;
+        kc.amin = sp->amin;
+        kc.amax = sp->amax;
+        float *dx[XF_NODE_MAXIN];
+        for (int j = 0; j < XF_NODE_MAXIN; j++) {
+            dx[j] = (j < n->n_in && n->in[j] >= 0) ? net->grad[n->in[j]] : NULL;
+            if (!dx[j] || net->gset[n->in[j]]) continue;
+            int twice = 0;
+            for (int l = 0; l < n->n_in; l++) twice |= l != j && n->in[l] == n->in[j];
+            if (!net->ref && !twice && (od->bwd_set >> j & 1u)) kc.set |= 1u << j;
+            else memset(dx[j], 0, grad_numel(net, n->in[j]) * sizeof(float));
+            net->gset[n->in[j]] = 1;
+        }
+        st = od->bwd(&kc, in, &net->sh[y], net->grad[y], dx);
         if (st) node_error(net, n, st);
     }
+    for (int v = 0; v < g->n_values && !st; v++)
+        if (net->grad[v] && !net->gset[v]) {
+            memset(net->grad[v], 0, grad_numel(net, v) * sizeof(float));
+            net->gset[v] = 1;
+        }
     if (blas_threads != 1) xf_la_set_threads(blas_threads);
     net->seeded = 0;
     return st;
@@ -666,6 +748,7 @@ xf_status xf_net_seed_grad(xf_net_t *net, int v, const float *dy) {
         return XF_ERR(net->ctx, XF_ERR_INVALID, "xf_net_seed_grad: value %d carries no gradient", v);
     size_t n = (size_t)nn_numel(&net->sh[v]);
     memcpy(net->grad[v], dy, n * sizeof(float));
+    net->gset[v] = 1;
     net->seeded = 1;
     return XF_OK;
 }
