@@ -54,6 +54,8 @@ struct xf_net {
     int n_steps;
     nn_step *psteps; /* training with fusions: one plain step per node, for the reference kernels */
     unsigned char *gset; /* (n_values) the gradient buffer holds a gradient (this backward) */
+    unsigned char *blk;  /* (n_values) kept in the blocked layout NN_BLK by the fast kernels, or NULL */
+    int blk_ran;         /* the last forward ran the fast kernels (blocked values hold blocked data) */
     float *fold; /* folded conv weights / biases (inference), refreshed every forward */
     xf_rng rng;
     nn_dnnl *dnnl;        /* oneDNN engine, NULL when no node uses it */
@@ -83,6 +85,7 @@ void xf_net_free(xf_net_t *net) {
     xf_free(ctx, net->steps);
     xf_free(ctx, net->psteps);
     xf_free(ctx, net->gset);
+    xf_free(ctx, net->blk);
     xf_free(ctx, net->fold);
 #ifdef XFER_HAVE_DNNL
     for (int i = 0; net->dconv && i < net->g->n_nodes; i++) xf_nn_dnnl_conv_free(ctx, net->dconv[i]);
@@ -312,6 +315,65 @@ static xf_status conv_mode(xf_ctx_t *ctx, const xf_net_opts *opts, int *mode) {
 }
 
 #ifdef XFER_HAVE_DNNL
+static int uf_find(int *p, int v) {
+    while (p[v] != v) v = p[v] = p[p[v]];
+    return v;
+}
+
+/* Training with oneDNN convolutions: the values kept in the blocked layout (nnInt.h,
+ * NN_BLK), so no convolution converts its activations. Ops that carry the layout from
+ * input to output (BatchNorm, Relu, Clip, Add) tie their values into one class; a class
+ * is blocked when every value in it is a 4-D activation with C % NN_BLK == 0 that the
+ * caller does not keep and every step writing or reading it takes the layout (writers:
+ * Conv, the tying ops; readers: also GlobalAveragePool, whose (B, C, 1, 1) output is
+ * the same in both layouts). Values the steps do not write (inputs, fused-away ones)
+ * never are. */
+static xf_status plan_blocked(xf_net_t *net, const unsigned char *keep) {
+    xf_graph *g = net->g;
+    int nv = g->n_values;
+    int *par = xf_malloc(net->ctx, (size_t)nv * sizeof(int));
+    unsigned char *ok = xf_calloc(net->ctx, (size_t)nv, 1);
+    net->blk = xf_calloc(net->ctx, (size_t)nv, 1);
+    if (!par || !ok || !net->blk) {
+        xf_free(net->ctx, par);
+        xf_free(net->ctx, ok);
+        return XF_ERR_NOMEM;
+    }
+    for (int v = 0; v < nv; v++) par[v] = v;
+    for (int k = 0; k < net->n_steps; k++) { /* eligible values: written by a step */
+        int v = net->steps[k].out;
+        const nn_t *t = &net->sh[v];
+        ok[v] = g->nodes[net->steps[k].node].n_out == 1 && !g->values[v].is_param && t->nd == 4 && t->s[1] % NN_BLK == 0 && !keep[v];
+    }
+    for (int k = 0; k < net->n_steps; k++) {
+        const nn_step *sp = &net->steps[k];
+        const xf_node *n = &g->nodes[sp->node];
+        int full = n->op == XF_OP_ADD;
+        for (int j = 0; j < n->n_in && full; j++) full = n->in[j] >= 0 && nn_numel(&net->sh[n->in[j]]) == nn_numel(&net->sh[sp->out]);
+        int tie = n->op == XF_OP_BATCHNORM || n->op == XF_OP_RELU || n->op == XF_OP_CLIP || full;
+        if (!tie && n->op != XF_OP_CONV) ok[sp->out] = 0;
+        for (int j = 0; j < n->n_in; j++) {
+            int v = n->in[j];
+            if (v < 0 || g->values[v].is_param) continue;
+            int reads = j == 0 && (n->op == XF_OP_CONV || n->op == XF_OP_GLOBALAVGPOOL || tie);
+            if (full) reads = 1;
+            if (!reads) ok[v] = 0;
+            if (tie && (j == 0 || full)) {
+                int a = uf_find(par, v), b = uf_find(par, sp->out);
+                if (a != b) par[a] = b;
+            }
+        }
+    }
+    unsigned char *unfit = net->blk; /* per class root, then overwritten below */
+    for (int v = 0; v < nv; v++) /* a class with one unfit value is unfit */
+        if (!ok[v]) unfit[uf_find(par, v)] = 1;
+    for (int v = 0; v < nv; v++) ok[v] = ok[v] && !unfit[uf_find(par, v)];
+    memcpy(net->blk, ok, (size_t)nv);
+    xf_free(net->ctx, par);
+    xf_free(net->ctx, ok);
+    return XF_OK;
+}
+
 /* oneDNN primitives for the conv steps the mode gives to oneDNN. Auto uses oneDNN for
  * every convolution (it measured faster at 2 threads in bench/engine.sh for regular,
  * pointwise and depthwise convs alike) and falls back to the kernels in conv.c where
@@ -334,8 +396,9 @@ static xf_status make_dnnl(xf_net_t *net, int mode, size_t *bytes) {
             if ((st = xf_nn_dnnl_open(ctx, &net->dnnl))) return st;
         }
         int has_bias = sp->bn >= 0 || in[2] != NULL;
+        int blk = net->blk ? (net->blk[n->in[0]] ? 1 : 0) | (net->blk[n->out[0]] ? 2 : 0) : 0;
         st = xf_nn_dnnl_conv_create(ctx, net->dnnl, n, in, &net->sh[n->out[0]], has_bias, sp->act, sp->amin, sp->amax,
-                                    net->mode == XF_NET_TRAIN, net->threads, &net->dconv[sp->node]);
+                                    net->mode == XF_NET_TRAIN, net->threads, blk, &net->dconv[sp->node]);
         if (st == XF_ERR_UNSUPPORTED && mode == XF_NET_CONV_AUTO) {
             xf_ctx_clear_error(ctx);
             continue;
@@ -460,7 +523,22 @@ xf_status xf_net_create_ex(xf_ctx_t *ctx, xf_graph *g, int64_t max_batch, xf_net
 #ifdef XFER_HAVE_DNNL
     {
         size_t dbytes = 0;
+        if (train && cmode != XF_NET_CONV_IM2COL && (st = plan_blocked(net, keep))) goto fail;
         if ((st = make_dnnl(net, cmode, &dbytes))) goto fail;
+        int lost = 0; /* a conv next to a blocked value without oneDNN (auto fallback): no blocking */
+        for (int k = 0; net->blk && k < net->n_steps; k++) {
+            const xf_node *n = &g->nodes[net->steps[k].node];
+            if (n->op == XF_OP_CONV && (!net->dconv || !net->dconv[net->steps[k].node]) && (net->blk[n->in[0]] || net->blk[n->out[0]])) lost = 1;
+        }
+        if (lost) {
+            for (int i = 0; i < nn; i++) {
+                xf_nn_dnnl_conv_free(ctx, net->dconv[i]);
+                net->dconv[i] = NULL;
+            }
+            memset(net->blk, 0, (size_t)nv);
+            dbytes = 0;
+            if ((st = make_dnnl(net, cmode, &dbytes))) goto fail;
+        }
         if (dbytes) { /* + 64 bytes to align the base */
             size_t f = (dbytes + 64 + sizeof(float) - 1) / sizeof(float);
             if (f > scr) scr = f;
@@ -543,6 +621,12 @@ xf_status xf_net_create(xf_ctx_t *ctx, xf_graph *g, int64_t max_batch, xf_net_mo
     return xf_net_create_ex(ctx, g, max_batch, mode, NULL, out);
 }
 
+int xf_nn_net_blocked_values(const xf_net_t *net) {
+    int k = 0;
+    for (int v = 0; net && net->blk && v < net->g->n_values; v++) k += net->blk[v] != 0;
+    return k;
+}
+
 int xf_nn_net_dnnl_convs(const xf_net_t *net) {
     int k = 0;
     for (int i = 0; net && net->dconv && i < net->g->n_nodes; i++) k += net->dconv[i] != NULL;
@@ -569,6 +653,8 @@ static void kinit(xf_net_t *net, nn_kctx *kc, int i) {
     kc->saved = net->saved[i];
     kc->rng = &net->rng;
     kc->dnn = net->dconv ? net->dconv[i] : NULL;
+    if (net->blk && !net->ref)
+        for (int j = 0; j < n->n_in && j < 32; j++) kc->blk |= (n->in[j] >= 0 && net->blk[n->in[j]]) ? 1u << j : 0u;
     kc->scratch_bytes = net->scratch_n * sizeof(float);
 }
 
@@ -640,6 +726,7 @@ xf_status xf_net_forward(xf_net_t *net, const float *x, int64_t B) {
         kc.act = sp->act;
         kc.amin = sp->amin;
         kc.amax = sp->amax;
+        kc.blk_y = net->blk && !net->ref && net->blk[sp->out];
         xf_status st = xf_nn_opdef(n->op)->fwd(&kc, in, &net->sh[sp->out]);
         if (st) {
             if (blas_threads != 1) xf_la_set_threads(blas_threads);
@@ -648,6 +735,7 @@ xf_status xf_net_forward(xf_net_t *net, const float *x, int64_t B) {
         net->computed[sp->out] = 1;
     }
     net->ran = 1;
+    net->blk_ran = net->blk && !net->ref;
     if (blas_threads != 1) xf_la_set_threads(blas_threads);
     return XF_OK;
 }
@@ -656,6 +744,7 @@ const float *xf_net_data(xf_net_t *net, int v) {
     if (!net || v < 0 || v >= net->g->n_values) return NULL;
     if (net->g->values[v].is_param) return net->g->values[v].data;
     if (!net->ran || !net->computed[v]) return NULL;
+    if (net->blk_ran && net->blk[v]) return NULL; /* in the blocked layout: internal */
     if (!net->is_input[v] && !net->valid[v]) return NULL;
     return net->sh[v].d;
 }
@@ -719,6 +808,7 @@ xf_status xf_net_backward(xf_net_t *net) {
         kc.act = sp->act;
         kc.amin = sp->amin;
         kc.amax = sp->amax;
+        kc.blk_y = net->blk && !net->ref && net->blk[y];
         float *dx[XF_NODE_MAXIN];
         for (int j = 0; j < XF_NODE_MAXIN; j++) {
             dx[j] = (j < n->n_in && n->in[j] >= 0) ? net->grad[n->in[j]] : NULL;
@@ -755,6 +845,7 @@ xf_status xf_net_seed_grad(xf_net_t *net, int v, const float *dy) {
 
 const float *xf_net_grad(xf_net_t *net, int v) {
     if (!net || v < 0 || v >= net->g->n_values) return NULL;
+    if (net->blk_ran && net->blk[v]) return NULL; /* in the blocked layout: internal */
     return net->grad[v];
 }
 

@@ -48,6 +48,14 @@ static inline int64_t nn_shape_numel(int nd, const int64_t *s) {
     return n;
 }
 
+/* The blocked activation layout of training nets, oneDNN's nChw16c: element (n, c, h, w)
+ * of an (N, C, H, W) tensor lives at ((n * C/16 + c/16) * H*W + h*W + w) * 16 + c % 16.
+ * The executor keeps a value in it when the value has C % 16 == 0 and every op that
+ * writes or reads it takes it (oneDNN convs, BatchNorm, Relu, Clip, Add without
+ * broadcast, GlobalAveragePool), so convolutions need no layout conversion in between.
+ * With C % 16 == 0 there is no padding: the blocked tensor has the same size. */
+#define NN_BLK 16
+
 typedef struct nn_dnnl nn_dnnl;           /* oneDNN engine + stream of a net (conv_dnnl.c) */
 typedef struct nn_dnnl_conv nn_dnnl_conv; /* oneDNN primitives of one conv node */
 
@@ -69,6 +77,10 @@ typedef struct nn_kctx {
     int act; /* 0 none, 1 relu, 2 clip(amin, amax) */
     float amin, amax;
     unsigned set; /* backward: bit i on: write dx[i] instead of adding (see above) */
+    /* blocked layout (training, fast kernels; see NN_BLK): bit i on: x[i] (and dx[i]) are
+     * stored as (N, C/NN_BLK, H, W, NN_BLK); blk_y: y and dy are */
+    unsigned blk;
+    int blk_y;
     nn_dnnl_conv *dnn;    /* conv: run through oneDNN (NULL: the kernels in conv.c) */
     size_t scratch_bytes; /* size of scratch */
 } nn_kctx;
@@ -154,8 +166,10 @@ extern const nn_opdef xf_nn_op_softmax;
  * when the scratch is too small for a rebuilt batch (the caller falls back). */
 xf_status xf_nn_dnnl_open(xf_ctx_t *ctx, nn_dnnl **out);
 void xf_nn_dnnl_close(xf_ctx_t *ctx, nn_dnnl *d);
+/* blk: bit 0 the source (and diff_src), bit 1 the destination (and diff_dst) are in the
+ * blocked layout NN_BLK (the primitives are made for it) */
 xf_status xf_nn_dnnl_conv_create(xf_ctx_t *ctx, nn_dnnl *d, const xf_node *n, const nn_t *const *x, const nn_t *y, int has_bias,
-                                 int act, float amin, float amax, int train, int threads, nn_dnnl_conv **out);
+                                 int act, float amin, float amax, int train, int threads, int blk, nn_dnnl_conv **out);
 void xf_nn_dnnl_conv_free(xf_ctx_t *ctx, nn_dnnl_conv *c);
 size_t xf_nn_dnnl_conv_bytes(const nn_dnnl_conv *c);
 xf_status xf_nn_dnnl_conv_fwd(nn_kctx *kc, const nn_t *const *x, nn_t *y, int *done);
@@ -163,6 +177,8 @@ xf_status xf_nn_dnnl_conv_bwd(nn_kctx *kc, const nn_t *const *x, const nn_t *y, 
 #endif
 /* number of conv nodes of a net that run through oneDNN (exec.c; tests) */
 int xf_nn_net_dnnl_convs(const xf_net_t *net);
+/* number of values a training net keeps in the blocked layout (exec.c; tests) */
+int xf_nn_net_blocked_values(const xf_net_t *net);
 /* 1 for a depthwise convolution (group = Cin = Cout > 1) given x and W shapes (conv.c) */
 int xf_nn_conv_is_depthwise(const xf_node *n, const nn_t *x, const nn_t *w);
 

@@ -140,6 +140,10 @@ static void test_zoo(xf_ctx_t *ctx) {
     CHECK_OK(ctx, xf_net_create_ex(ctx, g, B, XF_NET_TRAIN, &tdn, &d));
     CHECK_OK(ctx, xf_net_create_ex(ctx, g, B, XF_NET_TRAIN, &tre, &r));
     if (d && r) {
+        /* the 16-channel stages run in the blocked layout (nnInt.h, NN_BLK): stem output
+         * (8 channels) and the image stay planar */
+        CHECK(xf_nn_net_blocked_values(d) >= 4, "resnet: %d blocked values", xf_nn_net_blocked_values(d));
+        CHECK(xf_nn_net_blocked_values(r) == 0, "im2col net: %d blocked values", xf_nn_net_blocked_values(r));
         xf_net_use_reference(r, 1);
         int32_t lab[4] = {1, 4, 0, 9};
         float l1 = 0, l2 = 0;
@@ -159,6 +163,18 @@ static void test_zoo(xf_ctx_t *ctx) {
         }
         CHECK(np > 10, "resnet: %d trainable tensors", np);
         compare("resnet", "input grad oneDNN vs reference", xf_net_grad(d, g->input), xf_net_grad(r, g->input), B * 3 * 400);
+        /* a blocked intermediate reads as NULL after a fast forward, planar after a
+         * reference one */
+        int blkv = -1;
+        for (int v = 0; v < g->n_values && blkv < 0; v++)
+            if (!g->values[v].is_param && v != g->input && xf_net_data(d, v) == NULL && xf_net_grad(d, v) == NULL) blkv = v;
+        CHECK(blkv >= 0, "a blocked value reads as NULL");
+        if (blkv >= 0) {
+            xf_net_use_reference(d, 1);
+            CHECK_OK(ctx, xf_net_forward(d, x, B));
+            CHECK(xf_net_data(d, blkv) != NULL, "%s readable after a reference forward", g->values[blkv].name);
+            xf_net_use_reference(d, 0);
+        }
         /* a smaller last batch in training (rebuild for backward too) */
         CHECK_OK(ctx, xf_net_forward(d, x, 2));
         CHECK_OK(ctx, xf_net_loss(d, o, lab, &l1, &cc));

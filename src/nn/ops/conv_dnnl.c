@@ -59,6 +59,7 @@ struct nn_dnnl_conv {
     const xf_node *node;
     int64_t batch;
     int has_bias, act, train, threads;
+    int blk; /* bit 0: src / diff_src, bit 1: dst / diff_dst in NN_BLK's layout (nChw16c) */
     float amin, amax;
     int64_t geo[16]; /* the shapes the primitives were made for (x, w, y dims) */
     dprim fwd, bwd_data, bwd_w;
@@ -254,9 +255,9 @@ static xf_status conv_build(xf_ctx_t *ctx, nn_dnnl_conv *c, const nn_t *x, const
     if (G == 1) md_tag(&uw, 4, wd + 1, dnnl_oihw, &s);
     else md_tag(&uw, 5, wd, dnnl_goihw, &s);
     md_tag(&ub, 1, bd, dnnl_x, &s);
-    /* the primitives choose */
-    md_tag(&ax, 4, xd, dnnl_format_tag_any, &s);
-    md_tag(&ay, 4, yd, dnnl_format_tag_any, &s);
+    /* the primitives choose, except for activations the executor keeps blocked */
+    md_tag(&ax, 4, xd, (c->blk & 1) ? dnnl_nChw16c : dnnl_format_tag_any, &s);
+    md_tag(&ay, 4, yd, (c->blk & 2) ? dnnl_nChw16c : dnnl_format_tag_any, &s);
     if (G == 1) md_tag(&aw, 4, wd + 1, dnnl_format_tag_any, &s);
     else md_tag(&aw, 5, wd, dnnl_format_tag_any, &s);
     md_tag(&ab, 1, bd, dnnl_x, &s);
@@ -369,7 +370,7 @@ fail:
 }
 
 xf_status xf_nn_dnnl_conv_create(xf_ctx_t *ctx, nn_dnnl *d, const xf_node *n, const nn_t *const *x, const nn_t *y, int has_bias,
-                                 int act, float amin, float amax, int train, int threads, nn_dnnl_conv **out) {
+                                 int act, float amin, float amax, int train, int threads, int blk, nn_dnnl_conv **out) {
     *out = NULL;
     nn_dnnl_conv *c = xf_calloc(ctx, 1, sizeof *c);
     if (!c) return XF_ERR_NOMEM;
@@ -381,6 +382,7 @@ xf_status xf_nn_dnnl_conv_create(xf_ctx_t *ctx, nn_dnnl *d, const xf_node *n, co
     c->amax = amax;
     c->train = train;
     c->threads = threads;
+    c->blk = blk;
     xf_status st = conv_build(ctx, c, x[0], x[1], y);
     if (st) {
         xf_free(ctx, c);
@@ -459,21 +461,26 @@ xf_status xf_nn_dnnl_conv_fwd(nn_kctx *kc, const nn_t *const *x, nn_t *y, int *d
     const char *name = kc->node->name;
     int fits = 0;
     *done = 0;
+    int bx = (kc->blk & 1u) != 0, by = kc->blk_y != 0;
+    if ((bx && !(c->blk & 1)) || (by && !(c->blk & 2)))
+        return XF_ERR(ctx, XF_ERR_INTERNAL, "node '%s': blocked activation for primitives made without it", name);
     xf_status st = conv_ready(kc, x, y, 0, &fits);
-    if (st || !fits) return st;
+    if (st) return st;
+    if (!fits) /* the im2col fallback reads the engine's layout */
+        return (bx || by) ? XF_ERR(ctx, XF_ERR_INTERNAL, "node '%s': blocked activation without scratch for oneDNN", name) : XF_OK;
     thr_guard tg = thr_enter(c->threads);
     char *base = scr_base(kc);
     const float *Wt = kc->wfold ? kc->wfold : x[1]->d;
     const float *Bs = kc->wfold ? kc->bfold : (x[2] ? x[2]->d : NULL);
-    void *px, *pw, *py = c->f_y.prim ? (void *)(base + c->f_y.off) : (void *)y->d;
-    if ((st = in_conv(ctx, name, c->d, &c->f_x, base, x[0]->d, &px))) goto done;
+    void *px = x[0]->d, *pw, *py = (c->f_y.prim && !by) ? (void *)(base + c->f_y.off) : (void *)y->d;
+    if (!bx && (st = in_conv(ctx, name, c->d, &c->f_x, base, x[0]->d, &px))) goto done;
     if ((st = in_conv(ctx, name, c->d, &c->f_w, base, Wt, &pw))) goto done;
     {
         static const int roles[4] = {DNNL_ARG_SRC, DNNL_ARG_WEIGHTS, DNNL_ARG_BIAS, DNNL_ARG_DST};
         void *buf[4] = {px, pw, (void *)Bs, py};
         if ((st = run_prim(ctx, name, c->d, &c->fwd, roles, buf, base))) goto done;
     }
-    if (c->f_y.prim && (st = run_conv(ctx, name, c->d, &c->f_y, py, y->d))) goto done;
+    if (c->f_y.prim && !by && (st = run_conv(ctx, name, c->d, &c->f_y, py, y->d))) goto done;
     {
         dnnl_status_t s = dnnl_stream_wait(c->d->strm);
         if (s != dnnl_success) st = XF_ERR(ctx, XF_ERR_UNSUPPORTED, "node '%s': oneDNN stream wait: %s", name, dst_name(s));
@@ -491,33 +498,51 @@ xf_status xf_nn_dnnl_conv_bwd(nn_kctx *kc, const nn_t *const *x, const nn_t *y, 
     int fits = 0;
     *done = 0;
     if (!c->train) return XF_OK;
+    int bx = (kc->blk & 1u) != 0, by = kc->blk_y != 0;
+    if ((bx && !(c->blk & 1)) || (by && !(c->blk & 2)))
+        return XF_ERR(ctx, XF_ERR_INTERNAL, "node '%s': blocked activation for primitives made without it", name);
     xf_status st = conv_ready(kc, x, y, 1, &fits);
-    if (st || !fits) return st;
+    if (st) return st;
+    if (!fits) return (bx || by) ? XF_ERR(ctx, XF_ERR_INTERNAL, "node '%s': blocked activation without scratch for oneDNN", name) : XF_OK;
     float *dX = dx[0], *dW = dx[1], *dB = x[2] ? dx[2] : NULL;
     thr_guard tg = thr_enter(c->threads);
     char *base = scr_base(kc);
-    void *pdy = NULL;
+    void *pdy = by ? (void *)dy : NULL; /* blocked: both primitives read dy as it is */
     int set = (kc->set & 1u) != 0;
     if (dX) {
-        void *pw, *pdx = (set && !c->d_dx0.prim) ? (void *)dX : (void *)(base + c->d_dx.off);
-        if ((st = in_conv(ctx, name, c->d, &c->d_dy, base, dy, &pdy))) goto done;
+        /* the primitive writes dX itself where it is the first writer and the layouts
+         * agree; else into the scratch, then converted (+=, or = for a first writer) or,
+         * blocked, added */
+        void *pw, *pdx = (set && (bx || !c->d_dx0.prim)) ? (void *)dX : (void *)(base + c->d_dx.off);
+        if (!by && (st = in_conv(ctx, name, c->d, &c->d_dy, base, dy, &pdy))) goto done;
         if ((st = in_conv(ctx, name, c->d, &c->d_w, base, x[1]->d, &pw))) goto done;
         static const int roles[4] = {DNNL_ARG_DIFF_SRC, DNNL_ARG_WEIGHTS, 0, DNNL_ARG_DIFF_DST};
         void *buf[4] = {pdx, pw, NULL, pdy};
         if ((st = run_prim(ctx, name, c->d, &c->bwd_data, roles, buf, base))) goto done;
-        if (!set) {
+        if (bx && !set) {
+            dnnl_status_t s = dnnl_stream_wait(c->d->strm);
+            if (s != dnnl_success) {
+                st = XF_ERR(ctx, XF_ERR_UNSUPPORTED, "node '%s': oneDNN stream wait: %s", name, dst_name(s));
+                goto done;
+            }
+            const float *t = pdx;
+            int64_t n = nn_numel(x[0]);
+#pragma omp parallel for num_threads(kc->threads) schedule(static)
+            for (int64_t i = 0; i < n; i++) dX[i] += t[i];
+        } else if (!bx && !set) {
             if ((st = run_conv(ctx, name, c->d, &c->d_dx, pdx, dX))) goto done; /* dX += */
-        } else if (c->d_dx0.prim && (st = run_conv(ctx, name, c->d, &c->d_dx0, pdx, dX))) goto done; /* dX = */
+        } else if (!bx && c->d_dx0.prim && (st = run_conv(ctx, name, c->d, &c->d_dx0, pdx, dX))) goto done; /* dX = */
     }
     if (dW || dB) {
         void *px, *pdw = base + c->w_dw.off;
         float *db = c->has_bias ? (float *)(void *)(base + c->db_off) : NULL;
-        if (!(c->w_dy_shared && pdy)) {
+        if (!pdy || (!by && !c->w_dy_shared)) {
             if (c->w_dy_shared) { /* backward data did not run: make the shared copy here */
                 if ((st = in_conv(ctx, name, c->d, &c->d_dy, base, dy, &pdy))) goto done;
             } else if ((st = in_conv(ctx, name, c->d, &c->w_dy, base, dy, &pdy))) goto done;
         }
-        if ((st = in_conv(ctx, name, c->d, &c->w_x, base, x[0]->d, &px))) goto done;
+        px = x[0]->d;
+        if (!bx && (st = in_conv(ctx, name, c->d, &c->w_x, base, x[0]->d, &px))) goto done;
         static const int roles[4] = {DNNL_ARG_SRC, DNNL_ARG_DIFF_WEIGHTS, DNNL_ARG_DIFF_BIAS, DNNL_ARG_DIFF_DST};
         void *buf[4] = {px, pdw, db, pdy};
         if ((st = run_prim(ctx, name, c->d, &c->bwd_w, roles, buf, base))) goto done;

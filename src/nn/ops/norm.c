@@ -312,7 +312,160 @@ static inline void plane_dx(float *q, const float *g, const float *p, const floa
     }
 }
 
+
+/* Blocked layout (nnInt.h, NN_BLK): channel c of plane (n, h, w) at
+ * ((n * CB + c / NN_BLK) * S + i) * NN_BLK + c % NN_BLK, CB = C / NN_BLK, S = H*W.
+ * One task per block of NN_BLK channels; the innermost loop runs over the block's
+ * channels, so every lane is one channel and the sums vectorise as they stand. Per
+ * (sample, block) the sums are float, across samples double: the same precision as the
+ * planar kernels. Same shift k (per channel, the mean of sample 0's plane). */
+typedef struct bn_blkstat {
+    float k[NN_BLK];
+    double a[NN_BLK], b[NN_BLK];
+} bn_blkstat;
+
+static void blk_sum2(const float *p, int64_t S, bn_blkstat *t) {
+    float a[NN_BLK] = {0}, b[NN_BLK] = {0};
+    for (int64_t i = 0; i < S; i++)
+        for (int l = 0; l < NN_BLK; l++) {
+            float v = p[i * NN_BLK + l] - t->k[l];
+            a[l] += v;
+            b[l] += v * v;
+        }
+    for (int l = 0; l < NN_BLK; l++) {
+        t->a[l] += a[l];
+        t->b[l] += b[l];
+    }
+}
+
+static xf_status bn_fwd_blk(nn_kctx *kc, const nn_t *const *x, nn_t *y) {
+    const xf_node_attr *a = &kc->node->attr;
+    int64_t N = x[0]->s[0], C = x[0]->s[1], S = nn_numel(x[0]) / (N * C), M = N * S, CB = C / NN_BLK;
+    const float *X = x[0]->d, *gam = x[1]->d, *bet = x[2]->d;
+    float *rmean = x[3]->d, *rvar = x[4]->d;
+    float *Y = y->d, *sv = kc->saved;
+    int train = kc->train, act = kc->act;
+    float lo = kc->amin, hi = kc->amax;
+    double m = a->momentum;
+#pragma omp parallel for num_threads(kc->threads) schedule(static)
+    for (int64_t cb = 0; cb < CB; cb++) {
+        float sc[NN_BLK], sh[NN_BLK];
+        bn_blkstat t;
+        if (train) {
+            memset(&t, 0, sizeof t);
+            const float *p0 = X + cb * S * NN_BLK;
+            double k[NN_BLK] = {0};
+            for (int64_t i = 0; i < S; i++)
+                for (int l = 0; l < NN_BLK; l++) k[l] += p0[i * NN_BLK + l];
+            for (int l = 0; l < NN_BLK; l++) t.k[l] = (float)(k[l] / (double)S);
+            for (int64_t n = 0; n < N; n++) blk_sum2(X + (n * CB + cb) * S * NN_BLK, S, &t);
+        }
+        for (int l = 0; l < NN_BLK; l++) {
+            int64_t c = cb * NN_BLK + l;
+            double mean, invstd;
+            if (train) {
+                double d = t.a[l] / (double)M, ss = t.b[l] - (double)M * d * d;
+                if (ss < 0) ss = 0;
+                mean = t.k[l] + d;
+                double var = ss / (double)M;
+                invstd = 1.0 / sqrt(var + a->eps);
+                double uvar = M > 1 ? ss / (double)(M - 1) : var;
+                rmean[c] = (float)(m * rmean[c] + (1.0 - m) * mean);
+                rvar[c] = (float)(m * rvar[c] + (1.0 - m) * uvar);
+                if (sv) {
+                    sv[c] = (float)mean;
+                    sv[C + c] = (float)invstd;
+                }
+            } else {
+                mean = rmean[c];
+                invstd = 1.0 / sqrt((double)rvar[c] + a->eps);
+            }
+            sc[l] = (float)(gam[c] * invstd);
+            sh[l] = (float)(bet[c] - mean * gam[c] * invstd);
+        }
+        for (int64_t n = 0; n < N; n++) {
+            const float *p = X + (n * CB + cb) * S * NN_BLK;
+            float *q = Y + (n * CB + cb) * S * NN_BLK;
+            for (int64_t i = 0; i < S; i++)
+                for (int l = 0; l < NN_BLK; l++) {
+                    float v = p[i * NN_BLK + l] * sc[l] + sh[l];
+                    if (act == 1) v = v > 0.0f ? v : 0.0f;
+                    else if (act == 2) v = v > lo ? (v < hi ? v : hi) : lo;
+                    q[i * NN_BLK + l] = v;
+                }
+        }
+    }
+    return XF_OK;
+}
+
+static xf_status bn_bwd_blk(nn_kctx *kc, const nn_t *const *x, const nn_t *y, const float *dy, float *const *dx) {
+    const xf_node_attr *a = &kc->node->attr;
+    int64_t N = x[0]->s[0], C = x[0]->s[1], S = nn_numel(x[0]) / (N * C), M = N * S, CB = C / NN_BLK;
+    const float *X = x[0]->d, *gam = x[1]->d, *R = y->d;
+    int train = kc->train && kc->saved, act = kc->act, set = (kc->set & 1u) != 0;
+    float lo = kc->amin, hi = kc->amax;
+    float *dX = dx[0], *dG = dx[1], *dB = dx[2];
+    const float *sv = kc->saved, *rmean = x[3]->d, *rvar = x[4]->d;
+#pragma omp parallel for num_threads(kc->threads) schedule(static)
+    for (int64_t cb = 0; cb < CB; cb++) {
+        float fm[NN_BLK], fa[NN_BLK], fb[NN_BLK], fc[NN_BLK];
+        double mean[NN_BLK], invstd[NN_BLK], sa[NN_BLK] = {0}, sb[NN_BLK] = {0};
+        for (int l = 0; l < NN_BLK; l++) {
+            int64_t c = cb * NN_BLK + l;
+            mean[l] = train ? sv[c] : rmean[c];
+            invstd[l] = train ? sv[C + c] : 1.0 / sqrt((double)rvar[c] + a->eps);
+            fm[l] = (float)mean[l];
+        }
+        for (int64_t n = 0; n < N; n++) {
+            int64_t o = (n * CB + cb) * S * NN_BLK;
+            const float *g = dy + o, *p = X + o, *r = R + o;
+            float ea[NN_BLK] = {0}, eb[NN_BLK] = {0};
+            for (int64_t i = 0; i < S; i++)
+                for (int l = 0; l < NN_BLK; l++) {
+                    float gv = nn_act_mask(act, r[i * NN_BLK + l], lo, hi, g[i * NN_BLK + l]);
+                    ea[l] += gv;
+                    eb[l] += gv * (p[i * NN_BLK + l] - fm[l]);
+                }
+            for (int l = 0; l < NN_BLK; l++) {
+                sa[l] += ea[l];
+                sb[l] += eb[l];
+            }
+        }
+        for (int l = 0; l < NN_BLK; l++) {
+            int64_t c = cb * NN_BLK + l;
+            double sdy = sa[l], sdyx = (sb[l] - sdy * (mean[l] - fm[l])) * invstd[l];
+            if (dG) dG[c] += (float)sdyx;
+            if (dB) dB[c] += (float)sdy;
+            if (train) {
+                double k1 = gam[c] * invstd[l] / (double)M;
+                fa[l] = (float)(k1 * (double)M);
+                fb[l] = (float)(-k1 * sdyx * invstd[l]);
+                fc[l] = (float)(k1 * (-sdy + mean[l] * sdyx * invstd[l]));
+            } else {
+                fa[l] = (float)(gam[c] * invstd[l]);
+                fb[l] = fc[l] = 0.0f;
+            }
+        }
+        if (!dX) continue;
+        for (int64_t n = 0; n < N; n++) {
+            int64_t o = (n * CB + cb) * S * NN_BLK;
+            const float *g = dy + o, *p = X + o, *r = R + o;
+            float *q = dX + o;
+            for (int64_t i = 0; i < S; i++)
+                for (int l = 0; l < NN_BLK; l++) {
+                    int64_t e = i * NN_BLK + l;
+                    float v = fa[l] * nn_act_mask(act, r[e], lo, hi, g[e]) + fb[l] * p[e] + fc[l];
+                    q[e] = set ? v : q[e] + v;
+                }
+        }
+    }
+    return XF_OK;
+}
+
 static xf_status bn_fwd(nn_kctx *kc, const nn_t *const *x, nn_t *y) {
+    if ((kc->blk & 1u) != (kc->blk_y != 0))
+        return XF_ERR(kc->ctx, XF_ERR_INTERNAL, "node '%s': input and output in different layouts", kc->node->name);
+    if (kc->blk & 1u) return bn_fwd_blk(kc, x, y);
     if (kc->ref) {
         if (kc->act) return XF_ERR(kc->ctx, XF_ERR_INTERNAL, "node '%s': reference BatchNorm takes no fused activation", kc->node->name);
         return bn_fwd_ref(kc, x, y);
@@ -359,6 +512,9 @@ static xf_status bn_fwd(nn_kctx *kc, const nn_t *const *x, nn_t *y) {
 
 static xf_status bn_bwd(nn_kctx *kc, const nn_t *const *x, const nn_t *y, const float *dy, float *const *dx) {
     int64_t N = x[0]->s[0], C = x[0]->s[1], S = nn_numel(x[0]) / (N * C), M = N * S;
+    if ((kc->blk & 1u) != (kc->blk_y != 0))
+        return XF_ERR(kc->ctx, XF_ERR_INTERNAL, "node '%s': input and output in different layouts", kc->node->name);
+    if (kc->blk & 1u) return bn_bwd_blk(kc, x, y, dy, dx);
     if (kc->ref) {
         if (kc->act) return XF_ERR(kc->ctx, XF_ERR_INTERNAL, "node '%s': reference BatchNorm takes no fused activation", kc->node->name);
         if (dx[0] && (kc->set & 1u)) memset(dx[0], 0, (size_t)(N * C * S) * sizeof(float));

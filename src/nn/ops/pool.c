@@ -198,9 +198,28 @@ static xf_status gap_shape(xf_ctx_t *ctx, const xf_node *n, const nn_t *const *i
     for (int i = 2; i < in[0]->nd; i++) out[0].s[i] = 1;
     return XF_OK;
 }
+/* GlobalAveragePool over an input in the blocked layout (nnInt.h, NN_BLK): the (B, C)
+ * output is the same in both layouts */
+static void gap_fwd_blk(nn_kctx *kc, const nn_t *x, float *Y) {
+    int64_t N = x->s[0], C = x->s[1], S = nn_numel(x) / (N * C), NB = N * (C / NN_BLK);
+    const float *X = x->d;
+#pragma omp parallel for num_threads(kc->threads) schedule(static)
+    for (int64_t b = 0; b < NB; b++) {
+        const float *a = X + b * S * NN_BLK;
+        double s[NN_BLK] = {0};
+        for (int64_t i = 0; i < S; i++)
+            for (int l = 0; l < NN_BLK; l++) s[l] += a[i * NN_BLK + l];
+        for (int l = 0; l < NN_BLK; l++) Y[b * NN_BLK + l] = (float)(s[l] / (double)S);
+    }
+}
+
 static xf_status gap_fwd(nn_kctx *kc, const nn_t *const *x, nn_t *y) {
     int64_t P = x[0]->s[0] * x[0]->s[1], S = nn_numel(x[0]) / P;
     const float *X = x[0]->d;
+    if (kc->blk & 1u) {
+        gap_fwd_blk(kc, x[0], y->d);
+        return XF_OK;
+    }
 #pragma omp parallel for num_threads(kc->threads) schedule(static)
     for (int64_t p = 0; p < P; p++) {
         const float *a = X + p * S;
@@ -215,6 +234,17 @@ static xf_status gap_bwd(nn_kctx *kc, const nn_t *const *x, const nn_t *y, const
     int64_t P = x[0]->s[0] * x[0]->s[1], S = nn_numel(x[0]) / P;
     float *G = dx[0];
     int set = (kc->set & 1u) != 0;
+    if (kc->blk & 1u) { /* dx[((n * CB + cb) * S + i) * NN_BLK + l] = dy[n, cb * NN_BLK + l] / S */
+        int64_t NB = P / NN_BLK;
+#pragma omp parallel for num_threads(kc->threads) schedule(static)
+        for (int64_t b = 0; b < NB; b++)
+            for (int64_t i = 0; i < S; i++)
+                for (int l = 0; l < NN_BLK; l++) {
+                    float g = dy[b * NN_BLK + l] / (float)S, *q = G + (b * S + i) * NN_BLK + l;
+                    *q = set ? g : *q + g;
+                }
+        return XF_OK;
+    }
 #pragma omp parallel for num_threads(kc->threads) schedule(static)
     for (int64_t p = 0; p < P; p++) {
         float g = dy[p] / (float)S;
