@@ -324,6 +324,59 @@ typedef struct bn_blkstat {
     double a[NN_BLK], b[NN_BLK];
 } bn_blkstat;
 
+#if defined(__GNUC__)
+/* (vector extensions for the same reason as plane_sum2; one 16-lane vector per block) */
+typedef float nn_v16 __attribute__((vector_size(64), aligned(4), may_alias));
+typedef int nn_v16i __attribute__((vector_size(64)));
+typedef double nn_v16d __attribute__((vector_size(128)));
+static inline nn_v16 v16_ld(const float *p) { return *(const nn_v16 *)p; }
+static inline void lanes16_add(double *d, nn_v16 a) {
+    nn_v16d t = __builtin_convertvector(a, nn_v16d);
+    for (int l = 0; l < NN_BLK; l++) d[l] += t[l];
+}
+static void blk_sum2(const float *p, int64_t S, bn_blkstat *t) {
+    nn_v16 a0 = {0}, a1 = {0}, b0 = {0}, b1 = {0}, k = v16_ld(t->k);
+    int64_t i = 0;
+    for (; i + 2 <= S; i += 2) { /* two chains per sum */
+        nn_v16 x0 = v16_ld(p + i * NN_BLK) - k, x1 = v16_ld(p + (i + 1) * NN_BLK) - k;
+        a0 += x0;
+        a1 += x1;
+        b0 += x0 * x0;
+        b1 += x1 * x1;
+    }
+    if (i < S) {
+        nn_v16 x0 = v16_ld(p + i * NN_BLK) - k;
+        a0 += x0;
+        b0 += x0 * x0;
+    }
+    lanes16_add(t->a, a0 + a1);
+    lanes16_add(t->b, b0 + b1);
+}
+/* ea += sum g', eb += sum g' (p - m) over a (sample, block), g' = g masked by the fused
+ * activation read from r */
+static void blk_dsum(const float *g, const float *p, const float *r, int act, float lo, float hi, int64_t S, const float *fm,
+                     double *sa, double *sb) {
+    nn_v16 a0 = {0}, a1 = {0}, b0 = {0}, b1 = {0}, m = v16_ld(fm), z = {0}, vlo = z + lo, vhi = z + hi;
+    for (int64_t i = 0; i < S; i++) {
+        nn_v16 gv = v16_ld(g + i * NN_BLK);
+        if (act) {
+            nn_v16 rv = v16_ld(r + i * NN_BLK);
+            nn_v16i keep = act == 1 ? (rv > z) : ((rv > vlo) & (rv < vhi));
+            gv = (nn_v16)((nn_v16i)gv & keep);
+        }
+        nn_v16 d = gv * (v16_ld(p + i * NN_BLK) - m);
+        if (i & 1) {
+            a1 += gv;
+            b1 += d;
+        } else {
+            a0 += gv;
+            b0 += d;
+        }
+    }
+    lanes16_add(sa, a0 + a1);
+    lanes16_add(sb, b0 + b1);
+}
+#else
 static void blk_sum2(const float *p, int64_t S, bn_blkstat *t) {
     float a[NN_BLK] = {0}, b[NN_BLK] = {0};
     for (int64_t i = 0; i < S; i++)
@@ -337,6 +390,21 @@ static void blk_sum2(const float *p, int64_t S, bn_blkstat *t) {
         t->b[l] += b[l];
     }
 }
+static void blk_dsum(const float *g, const float *p, const float *r, int act, float lo, float hi, int64_t S, const float *fm,
+                     double *sa, double *sb) {
+    float ea[NN_BLK] = {0}, eb[NN_BLK] = {0};
+    for (int64_t i = 0; i < S; i++)
+        for (int l = 0; l < NN_BLK; l++) {
+            float gv = nn_act_mask(act, r[i * NN_BLK + l], lo, hi, g[i * NN_BLK + l]);
+            ea[l] += gv;
+            eb[l] += gv * (p[i * NN_BLK + l] - fm[l]);
+        }
+    for (int l = 0; l < NN_BLK; l++) {
+        sa[l] += ea[l];
+        sb[l] += eb[l];
+    }
+}
+#endif
 
 static xf_status bn_fwd_blk(nn_kctx *kc, const nn_t *const *x, nn_t *y) {
     const xf_node_attr *a = &kc->node->attr;
@@ -386,13 +454,22 @@ static xf_status bn_fwd_blk(nn_kctx *kc, const nn_t *const *x, nn_t *y) {
         for (int64_t n = 0; n < N; n++) {
             const float *p = X + (n * CB + cb) * S * NN_BLK;
             float *q = Y + (n * CB + cb) * S * NN_BLK;
-            for (int64_t i = 0; i < S; i++)
-                for (int l = 0; l < NN_BLK; l++) {
-                    float v = p[i * NN_BLK + l] * sc[l] + sh[l];
-                    if (act == 1) v = v > 0.0f ? v : 0.0f;
-                    else if (act == 2) v = v > lo ? (v < hi ? v : hi) : lo;
-                    q[i * NN_BLK + l] = v;
-                }
+            if (act == 1)
+                for (int64_t i = 0; i < S; i++)
+                    for (int l = 0; l < NN_BLK; l++) {
+                        float v = p[i * NN_BLK + l] * sc[l] + sh[l];
+                        q[i * NN_BLK + l] = v > 0.0f ? v : 0.0f;
+                    }
+            else if (act == 2)
+                for (int64_t i = 0; i < S; i++)
+                    for (int l = 0; l < NN_BLK; l++) {
+                        float v = p[i * NN_BLK + l] * sc[l] + sh[l];
+                        v = v > lo ? v : lo;
+                        q[i * NN_BLK + l] = v < hi ? v : hi;
+                    }
+            else
+                for (int64_t i = 0; i < S; i++)
+                    for (int l = 0; l < NN_BLK; l++) q[i * NN_BLK + l] = p[i * NN_BLK + l] * sc[l] + sh[l];
         }
     }
     return XF_OK;
@@ -418,18 +495,7 @@ static xf_status bn_bwd_blk(nn_kctx *kc, const nn_t *const *x, const nn_t *y, co
         }
         for (int64_t n = 0; n < N; n++) {
             int64_t o = (n * CB + cb) * S * NN_BLK;
-            const float *g = dy + o, *p = X + o, *r = R + o;
-            float ea[NN_BLK] = {0}, eb[NN_BLK] = {0};
-            for (int64_t i = 0; i < S; i++)
-                for (int l = 0; l < NN_BLK; l++) {
-                    float gv = nn_act_mask(act, r[i * NN_BLK + l], lo, hi, g[i * NN_BLK + l]);
-                    ea[l] += gv;
-                    eb[l] += gv * (p[i * NN_BLK + l] - fm[l]);
-                }
-            for (int l = 0; l < NN_BLK; l++) {
-                sa[l] += ea[l];
-                sb[l] += eb[l];
-            }
+            blk_dsum(dy + o, X + o, R + o, act, lo, hi, S, fm, sa, sb);
         }
         for (int l = 0; l < NN_BLK; l++) {
             int64_t c = cb * NN_BLK + l;
