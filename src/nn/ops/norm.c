@@ -315,15 +315,10 @@ static inline void plane_dx(float *q, const float *g, const float *p, const floa
 
 /* Blocked layout (nnInt.h, NN_BLK): channel c of plane (n, h, w) at
  * ((n * CB + c / NN_BLK) * S + i) * NN_BLK + c % NN_BLK, CB = C / NN_BLK, S = H*W.
- * One task per block of NN_BLK channels; the innermost loop runs over the block's
- * channels, so every lane is one channel and the sums vectorise as they stand. Per
- * (sample, block) the sums are float, across samples double: the same precision as the
- * planar kernels. Same shift k (per channel, the mean of sample 0's plane). */
-typedef struct bn_blkstat {
-    float k[NN_BLK];
-    double a[NN_BLK], b[NN_BLK];
-} bn_blkstat;
-
+ * The innermost loop runs over a block's channels, so every lane is one channel and the
+ * sums vectorise as they stand. Per (sample, block) the sums are float, across samples
+ * double: the same precision as the planar kernels. Same shift k (per channel, the mean
+ * of sample 0's plane). */
 #if defined(__GNUC__)
 /* (vector extensions for the same reason as plane_sum2; one 16-lane vector per block) */
 typedef float nn_v16 __attribute__((vector_size(64), aligned(4), may_alias));
@@ -334,8 +329,8 @@ static inline void lanes16_add(double *d, nn_v16 a) {
     nn_v16d t = __builtin_convertvector(a, nn_v16d);
     for (int l = 0; l < NN_BLK; l++) d[l] += t[l];
 }
-static void blk_sum2(const float *p, int64_t S, bn_blkstat *t) {
-    nn_v16 a0 = {0}, a1 = {0}, b0 = {0}, b1 = {0}, k = v16_ld(t->k);
+static void blk_sum2(const float *p, int64_t S, const float *kk, double *sa, double *sb) {
+    nn_v16 a0 = {0}, a1 = {0}, b0 = {0}, b1 = {0}, k = v16_ld(kk);
     int64_t i = 0;
     for (; i + 2 <= S; i += 2) { /* two chains per sum */
         nn_v16 x0 = v16_ld(p + i * NN_BLK) - k, x1 = v16_ld(p + (i + 1) * NN_BLK) - k;
@@ -349,8 +344,8 @@ static void blk_sum2(const float *p, int64_t S, bn_blkstat *t) {
         a0 += x0;
         b0 += x0 * x0;
     }
-    lanes16_add(t->a, a0 + a1);
-    lanes16_add(t->b, b0 + b1);
+    lanes16_add(sa, a0 + a1);
+    lanes16_add(sb, b0 + b1);
 }
 /* ea += sum g', eb += sum g' (p - m) over a (sample, block), g' = g masked by the fused
  * activation read from r */
@@ -377,17 +372,17 @@ static void blk_dsum(const float *g, const float *p, const float *r, int act, fl
     lanes16_add(sb, b0 + b1);
 }
 #else
-static void blk_sum2(const float *p, int64_t S, bn_blkstat *t) {
+static void blk_sum2(const float *p, int64_t S, const float *kk, double *sa, double *sb) {
     float a[NN_BLK] = {0}, b[NN_BLK] = {0};
     for (int64_t i = 0; i < S; i++)
         for (int l = 0; l < NN_BLK; l++) {
-            float v = p[i * NN_BLK + l] - t->k[l];
+            float v = p[i * NN_BLK + l] - kk[l];
             a[l] += v;
             b[l] += v * v;
         }
     for (int l = 0; l < NN_BLK; l++) {
-        t->a[l] += a[l];
-        t->b[l] += b[l];
+        sa[l] += a[l];
+        sb[l] += b[l];
     }
 }
 static void blk_dsum(const float *g, const float *p, const float *r, int act, float lo, float hi, int64_t S, const float *fm,
@@ -406,35 +401,56 @@ static void blk_dsum(const float *g, const float *p, const float *r, int act, fl
 }
 #endif
 
+/* Work in (sample, block) tasks, so two threads share even a 16-channel layer: the sums
+ * of each task go to the scratch, (N, C/16, 2, 16) doubles, and are added per channel
+ * over the samples in order (the same result for any thread count); then the per-channel
+ * coefficients (4 C floats after the sums) and one more pass over the tasks. */
+static size_t bn_scratch(const xf_node *n, const nn_t *const *x, const nn_t *y, int train, int threads) {
+    return train ? 4 * (size_t)(x[0]->s[0] * x[0]->s[1]) + 4 * (size_t)x[0]->s[1] : 0;
+}
+
 static xf_status bn_fwd_blk(nn_kctx *kc, const nn_t *const *x, nn_t *y) {
     const xf_node_attr *a = &kc->node->attr;
-    int64_t N = x[0]->s[0], C = x[0]->s[1], S = nn_numel(x[0]) / (N * C), M = N * S, CB = C / NN_BLK;
+    int64_t N = x[0]->s[0], C = x[0]->s[1], S = nn_numel(x[0]) / (N * C), M = N * S, CB = C / NN_BLK, T = N * CB;
     const float *X = x[0]->d, *gam = x[1]->d, *bet = x[2]->d;
     float *rmean = x[3]->d, *rvar = x[4]->d;
     float *Y = y->d, *sv = kc->saved;
     int train = kc->train, act = kc->act;
     float lo = kc->amin, hi = kc->amax;
     double m = a->momentum;
-#pragma omp parallel for num_threads(kc->threads) schedule(static)
-    for (int64_t cb = 0; cb < CB; cb++) {
-        float sc[NN_BLK], sh[NN_BLK];
-        bn_blkstat t;
+    double *AB = (double *)(void *)kc->scratch;  /* (T, 2, NN_BLK) */
+    float *K = (float *)(void *)(AB + 2 * N * C); /* (C) shifts */
+    float *SC = K + C, *SH = SC + C;              /* (C) scale, shift */
+#pragma omp parallel num_threads(kc->threads)
+    {
         if (train) {
-            memset(&t, 0, sizeof t);
-            const float *p0 = X + cb * S * NN_BLK;
-            double k[NN_BLK] = {0};
-            for (int64_t i = 0; i < S; i++)
-                for (int l = 0; l < NN_BLK; l++) k[l] += p0[i * NN_BLK + l];
-            for (int l = 0; l < NN_BLK; l++) t.k[l] = (float)(k[l] / (double)S);
-            for (int64_t n = 0; n < N; n++) blk_sum2(X + (n * CB + cb) * S * NN_BLK, S, &t);
+#pragma omp for schedule(static)
+            for (int64_t c = 0; c < C; c++) { /* the shift: the channel's mean in sample 0 */
+                const float *p0 = X + (c / NN_BLK) * S * NN_BLK + c % NN_BLK;
+                double k = 0;
+                for (int64_t i = 0; i < S; i++) k += p0[i * NN_BLK];
+                K[c] = (float)(k / (double)S);
+            }
+#pragma omp for schedule(static)
+            for (int64_t t = 0; t < T; t++) {
+                double *ab = AB + 2 * NN_BLK * t;
+                memset(ab, 0, 2 * NN_BLK * sizeof(double));
+                blk_sum2(X + t * S * NN_BLK, S, K + (t % CB) * NN_BLK, ab, ab + NN_BLK);
+            }
         }
-        for (int l = 0; l < NN_BLK; l++) {
-            int64_t c = cb * NN_BLK + l;
+#pragma omp for schedule(static)
+        for (int64_t c = 0; c < C; c++) {
             double mean, invstd;
             if (train) {
-                double d = t.a[l] / (double)M, ss = t.b[l] - (double)M * d * d;
+                double sa = 0, sb = 0;
+                for (int64_t n = 0; n < N; n++) {
+                    const double *ab = AB + 2 * NN_BLK * (n * CB + c / NN_BLK);
+                    sa += ab[c % NN_BLK];
+                    sb += ab[NN_BLK + c % NN_BLK];
+                }
+                double d = sa / (double)M, ss = sb - (double)M * d * d;
                 if (ss < 0) ss = 0;
-                mean = t.k[l] + d;
+                mean = K[c] + d;
                 double var = ss / (double)M;
                 invstd = 1.0 / sqrt(var + a->eps);
                 double uvar = M > 1 ? ss / (double)(M - 1) : var;
@@ -448,12 +464,13 @@ static xf_status bn_fwd_blk(nn_kctx *kc, const nn_t *const *x, nn_t *y) {
                 mean = rmean[c];
                 invstd = 1.0 / sqrt((double)rvar[c] + a->eps);
             }
-            sc[l] = (float)(gam[c] * invstd);
-            sh[l] = (float)(bet[c] - mean * gam[c] * invstd);
+            SC[c] = (float)(gam[c] * invstd);
+            SH[c] = (float)(bet[c] - mean * gam[c] * invstd);
         }
-        for (int64_t n = 0; n < N; n++) {
-            const float *p = X + (n * CB + cb) * S * NN_BLK;
-            float *q = Y + (n * CB + cb) * S * NN_BLK;
+#pragma omp for schedule(static)
+        for (int64_t t = 0; t < T; t++) {
+            const float *p = X + t * S * NN_BLK, *sc = SC + (t % CB) * NN_BLK, *sh = SH + (t % CB) * NN_BLK;
+            float *q = Y + t * S * NN_BLK;
             if (act == 1)
                 for (int64_t i = 0; i < S; i++)
                     for (int l = 0; l < NN_BLK; l++) {
@@ -477,52 +494,63 @@ static xf_status bn_fwd_blk(nn_kctx *kc, const nn_t *const *x, nn_t *y) {
 
 static xf_status bn_bwd_blk(nn_kctx *kc, const nn_t *const *x, const nn_t *y, const float *dy, float *const *dx) {
     const xf_node_attr *a = &kc->node->attr;
-    int64_t N = x[0]->s[0], C = x[0]->s[1], S = nn_numel(x[0]) / (N * C), M = N * S, CB = C / NN_BLK;
+    int64_t N = x[0]->s[0], C = x[0]->s[1], S = nn_numel(x[0]) / (N * C), M = N * S, CB = C / NN_BLK, T = N * CB;
     const float *X = x[0]->d, *gam = x[1]->d, *R = y->d;
     int train = kc->train && kc->saved, act = kc->act, set = (kc->set & 1u) != 0;
     float lo = kc->amin, hi = kc->amax;
     float *dX = dx[0], *dG = dx[1], *dB = dx[2];
     const float *sv = kc->saved, *rmean = x[3]->d, *rvar = x[4]->d;
-#pragma omp parallel for num_threads(kc->threads) schedule(static)
-    for (int64_t cb = 0; cb < CB; cb++) {
-        float fm[NN_BLK], fa[NN_BLK], fb[NN_BLK], fc[NN_BLK];
-        double mean[NN_BLK], invstd[NN_BLK], sa[NN_BLK] = {0}, sb[NN_BLK] = {0};
-        for (int l = 0; l < NN_BLK; l++) {
-            int64_t c = cb * NN_BLK + l;
-            mean[l] = train ? sv[c] : rmean[c];
-            invstd[l] = train ? sv[C + c] : 1.0 / sqrt((double)rvar[c] + a->eps);
-            fm[l] = (float)mean[l];
+    double *AB = (double *)(void *)kc->scratch;   /* (T, 2, NN_BLK) */
+    float *FM = (float *)(void *)(AB + 2 * N * C); /* (C) float mean, then dx = fa dy + fb x + fc */
+    float *FA = FM + C, *FB = FA + C, *FC = FB + C;
+#pragma omp parallel num_threads(kc->threads)
+    {
+#pragma omp for schedule(static)
+        for (int64_t c = 0; c < C; c++) FM[c] = train ? sv[c] : rmean[c];
+#pragma omp for schedule(static)
+        for (int64_t t = 0; t < T; t++) {
+            double *ab = AB + 2 * NN_BLK * t;
+            memset(ab, 0, 2 * NN_BLK * sizeof(double));
+            int64_t o = t * S * NN_BLK;
+            blk_dsum(dy + o, X + o, R + o, act, lo, hi, S, FM + (t % CB) * NN_BLK, ab, ab + NN_BLK);
         }
-        for (int64_t n = 0; n < N; n++) {
-            int64_t o = (n * CB + cb) * S * NN_BLK;
-            blk_dsum(dy + o, X + o, R + o, act, lo, hi, S, fm, sa, sb);
-        }
-        for (int l = 0; l < NN_BLK; l++) {
-            int64_t c = cb * NN_BLK + l;
-            double sdy = sa[l], sdyx = (sb[l] - sdy * (mean[l] - fm[l])) * invstd[l];
+#pragma omp for schedule(static)
+        for (int64_t c = 0; c < C; c++) {
+            double mean = train ? sv[c] : rmean[c];
+            double invstd = train ? sv[C + c] : 1.0 / sqrt((double)rvar[c] + a->eps);
+            double sdy = 0, sb = 0;
+            for (int64_t n = 0; n < N; n++) {
+                const double *ab = AB + 2 * NN_BLK * (n * CB + c / NN_BLK);
+                sdy += ab[c % NN_BLK];
+                sb += ab[NN_BLK + c % NN_BLK];
+            }
+            double sdyx = (sb - sdy * (mean - FM[c])) * invstd;
             if (dG) dG[c] += (float)sdyx;
             if (dB) dB[c] += (float)sdy;
             if (train) {
-                double k1 = gam[c] * invstd[l] / (double)M;
-                fa[l] = (float)(k1 * (double)M);
-                fb[l] = (float)(-k1 * sdyx * invstd[l]);
-                fc[l] = (float)(k1 * (-sdy + mean[l] * sdyx * invstd[l]));
+                double k1 = gam[c] * invstd / (double)M;
+                FA[c] = (float)(k1 * (double)M);
+                FB[c] = (float)(-k1 * sdyx * invstd);
+                FC[c] = (float)(k1 * (-sdy + mean * sdyx * invstd));
             } else {
-                fa[l] = (float)(gam[c] * invstd[l]);
-                fb[l] = fc[l] = 0.0f;
+                FA[c] = (float)(gam[c] * invstd);
+                FB[c] = FC[c] = 0.0f;
             }
         }
-        if (!dX) continue;
-        for (int64_t n = 0; n < N; n++) {
-            int64_t o = (n * CB + cb) * S * NN_BLK;
-            const float *g = dy + o, *p = X + o, *r = R + o;
-            float *q = dX + o;
-            for (int64_t i = 0; i < S; i++)
-                for (int l = 0; l < NN_BLK; l++) {
-                    int64_t e = i * NN_BLK + l;
-                    float v = fa[l] * nn_act_mask(act, r[e], lo, hi, g[e]) + fb[l] * p[e] + fc[l];
-                    q[e] = set ? v : q[e] + v;
-                }
+        if (dX) {
+#pragma omp for schedule(static)
+            for (int64_t t = 0; t < T; t++) {
+                int64_t o = t * S * NN_BLK, cb = t % CB;
+                const float *g = dy + o, *p = X + o, *r = R + o;
+                const float *fa = FA + cb * NN_BLK, *fb = FB + cb * NN_BLK, *fc = FC + cb * NN_BLK;
+                float *q = dX + o;
+                for (int64_t i = 0; i < S; i++)
+                    for (int l = 0; l < NN_BLK; l++) {
+                        int64_t e = i * NN_BLK + l;
+                        float v = fa[l] * nn_act_mask(act, r[e], lo, hi, g[e]) + fb[l] * p[e] + fc[l];
+                        q[e] = set ? v : q[e] + v;
+                    }
+            }
         }
     }
     return XF_OK;
@@ -626,7 +654,7 @@ static xf_status bn_bwd(nn_kctx *kc, const nn_t *const *x, const nn_t *y, const 
     }
     return XF_OK;
 }
-const nn_opdef xf_nn_op_batchnorm = {bn_shape, bn_fwd, bn_bwd, NULL, bn_saved, 30u, 30u, 5, 5, 1u, 1};
+const nn_opdef xf_nn_op_batchnorm = {bn_shape, bn_fwd, bn_bwd, bn_scratch, bn_saved, 30u, 30u, 5, 5, 1u, 1};
 
 /* ---- GroupNorm / InstanceNorm ---- */
 static int64_t gn_groups(const xf_node *n, int64_t C) { return n->op == XF_OP_INSTANCENORM ? C : n->attr.num_groups; }
