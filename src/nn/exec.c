@@ -322,7 +322,7 @@ static int uf_find(int *p, int v) {
 
 /* Training with oneDNN convolutions: the values kept in the blocked layout (nnInt.h,
  * NN_BLK), so no convolution converts its activations. Ops that carry the layout from
- * input to output (BatchNorm, Relu, Clip, Add) tie their values into one class; a class
+ * input to output (the norms, Relu, Clip, Add) tie their values into one class; a class
  * is blocked when every value in it is a 4-D activation with C % NN_BLK == 0 that the
  * caller does not keep and every step writing or reading it takes the layout (writers:
  * Conv, the tying ops; readers: also GlobalAveragePool, whose (B, C, 1, 1) output is
@@ -350,7 +350,8 @@ static xf_status plan_blocked(xf_net_t *net, const unsigned char *keep) {
         const xf_node *n = &g->nodes[sp->node];
         int full = n->op == XF_OP_ADD;
         for (int j = 0; j < n->n_in && full; j++) full = n->in[j] >= 0 && nn_numel(&net->sh[n->in[j]]) == nn_numel(&net->sh[sp->out]);
-        int tie = n->op == XF_OP_BATCHNORM || n->op == XF_OP_RELU || n->op == XF_OP_CLIP || full;
+        int tie = n->op == XF_OP_BATCHNORM || n->op == XF_OP_GROUPNORM || n->op == XF_OP_INSTANCENORM || n->op == XF_OP_RELU ||
+                  n->op == XF_OP_CLIP || full;
         if (!tie && n->op != XF_OP_CONV) ok[sp->out] = 0;
         for (int j = 0; j < n->n_in; j++) {
             int v = n->in[j];

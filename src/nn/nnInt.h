@@ -51,8 +51,8 @@ static inline int64_t nn_shape_numel(int nd, const int64_t *s) {
 /* The blocked activation layout of training nets, oneDNN's nChw16c: element (n, c, h, w)
  * of an (N, C, H, W) tensor lives at ((n * C/16 + c/16) * H*W + h*W + w) * 16 + c % 16.
  * The executor keeps a value in it when the value has C % 16 == 0 and every op that
- * writes or reads it takes it (oneDNN convs, BatchNorm, Relu, Clip, Add without
- * broadcast, GlobalAveragePool), so convolutions need no layout conversion in between.
+ * writes or reads it takes it (oneDNN convs, BatchNorm, GroupNorm, InstanceNorm, Relu,
+ * Clip, Add without broadcast, GlobalAveragePool), so convolutions need no layout conversion in between.
  * With C % 16 == 0 there is no padding: the blocked tensor has the same size. */
 #define NN_BLK 16
 
