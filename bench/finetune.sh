@@ -12,8 +12,8 @@ E=${1:-5}
 T=${2:-1,2}
 M=${3:-full,head}
 N=${4:-resnet,mobilenet,groupnorm}
-# libgomp's spin-waiting collapses on a shared machine (see bench/engine.sh)
-export OMP_WAIT_POLICY=${OMP_WAIT_POLICY:-PASSIVE}
+# Each side runs with its own OpenMP defaults, as users get them (xfer's CLI asks libgomp
+# for a bounded spin, cli/main.c; PyTorch keeps libgomp's). Time on an idle machine only.
 if [ -n "$FINETUNE_BENCH_DIR" ]; then
     D=$FINETUNE_BENCH_DIR
 else
