@@ -142,14 +142,20 @@ void xf_net_free(xf_net_t *net);
  * batch statistics (and updates running ones) and Dropout drops. */
 xf_status xf_net_forward(xf_net_t *net, const float *x, int64_t B);
 /* Activation of a value after forward (NULL if not computed); shape with the batch
- * filled in via shape/ndim if not NULL. */
+ * filled in via shape/ndim if not NULL. In a TRAIN-mode net, an intermediate value the
+ * fast path keeps in oneDNN's blocked layout (between convolutions, C % 16 == 0), or a
+ * normalisation output fused into the following Relu/Clip, reads as NULL: ask for it
+ * with xf_net_opts.keep (kept values, graph outputs, the feature tap and inputs are
+ * always plain NCHW), or use the reference kernels. */
 const float *xf_net_data(xf_net_t *net, int value_id);
 xf_status xf_net_shape(xf_net_t *net, int value_id, int *ndim, int64_t *shape);
 /* Softmax cross-entropy on the logits value (B x K) against labels; mean over the batch.
  * Seeds the backward pass when followed by xf_net_backward. */
 xf_status xf_net_loss(xf_net_t *net, int logits_value, const int32_t *labels, float *loss, int64_t *correct);
 xf_status xf_net_backward(xf_net_t *net);
-/* Gradient of a parameter after backward (NULL if the value has none). */
+/* Gradient of a parameter after backward (NULL if the value has none). Between forward
+ * and backward its contents are undefined (kernels write, rather than add to, the first
+ * contribution). */
 const float *xf_net_grad(xf_net_t *net, int value_id);
 /* Use the plain reference kernels instead of the fast ones (tests compare the two). */
 void xf_net_use_reference(xf_net_t *net, int on);
