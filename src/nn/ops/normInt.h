@@ -283,4 +283,16 @@ static inline void blk_dsum(const float *g, const float *p, const float *r, int 
 }
 #endif
 
+/* The blocked dx pass of one (sample, channel block) task of S pixels x NN_BLK lanes:
+ * dx = fa * mask(dy) + fb * x + fc per lane, with the fused activation's mask recovered
+ * from its output r; written (set) or added. fa, fb, fc: the block's NN_BLK coefficients. */
+static inline void blk_dx(const float *g, const float *p, const float *r, const float *fa, const float *fb,
+                          const float *fc, int64_t S, int act, float lo, float hi, int set, float *q) {
+    for (int64_t i = 0; i < S; i++)
+        for (int l = 0; l < NN_BLK; l++) {
+            int64_t e = i * NN_BLK + l;
+            float v = fa[l] * nn_act_mask(act, r[e], lo, hi, g[e]) + fb[l] * p[e] + fc[l];
+            q[e] = set ? v : q[e] + v;
+        }
+}
 #endif

@@ -263,15 +263,7 @@ static xf_status bn_bwd_blk(nn_kctx *kc, const nn_t *const *x, const nn_t *y, co
 #pragma omp for schedule(static)
             for (int64_t t = 0; t < T; t++) {
                 int64_t o = t * S * NN_BLK, cb = t % CB;
-                const float *g = dy + o, *p = X + o, *r = R + o;
-                const float *fa = FA + cb * NN_BLK, *fb = FB + cb * NN_BLK, *fc = FC + cb * NN_BLK;
-                float *q = dX + o;
-                for (int64_t i = 0; i < S; i++)
-                    for (int l = 0; l < NN_BLK; l++) {
-                        int64_t e = i * NN_BLK + l;
-                        float v = fa[l] * nn_act_mask(act, r[e], lo, hi, g[e]) + fb[l] * p[e] + fc[l];
-                        q[e] = set ? v : q[e] + v;
-                    }
+                blk_dx(dy + o, X + o, R + o, FA + cb * NN_BLK, FB + cb * NN_BLK, FC + cb * NN_BLK, S, act, lo, hi, set, dX + o);
             }
         }
     }

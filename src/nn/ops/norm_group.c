@@ -243,15 +243,7 @@ static xf_status gn_bwd_blk(nn_kctx *kc, const nn_t *const *x, const nn_t *y, co
 #pragma omp for schedule(static)
             for (int64_t t = 0; t < T; t++) {
                 int64_t o = t * S * NN_BLK;
-                const float *g = dy + o, *p = X + o, *r = R + o;
-                const float *fa = FA + t * NN_BLK, *fb = FB + t * NN_BLK, *fc = FC + t * NN_BLK;
-                float *q = dX + o;
-                for (int64_t i = 0; i < S; i++)
-                    for (int l = 0; l < NN_BLK; l++) {
-                        int64_t e = i * NN_BLK + l;
-                        float v = fa[l] * nn_act_mask(act, r[e], lo, hi, g[e]) + fb[l] * p[e] + fc[l];
-                        q[e] = set ? v : q[e] + v;
-                    }
+                blk_dx(dy + o, X + o, R + o, FA + t * NN_BLK, FB + t * NN_BLK, FC + t * NN_BLK, S, act, lo, hi, set, dX + o);
             }
         }
     }
