@@ -99,7 +99,9 @@ static void epoch_cb(void *user, int64_t epoch, int64_t epochs, double loss, dou
     rs->o->on_epoch(rs->o->user, &rs->e);
 }
 
-/* The head alone: input (B, D, 1, 1) -> Flatten -> Gemm with the weights of head. */
+/* The head alone: input (B, D, 1, 1) -> Flatten -> Gemm with the weights of head. Its
+ * values, in the order they are added: features, flat, head.weight, head.bias, logits. */
+enum { HG_WEIGHT = 2, HG_BIAS = 3 };
 static xf_status head_graph(xf_ctx_t *ctx, const xf_graph *g, const xf_ft_head *h, xf_graph **out) {
     xf_graph *hg;
     xf_status st = xf_graph_create(ctx, &hg);
@@ -156,8 +158,8 @@ static xf_status train_run(xf_ctx_t *ctx, const xf_ft_opts *o, xf_graph *g, cons
     if (st) return st;
     *steps += tr_rep.steps;
     if (hg) { /* the trained head back into the network */
-        memcpy(g->values[h->weight].data, hg->values[2].data, (size_t)(h->C * h->D) * sizeof(float));
-        memcpy(g->values[h->bias].data, hg->values[3].data, (size_t)h->C * sizeof(float));
+        memcpy(g->values[h->weight].data, hg->values[HG_WEIGHT].data, (size_t)(h->C * h->D) * sizeof(float));
+        memcpy(g->values[h->bias].data, hg->values[HG_BIAS].data, (size_t)h->C * sizeof(float));
     }
     return XF_OK;
 }
@@ -266,6 +268,11 @@ static xf_status sweep_all(xf_ctx_t *ctx, sweep_state *sw) {
     }
     for (; r < R && !st; r++) st = sweep_run(ctx, sw, r);
     return st;
+}
+
+/* training images a run of n images processes (for images_per_second) */
+static int64_t run_images(const xf_ft_opts *o, int64_t n) {
+    return o->steps > 0 ? o->steps * (o->batch < n ? o->batch : n) : o->epochs * n;
 }
 
 static int64_t max_label(const xf_imageset *s) {
@@ -415,7 +422,7 @@ xf_status xf_finetune(xf_ctx_t *ctx, const xf_graph *model, const xf_imageset *t
         for (int r = 0; r < o->n_lrs; r++) {
             val_acc[r] = sw.val_acc[r];
             steps += sw.steps[r];
-            seen_images += (o->steps > 0 ? o->steps * (o->batch < nt ? o->batch : nt) : o->epochs * nt);
+            seen_images += run_images(o, nt);
         }
         xf_free(ctx, xs);
         xf_free(ctx, ys);
@@ -426,20 +433,13 @@ xf_status xf_finetune(xf_ctx_t *ctx, const xf_graph *model, const xf_imageset *t
     for (int r = 1; r < o->n_lrs && sweep; r++)
         if (val_acc[r] > val_acc[best]) best = r;
 
-    /* the final run: the best learning rate on every training image */
-    xf_graph_free(g);
-    g = NULL;
-    if ((st = xf_ft_graph_create(ctx, model, K, o->mode, seed, &g, &h))) goto done;
-    if (hg) {
-        memcpy(hg->values[2].data, g->values[h.weight].data, (size_t)(h.C * h.D) * sizeof(float));
-        memcpy(hg->values[3].data, g->values[h.bias].data, (size_t)h.C * sizeof(float));
-    }
-    run_g = hg ? hg : g;
+    /* the final run: the best learning rate on every training image, on the network made
+     * above (the sweep's runs trained copies of their own, so it is still untrained) */
     rs.e.run = rs.e.runs;
     rs.e.final = 1;
     rs.e.lr = o->lrs[best];
     if ((st = train_run(ctx, o, g, &h, hg, &all, o->lrs[best], seed + 1 + (uint64_t)o->n_lrs, &rs, &steps))) goto done;
-    seen_images += (o->steps > 0 ? o->steps * (o->batch < all.N ? o->batch : all.N) : o->epochs * all.N);
+    seen_images += run_images(o, all.N);
     if ((st = xf_evaluate(ctx, run_g, &all, o->eval_batch, &train_acc))) goto done;
     if (xtest) {
         xf_imageset te = {xtest, test->y, test->N, all.C, all.H, all.W, K};
