@@ -13,6 +13,21 @@
 #include "nn/ops/normInt.h"
 
 /* ---- BatchNormalization ---- */
+/* A channel's training statistics, from its mean and ss = sum (x - mean)^2 over M
+ * elements: the running update (biased variance normalises, the unbiased one is kept),
+ * the saved mean and invstd for backward; returns invstd. */
+static double bn_commit(const xf_node_attr *a, double mean, double ss, int64_t M, float *rmean, float *rvar, float *sv,
+                        int64_t c, int64_t C) {
+    double m = a->momentum, var = ss / (double)M, uvar = M > 1 ? ss / (double)(M - 1) : var;
+    double invstd = 1.0 / sqrt(var + a->eps);
+    *rmean = (float)(m * *rmean + (1.0 - m) * mean);
+    *rvar = (float)(m * *rvar + (1.0 - m) * uvar);
+    if (sv) {
+        sv[c] = (float)mean;
+        sv[C + c] = (float)invstd;
+    }
+    return invstd;
+}
 static xf_status bn_shape(xf_ctx_t *ctx, const xf_node *n, const nn_t *const *in, nn_t *out) {
     if (in[0]->nd < 2) return NN_SHAPE_ERR(ctx, n, "input rank %d (need >= 2)", in[0]->nd);
     int64_t C = in[0]->s[1];
@@ -38,7 +53,6 @@ static xf_status bn_fwd_ref(nn_kctx *kc, const nn_t *const *x, nn_t *y) {
     float *Y = y->d;
     int train = kc->train;
     float *sv = kc->saved;
-    double m = a->momentum;
 #pragma omp parallel for num_threads(kc->threads) schedule(static)
     for (int64_t c = 0; c < C; c++) {
         double mean, invstd;
@@ -53,15 +67,7 @@ static xf_status bn_fwd_ref(nn_kctx *kc, const nn_t *const *x, nn_t *y) {
             for (int64_t n = 0; n < N; n++) ss += psqdev(X + (n * C + c) * S, S, fm);
             double dm = mean - fm;
             ss -= (double)M * dm * dm;
-            double var = ss / (double)M;
-            invstd = 1.0 / sqrt(var + a->eps);
-            double uvar = M > 1 ? ss / (double)(M - 1) : var;
-            rmean[c] = (float)(m * rmean[c] + (1.0 - m) * mean);
-            rvar[c] = (float)(m * rvar[c] + (1.0 - m) * uvar);
-            if (sv) {
-                sv[c] = (float)mean;
-                sv[C + c] = (float)invstd;
-            }
+            invstd = bn_commit(a, mean, ss, M, rmean + c, rvar + c, sv, c, C);
         } else {
             mean = rmean[c];
             invstd = 1.0 / sqrt((double)rvar[c] + a->eps);
@@ -285,7 +291,6 @@ static xf_status bn_fwd(nn_kctx *kc, const nn_t *const *x, nn_t *y) {
     float *Y = y->d, *sv = kc->saved;
     int train = kc->train, act = kc->act;
     float lo = kc->amin, hi = kc->amax;
-    double m = a->momentum;
 #pragma omp parallel for num_threads(kc->threads) schedule(static)
     for (int64_t c = 0; c < C; c++) {
         double mean, invstd;
@@ -298,15 +303,7 @@ static xf_status bn_fwd(nn_kctx *kc, const nn_t *const *x, nn_t *y) {
             double ss = lanes_total(L.b) - (double)M * d * d; /* sum (x - mean)^2 */
             if (ss < 0) ss = 0;
             mean = k + d;
-            double var = ss / (double)M;
-            invstd = 1.0 / sqrt(var + a->eps);
-            double uvar = M > 1 ? ss / (double)(M - 1) : var;
-            rmean[c] = (float)(m * rmean[c] + (1.0 - m) * mean);
-            rvar[c] = (float)(m * rvar[c] + (1.0 - m) * uvar);
-            if (sv) {
-                sv[c] = (float)mean;
-                sv[C + c] = (float)invstd;
-            }
+            invstd = bn_commit(a, mean, ss, M, rmean + c, rvar + c, sv, c, C);
         } else {
             mean = rmean[c];
             invstd = 1.0 / sqrt((double)rvar[c] + a->eps);
