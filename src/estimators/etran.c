@@ -18,7 +18,7 @@
 #include <stdlib.h>
 #include <string.h>
 
-#include "estimators/estInt.h"
+#include "estimators/estimatorsInt.h"
 #include "xfer/linalg.h"
 
 static const char *const etran_params[] = {
@@ -49,7 +49,7 @@ static xf_status etran_terms(xf_ctx_t *ctx, const xf_est_input *in, const xf_par
     const int64_t N = in->N, D = in->D;
     int64_t Cp, *counts;
     int32_t *yd;
-    if ((st = xf_estc_classes(ctx, ws, "etran", in->y, N, in->C, &Cp, &yd, &counts))) return st;
+    if ((st = xf_est_classes(ctx, ws, "etran", in->y, N, in->C, &Cp, &yd, &counts))) return st;
     /* energy */
     double *e; // (N)
     XF_WS_NEW(ws, e, N);
@@ -68,7 +68,7 @@ static xf_status etran_terms(xf_ctx_t *ctx, const xf_est_input *in, const xf_par
     for (int64_t i = 0; i < k; i++) se += e[i];
     t[0] = se / (double)k;
     /* LDA score */
-    double *X = xf_estc_to_double(ws, in->F, N, D, in->ldF); // (N, D)
+    double *X = xf_est_to_double(ws, in->F, N, D, in->ldF, 0); // (N, D)
     if (!X) return XF_ERR_NOMEM;
     double *prob; // (N, Cp)
     XF_WS_NEW(ws, prob, N * Cp);
@@ -80,16 +80,10 @@ static xf_status etran_terms(xf_ctx_t *ctx, const xf_est_input *in, const xf_par
         for (int64_t c = 0; c < Cp; c++)
             for (int64_t j = 0; j < D; j++) means[c * D + j] /= (double)counts[c];
         xf_la_dgemm(0, 1, N, Cp, D, 1.0, X, D, means, D, 0.0, prob, Cp);
-        for (int64_t c = 0; c < Cp; c++) {
-            double q = 0;
-            for (int64_t j = 0; j < D; j++) q += means[c * D + j] * means[c * D + j];
-            double b = -0.5 * q + log((double)counts[c] / (double)N);
-            for (int64_t i = 0; i < N; i++) prob[i * Cp + c] += b;
-        }
-        xf_estc_softmax_rows(prob, N, Cp);
+        xf_est_gaussian_posteriors(prob, N, Cp, counts, means, D, 1, means, D, 1, D);
     } else {
         double lam;
-        if ((st = xf_estc_lda_posterior(ws, X, N, D, yd, Cp, counts, -1.0, (int)pit, prob, &lam))) {
+        if ((st = xf_est_lda_posterior(ws, X, N, D, yd, Cp, counts, -1.0, (int)pit, prob, &lam))) {
             xf_error_prefix(ctx, "etran");
             return st;
         }
@@ -124,8 +118,8 @@ static xf_status etran_combine(xf_ctx_t *ctx, int64_t M, const double *terms, co
         if (!isfinite(terms[i])) return XF_ERR(ctx, XF_ERR_NUMERIC, "etran: non-finite term for model %lld", (long long)(i / 2));
     double *a = xf_malloc(ctx, (size_t)(2 * M) * sizeof *a);
     if (!a) return XF_ERR_NOMEM;
-    xf_estc_minmax_col(terms, M, 2, 0, a);
-    xf_estc_minmax_col(terms, M, 2, 1, a + M);
+    xf_est_minmax_col(terms, M, 2, 0, a);
+    xf_est_minmax_col(terms, M, 2, 1, a + M);
     for (int64_t i = 0; i < M; i++) scores[i] = w * a[i] + (1 - w) * a[M + i];
     xf_free(ctx, a);
     return XF_OK;

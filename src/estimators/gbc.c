@@ -17,7 +17,7 @@
 #include <math.h>
 #include <string.h>
 
-#include "estimators/estbInt.h"
+#include "estimators/estimatorsInt.h"
 #include "xfer/linalg.h"
 
 static const char *const gbc_params[] = {
@@ -34,15 +34,15 @@ static xf_status gbc_run(xf_ctx_t *ctx, const xf_est_input *in, const xf_params 
     int gauss, variant;
     static const char *const gs[] = {"spherical", "diagonal", NULL}, *const vs[] = {"paper", "published", NULL};
     xf_status st;
-    if ((st = xf_estb_choice(ctx, p, M, "gaussian", "spherical", gs, &gauss))) return st;
-    if ((st = xf_estb_choice(ctx, p, M, "variant", "paper", vs, &variant))) return st;
+    if ((st = xf_est_choice(ctx, p, M, "gaussian", "spherical", gs, &gauss))) return st;
+    if ((st = xf_est_choice(ctx, p, M, "variant", "paper", vs, &variant))) return st;
     if ((st = xf_params_i64(ctx, p, M, "dims", 64, &dims))) return st;
     if ((st = xf_params_f64(ctx, p, M, "variance_floor", 1e-4, &vfloor))) return st;
     if (dims < 0 || !(vfloor > 0)) return XF_ERR(ctx, XF_ERR_INVALID, "gbc: dims must be >= 0 and variance_floor > 0");
     xf_la_set_threads(xf_ctx_threads(ctx));
     int64_t *cnt = xf_ws_alloc(ws, (size_t)C * sizeof *cnt);
     if (!cnt) return XF_ERR_NOMEM;
-    if ((st = xf_estb_class_counts(ctx, M, in, cnt))) return st;
+    if ((st = xf_est_class_counts(ctx, M, in->y, in->N, in->C, cnt))) return st;
 
     double *X;
     int64_t K;
@@ -54,7 +54,7 @@ static xf_status gbc_run(xf_ctx_t *ctx, const xf_est_input *in, const xf_params 
         if ((st = xf_la_pca(ws, in->F, N, in->D, in->ldF, &o, &X, &K, NULL))) return st;
     } else {
         K = in->D;
-        if (!(X = xf_estb_to_double(ws, in->F, N, K, in->ldF, 0))) return XF_ERR_NOMEM;
+        if (!(X = xf_est_to_double(ws, in->F, N, K, in->ldF, 0))) return XF_ERR_NOMEM;
     }
     double *mu = xf_ws_calloc(ws, (size_t)C * (size_t)K, sizeof *mu); // (C, K) class means
     double *var = xf_ws_calloc(ws, (size_t)C * (size_t)K, sizeof *var); // (C, K) floored variances

@@ -18,7 +18,7 @@
 #include <math.h>
 #include <string.h>
 
-#include "estimators/estInt.h"
+#include "estimators/estimatorsInt.h"
 #include "xfer/linalg.h"
 
 /* squared distances D2 (N x K) between rows of X (N x d) and centers (K x d) */
@@ -37,7 +37,7 @@ static void sqdist(const double *X, const double *xn, int64_t N, int64_t d, cons
         }
 }
 
-xf_status xf_estc_kmeans(xf_ws_t *ws, const double *X0, int64_t N, int64_t d, int64_t K, uint64_t seed,
+xf_status xf_est_kmeans(xf_ws_t *ws, const double *X0, int64_t N, int64_t d, int64_t K, uint64_t seed,
                          int32_t *labels) {
     double *X, *xn, *cen, *old, *cn, *D2, *closest, *cand, *cum; // (N,d) (N) (K,d) (K,d) (K) (N,K) (N) (N) (N)
     int64_t *cnt;
@@ -375,7 +375,7 @@ static xf_status mstep_packed(xf_ctx_t *ctx, gmm_t *g, const double *X, const do
     return XF_OK;
 }
 
-xf_status xf_estc_gmm_fit(xf_ws_t *ws, const double *X, int64_t N, int64_t d, const xf_gmm_opts *o, double *resp,
+xf_status xf_est_gmm_fit(xf_ws_t *ws, const double *X, int64_t N, int64_t d, const xf_gmm_opts *o, double *resp,
                           double *lower_bound, int *n_iter) {
     xf_ctx_t *ctx = xf_ws_ctx(ws);
     gmm_t g = {.N = N, .d = d, .K = o->K};
@@ -420,7 +420,7 @@ xf_status xf_estc_gmm_fit(xf_ws_t *ws, const double *X, int64_t N, int64_t d, co
     } else {
         int32_t *lab;
         XF_WS_NEW(ws, lab, N);
-        if ((st = xf_estc_kmeans(ws, X, N, d, K, o->seed, lab))) return st;
+        if ((st = xf_est_kmeans(ws, X, N, d, K, o->seed, lab))) return st;
         /* one-hot responsibilities -> parameters (sklearn _initialize) */
         for (int64_t i = 0; i < N; i++)
             for (int64_t k = 0; k < K; k++) resp[i * K + k] = lab[i] == k;

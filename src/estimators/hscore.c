@@ -8,7 +8,7 @@
  * N x N class-averaging projector (P_ij = 1/n_c when i, j are both in class c) and
  * B = [sqrt(n_c) mu_c] (D x C):
  *   cov(E[f|y]) = X^T P X / (N-1) = B B^T / (N-1),   H = tr(pinv(X^T X) B B^T).
- * N > D: xf_estb_trace_pinv_quad on the D x D scatter (Cholesky when well conditioned,
+ * N > D: xf_est_trace_pinv_quad on the D x D scatter (Cholesky when well conditioned,
  *        else eigh with pinv's cut).
  * N <= D: with X = U S V^T, H = ||P U_k||_F^2 = sum_{kept i} sum_c (sum_{j in c} U_ji)^2 / n_c,
  *        from the eigendecomposition of the N x N Gram X X^T: no D x D matrix at all. For
@@ -25,7 +25,7 @@
 #include <math.h>
 #include <string.h>
 
-#include "estimators/estbInt.h"
+#include "estimators/estimatorsInt.h"
 #include "xfer/linalg.h"
 
 static const char *const hscore_params[] = {
@@ -47,7 +47,7 @@ static xf_status prepare(xf_ctx_t *ctx, const xf_est_input *in, int64_t dims, in
         xf_status st = xf_la_pca(ws, in->F, N, D, in->ldF, &o, Xout, Dx, NULL);
         if (st) return st;
     } else {
-        *Xout = xf_estb_to_double(ws, in->F, N, D, in->ldF, 1);
+        *Xout = xf_est_to_double(ws, in->F, N, D, in->ldF, 1);
         if (!*Xout) return XF_ERR_NOMEM;
         *Dx = D;
     }
@@ -69,7 +69,7 @@ static xf_status hscore_run(xf_ctx_t *ctx, const xf_est_input *in, const xf_para
     xf_la_set_threads(xf_ctx_threads(ctx));
     int64_t *cnt = xf_ws_alloc(ws, (size_t)C * sizeof *cnt);
     if (!cnt) return XF_ERR_NOMEM;
-    if ((st = xf_estb_class_counts(ctx, M, in, cnt))) return st;
+    if ((st = xf_est_class_counts(ctx, M, in->y, in->N, in->C, cnt))) return st;
     double *X;
     int64_t D;
     if ((st = prepare(ctx, in, dims, (int)standardize, ws, &X, &D))) return st;
@@ -78,9 +78,9 @@ static xf_status hscore_run(xf_ctx_t *ctx, const xf_est_input *in, const xf_para
         double *A = xf_ws_alloc(ws, (size_t)D * (size_t)D * sizeof *A); // (D, D) scatter X^T X
         if (!A) return XF_ERR_NOMEM;
         xf_la_dsyrk(1, D, N, 1.0, X, D, 0.0, A, D);
-        double *B = xf_estb_class_sums(ws, X, N, D, in->y, C, cnt, 1); // (D, C) sqrt(n_c) mu_c
+        double *B = xf_est_class_sums(ws, X, N, D, in->y, C, cnt, 1); // (D, C) sqrt(n_c) mu_c
         if (!B) return XF_ERR_NOMEM;
-        return xf_estb_trace_pinv_quad(ctx, ws, D, A, B, C, rcond, N, score, NULL);
+        return xf_est_trace_pinv_quad(ctx, ws, D, A, B, C, rcond, N, score, NULL);
     }
     double *G = xf_ws_alloc(ws, (size_t)N * (size_t)N * sizeof *G); // (N, N) Gram -> U
     double *lam = xf_ws_alloc(ws, (size_t)N * sizeof *lam);
@@ -100,7 +100,7 @@ static xf_status hscore_run(xf_ctx_t *ctx, const xf_est_input *in, const xf_para
         for (size_t i = 0; i < (size_t)N * (size_t)N; i++) Mq[i] = G[i] + add;
         double dummy;
         int ok;
-        if ((st = xf_estb_chol_trace(ctx, ws, N, Mq, z, 1, &dummy, &ok))) return st;
+        if ((st = xf_est_chol_trace(ctx, ws, N, Mq, z, 1, &dummy, &ok))) return st;
         if (ok) {
             int64_t ne = 0;
             for (int64_t c = 0; c < C; c++) ne += cnt[c] > 0;
@@ -114,7 +114,7 @@ static xf_status hscore_run(xf_ctx_t *ctx, const xf_est_input *in, const xf_para
         const double *u = G + j * N;
         for (int64_t i = 0; i < N; i++) s[i] += u[i];
     }
-    double cut = xf_estb_rank_cut(lam[N - 1], rcond, N, D), h = 0;
+    double cut = xf_est_rank_cut(lam[N - 1], rcond, N, D), h = 0;
     for (int64_t c = 0; c < C; c++) {
         if (!cnt[c]) continue;
         const double *s = S + c * N;

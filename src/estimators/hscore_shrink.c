@@ -13,7 +13,7 @@
  *   beta = (beta_/N - delta_) / (D N),  delta = (delta_ - D mu^2) / D,
  *   a = min(beta, delta) / delta   (0 when D = 1 or the minimum is 0).
  * Trace, with B = [sqrt(n_c) mu_c] (D x C) so that cov(E[f|y]) = B B^T / (N-1):
- * N > D: H = (1-a)/(N-1) tr(pinv(S_a) B B^T) through xf_estb_trace_pinv_quad (S_a is
+ * N > D: H = (1-a)/(N-1) tr(pinv(S_a) B B^T) through xf_est_trace_pinv_quad (S_a is
  *        well conditioned when a > 0, so this is one Cholesky and a triangular solve).
  * N <= D: with X = U diag(s) V^T from the N x N Gram, S_a = V diag(a_i) V^T + a mu (I - V V^T),
  *        a_i = (1-a) s_i^2/N + a mu, and B B^T lies in span(V), so
@@ -26,7 +26,7 @@
 #include <math.h>
 #include <string.h>
 
-#include "estimators/estbInt.h"
+#include "estimators/estimatorsInt.h"
 #include "xfer/linalg.h"
 
 static const char *const hscore_shrink_params[] = {
@@ -44,8 +44,8 @@ static xf_status hscore_shrink_run(xf_ctx_t *ctx, const xf_est_input *in, const 
     xf_la_set_threads(xf_ctx_threads(ctx));
     int64_t *cnt = xf_ws_alloc(ws, (size_t)C * sizeof *cnt);
     if (!cnt) return XF_ERR_NOMEM;
-    if ((st = xf_estb_class_counts(ctx, M, in, cnt))) return st;
-    double *X = xf_estb_to_double(ws, in->F, N, D, in->ldF, 1); // (N, D) centred
+    if ((st = xf_est_class_counts(ctx, M, in->y, in->N, in->C, cnt))) return st;
+    double *X = xf_est_to_double(ws, in->F, N, D, in->ldF, 1); // (N, D) centred
     if (!X) return XF_ERR_NOMEM;
 
     /* mu and beta_ from the rows */
@@ -76,10 +76,10 @@ static xf_status hscore_shrink_run(xf_ctx_t *ctx, const xf_est_input *in, const 
             for (int64_t j = 0; j < D; j++) G[i * D + j] *= (1.0 - a) / (double)N;
             G[i * D + i] += a * mu;
         }
-        double *B = xf_estb_class_sums(ws, X, N, D, in->y, C, cnt, 1); // (D, C) sqrt(n_c) mu_c
+        double *B = xf_est_class_sums(ws, X, N, D, in->y, C, cnt, 1); // (D, C) sqrt(n_c) mu_c
         if (!B) return XF_ERR_NOMEM;
         double t;
-        if ((st = xf_estb_trace_pinv_quad(ctx, ws, D, G, B, C, rcond, N, &t, NULL))) return st;
+        if ((st = xf_est_trace_pinv_quad(ctx, ws, D, G, B, C, rcond, N, &t, NULL))) return st;
         *score = (1.0 - a) / (double)(N - 1) * t;
         return XF_OK;
     }
@@ -99,7 +99,7 @@ static xf_status hscore_shrink_run(xf_ctx_t *ctx, const xf_est_input *in, const 
         }
         double t;
         int ok;
-        if ((st = xf_estb_chol_trace(ctx, ws, N, Mq, E, C, &t, &ok))) return st;
+        if ((st = xf_est_chol_trace(ctx, ws, N, Mq, E, C, &t, &ok))) return st;
         if (ok) {
             int64_t ne = 0;
             for (int64_t c = 0; c < C; c++) ne += cnt[c] > 0;
@@ -121,7 +121,7 @@ static xf_status hscore_shrink_run(xf_ctx_t *ctx, const xf_est_input *in, const 
         if (cnt[c])
             for (int64_t i = 0; i < N; i++) q[i] += S[c * N + i] * S[c * N + i] / (double)cnt[c];
     double amax = (1.0 - a) * (lam[N - 1] > 0 ? lam[N - 1] : 0) / (double)N + a * mu;
-    double cut = xf_estb_rank_cut(amax, rcond, N, D), h = 0;
+    double cut = xf_est_rank_cut(amax, rcond, N, D), h = 0;
     for (int64_t i = 0; i < N; i++) {
         double l = lam[i] > 0 ? lam[i] : 0, ai = (1.0 - a) * l / (double)N + a * mu;
         if (ai > cut) h += l * q[i] / ai;

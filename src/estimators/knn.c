@@ -31,7 +31,8 @@
 #include <stdlib.h>
 #include <string.h>
 
-#include "estAInt.h"
+#include "estimators/estimatorsInt.h"
+#include "xfer/linalg.h"
 
 enum { KNN_EXTRA = 8 }; /* spare float32 candidates per row before the exact re-rank */
 
@@ -130,7 +131,7 @@ static xf_status knn_fn(xf_ctx_t *ctx, const xf_est_input *in, const xf_params *
     if (dims > 0) {
         double *Xd;
         int64_t kd;
-        if ((st = xf_est_a_pca(ctx, m, in, p, ws, dims, &Xd, &kd))) return st;
+        if ((st = xf_est_pca(ctx, m, in, p, ws, dims, &Xd, &kd))) return st;
         d.Xd = Xd;
         d.D = kd;
     }
@@ -231,7 +232,7 @@ static xf_status knn_fn(xf_ctx_t *ctx, const xf_est_input *in, const xf_params *
     if (!nbuf) return XF_ERR_NOMEM;
     XF_OMP(parallel for schedule(dynamic, 16) num_threads(nth) reduction(+ : correct, fallbacks))
     for (int64_t i = 0; i < N; i++) {
-        dj *nbh = nbuf + (int64_t)xf_est_a_tid() * N;
+        dj *nbh = nbuf + (int64_t)xf_est_tid() * N;
         const double bound = cosine ? (double)(D + 8) * u * 4.0 : (double)(D + 8) * u * (nrm[i] + sqmax);
         if (K == k || (double)Ld[i * K + k] - (double)Ld[i * K + k - 1] > 2.0 * bound) {
             for (int a = 0; a < k; a++) nbh[a].j = Lj[i * K + a];

@@ -13,12 +13,32 @@
  * power iteration applies S_w as Xw^T (Xw v) / N.
  *
  * sklearn's 'svd' solver (NCTI's fallback when its shrinkage underflows) is reproduced
- * step by step in xf_estc_lda_svd. */
+ * step by step in xf_est_lda_svd. */
 #include <math.h>
 #include <string.h>
 
-#include "estimators/estInt.h"
+#include "estimators/estimatorsInt.h"
 #include "xfer/linalg.h"
+
+void xf_est_softmax_rows(double *A, int64_t N, int64_t K) {
+    for (int64_t i = 0; i < N; i++) {
+        double *a = A + i * K, mx = a[0], s = 0;
+        for (int64_t k = 1; k < K; k++) mx = a[k] > mx ? a[k] : mx;
+        for (int64_t k = 0; k < K; k++) s += (a[k] = exp(a[k] - mx));
+        for (int64_t k = 0; k < K; k++) a[k] /= s;
+    }
+}
+
+void xf_est_gaussian_posteriors(double *prob, int64_t N, int64_t Cp, const int64_t *counts, const double *A,
+                                int64_t sac, int64_t saj, const double *B, int64_t sbc, int64_t sbj, int64_t J) {
+    for (int64_t c = 0; c < Cp; c++) {
+        double q = 0;
+        for (int64_t j = 0; j < J; j++) q += A[c * sac + j * saj] * B[c * sbc + j * sbj];
+        double b = -0.5 * q + log((double)counts[c] / (double)N);
+        for (int64_t i = 0; i < N; i++) prob[i * Cp + c] += b;
+    }
+    xf_est_softmax_rows(prob, N, Cp);
+}
 
 /* means (Cp x D), Xw = X - means[y] (N x D) */
 static void class_means(const double *X, int64_t N, int64_t D, const int32_t *yd, int64_t Cp, const int64_t *counts,
@@ -114,7 +134,7 @@ static double power_lambda_max_gram(const double *Xw, int64_t N, int64_t D, int 
     return r;
 }
 
-xf_status xf_estc_lda_posterior(xf_ws_t *ws, const double *X, int64_t N, int64_t D, const int32_t *yd, int64_t Cp,
+xf_status xf_est_lda_posterior(xf_ws_t *ws, const double *X, int64_t N, int64_t D, const int32_t *yd, int64_t Cp,
                                 const int64_t *counts, double lam, int power_iters, double *prob, double *lam_out) {
     xf_ctx_t *ctx = xf_ws_ctx(ws);
     double *means, *W, *Xw; // (Cp, D), (D, Cp), (N, D)
@@ -196,17 +216,11 @@ xf_status xf_estc_lda_posterior(xf_ws_t *ws, const double *X, int64_t N, int64_t
     }
     /* logits = X W - diag(means W)/2 + log prior */
     xf_la_dgemm(0, 0, N, Cp, D, 1.0, X, D, W, Cp, 0.0, prob, Cp);
-    for (int64_t c = 0; c < Cp; c++) {
-        double q = 0;
-        for (int64_t j = 0; j < D; j++) q += means[c * D + j] * W[j * Cp + c];
-        double bb = -0.5 * q + log((double)counts[c] / (double)N);
-        for (int64_t i = 0; i < N; i++) prob[i * Cp + c] += bb;
-    }
-    xf_estc_softmax_rows(prob, N, Cp);
+    xf_est_gaussian_posteriors(prob, N, Cp, counts, means, D, 1, W, 1, Cp, D);
     return XF_OK;
 }
 
-xf_status xf_estc_lda_eigen_transform(xf_ws_t *ws, const double *X, int64_t N, int64_t D, const int32_t *yd,
+xf_status xf_est_lda_eigen_transform(xf_ws_t *ws, const double *X, int64_t N, int64_t D, const int32_t *yd,
                                       int64_t Cp, const int64_t *counts, double lam, double **Zout, int64_t *kout) {
     xf_ctx_t *ctx = xf_ws_ctx(ws);
     double *means, *Sw, *St, *w, *mu; // (Cp, D), (D, D), (D, D), (D), (D)
@@ -245,7 +259,7 @@ xf_status xf_estc_lda_eigen_transform(xf_ws_t *ws, const double *X, int64_t N, i
     return XF_OK;
 }
 
-xf_status xf_estc_lda_svd(xf_ws_t *ws, const double *X, int64_t N, int64_t D, const int32_t *yd, int64_t Cp,
+xf_status xf_est_lda_svd(xf_ws_t *ws, const double *X, int64_t N, int64_t D, const int32_t *yd, int64_t Cp,
                           const int64_t *counts, double **Zout, int64_t *kout, double *prob) {
     xf_ctx_t *ctx = xf_ws_ctx(ws);
     const double tol = 1e-4; /* sklearn's default */
@@ -322,13 +336,7 @@ xf_status xf_estc_lda_svd(xf_ws_t *ws, const double *X, int64_t N, int64_t D, co
         for (int64_t j = 0; j < D; j++) Xc[i * D + j] = X[i * D + j] - xbar[j];
     xf_la_dgemm(0, 0, N, rank2, D, 1.0, Xc, D, scal, rank2, 0.0, Z, rank2);
     xf_la_dgemm(0, 1, N, Cp, rank2, 1.0, Z, rank2, coef, rank2, 0.0, prob, Cp);
-    for (int64_t c = 0; c < Cp; c++) {
-        double q = 0;
-        for (int64_t r = 0; r < rank2; r++) q += coef[c * rank2 + r] * coef[c * rank2 + r];
-        double b = -0.5 * q + log((double)counts[c] / (double)N);
-        for (int64_t i = 0; i < N; i++) prob[i * Cp + c] += b;
-    }
-    xf_estc_softmax_rows(prob, N, Cp);
+    xf_est_gaussian_posteriors(prob, N, Cp, counts, coef, rank2, 1, coef, rank2, 1, rank2);
     /* transform keeps min(rank2, Cp - 1) columns */
     int64_t k = rank2 < Cp - 1 ? rank2 : Cp - 1;
     if (k < rank2)

@@ -24,7 +24,8 @@
 #include <math.h>
 #include <string.h>
 
-#include "estAInt.h"
+#include "estimators/estimatorsInt.h"
+#include "xfer/linalg.h"
 
 /* scipy 1.10 L-BFGS-B defaults, none of which sklearn 1.2 overrides: maxcor 10, maxls 20,
  * maxfun 15000, ftol 2.22e-9 (factr 1e7); lnsrlb's stpmax without bounds is 1e10. */
@@ -475,7 +476,7 @@ xf_status xf_est_linear_probe(xf_ctx_t *ctx, const xf_est_input *in, const xf_pa
     double *X;
     int64_t d;
     if (dims > 0) {
-        if ((st = xf_est_a_pca(ctx, m, in, p, ws, dims, &X, &d))) return st;
+        if ((st = xf_est_pca(ctx, m, in, p, ws, dims, &X, &d))) return st;
     } else {
         d = in->D;
         X = xf_ws_alloc(ws, (size_t)N * (size_t)d * sizeof *X); // (N, d)

@@ -33,7 +33,7 @@
 #include <math.h>
 #include <string.h>
 
-#include "estimators/estbInt.h"
+#include "estimators/estimatorsInt.h"
 #include "xfer/linalg.h"
 
 static const char *const logme_params[] = {
@@ -50,7 +50,7 @@ static xf_status logme_run(xf_ctx_t *ctx, const xf_est_input *in, const xf_param
     int variant;
     static const char *const variants[] = {"fixed", "published", "icml", NULL};
     xf_status st;
-    if ((st = xf_estb_choice(ctx, p, M, "variant", "fixed", variants, &variant))) return st;
+    if ((st = xf_est_choice(ctx, p, M, "variant", "fixed", variants, &variant))) return st;
     if ((st = xf_params_f64(ctx, p, M, "tol", variant == 2 ? 1e-2 : 1e-3, &tol))) return st;
     if ((st = xf_params_i64(ctx, p, M, "max_iter", 11, &max_iter))) return st;
     if (!(tol >= 0) || max_iter < 1 || max_iter > 100000)
@@ -59,9 +59,9 @@ static xf_status logme_run(xf_ctx_t *ctx, const xf_est_input *in, const xf_param
 
     int64_t *cnt = xf_ws_alloc(ws, (size_t)C * sizeof *cnt);
     if (!cnt) return XF_ERR_NOMEM;
-    if ((st = xf_estb_class_counts(ctx, M, in, cnt))) return st;
+    if ((st = xf_est_class_counts(ctx, M, in->y, in->N, in->C, cnt))) return st;
 
-    double *X = xf_estb_to_double(ws, in->F, N, D, in->ldF, 0); // (N, D), not centred (LogME has no intercept)
+    double *X = xf_est_to_double(ws, in->F, N, D, in->ldF, 0); // (N, D), not centred (LogME has no intercept)
     if (!X) return XF_ERR_NOMEM;
     int64_t k = N > D ? D : N;                                  // size of the decomposed matrix
     double *E = xf_ws_alloc(ws, (size_t)k * (size_t)k * sizeof *E); // (k, k) -> eigenvectors
@@ -73,10 +73,10 @@ static xf_status logme_run(xf_ctx_t *ctx, const xf_est_input *in, const xf_param
     if (N > D) {
         xf_la_dsyrk(1, D, N, 1.0, X, D, 0.0, E, D); /* F^T F */
         if ((st = xf_la_eigh(ctx, D, E, D, lam))) return st;
-        double *B = xf_estb_class_sums(ws, X, N, D, in->y, C, cnt, 0); // (D, C) F^T Y
+        double *B = xf_est_class_sums(ws, X, N, D, in->y, C, cnt, 0); // (D, C) F^T Y
         if (!B) return XF_ERR_NOMEM;
         xf_la_dgemm(1, 0, D, C, D, 1.0, E, D, B, C, 0.0, Z, C); /* V^T F^T Y */
-        cut = xf_estb_rank_cut(lam[D - 1], 0, N, D);
+        cut = xf_est_rank_cut(lam[D - 1], 0, N, D);
         for (int64_t i = 0; i < D; i++) {
             double s = sqrt(lam[i] > 0 ? lam[i] : 0);
             /* thuml keeps sigma > 1e-10 only; a dropped direction has no z. The fixed
@@ -96,7 +96,7 @@ static xf_status logme_run(xf_ctx_t *ctx, const xf_est_input *in, const xf_param
             int32_t c = in->y[j];
             for (int64_t i = 0; i < N; i++) Z[i * C + c] += uj[i];
         }
-        cut = xf_estb_rank_cut(lam[N - 1], 0, N, D);
+        cut = xf_est_rank_cut(lam[N - 1], 0, N, D);
         for (int64_t i = 0; i < N; i++)
             if (!(lam[i] > cut)) lam[i] = 0;
     }

@@ -8,7 +8,7 @@
  * cells and Z marginal cells before the sum, which then runs over all cells. */
 #include <math.h>
 
-#include "estimators/estInt.h"
+#include "estimators/estimatorsInt.h"
 
 static const char *const nce_params[] = {
     "eps=0  smoothing added to every joint and marginal cell (PARC uses 1e-5); 0 = exact conditional entropy",
@@ -21,7 +21,7 @@ static xf_status nce_run(xf_ctx_t *ctx, const xf_est_input *in, const xf_params 
     if (eps < 0) return XF_ERR(ctx, XF_ERR_INVALID, "nce: eps must be >= 0, got %g", eps);
     int64_t Cp, *counts;
     int32_t *yd;
-    if ((st = xf_estc_classes(ctx, ws, "nce", in->y, in->N, in->C, &Cp, &yd, &counts))) return st;
+    if ((st = xf_est_classes(ctx, ws, "nce", in->y, in->N, in->C, &Cp, &yd, &counts))) return st;
     const int64_t N = in->N, Z = in->Z, C = in->C;
     double *joint, *pz; // (C, Z) counts, (Z)
     XF_WS_NEW(ws, joint, C * Z);

@@ -16,7 +16,7 @@
 #include <math.h>
 #include <string.h>
 
-#include "estimators/estInt.h"
+#include "estimators/estimatorsInt.h"
 #include "xfer/linalg.h"
 
 static const char *const ncti_params[] = {
@@ -41,7 +41,7 @@ static xf_status ncti_terms(xf_ctx_t *ctx, const xf_est_input *in, const xf_para
     const int64_t N = in->N, D = in->D;
     int64_t Cp, *counts;
     int32_t *yd;
-    if ((st = xf_estc_classes(ctx, ws, "ncti", in->y, N, in->C, &Cp, &yd, &counts))) return st;
+    if ((st = xf_est_classes(ctx, ws, "ncti", in->y, N, in->C, &Cp, &yd, &counts))) return st;
     int64_t mn = N < D ? N : D;
     int64_t kmax = N - 1 < D ? N - 1 : D; /* centred data has rank <= N - 1 */
     double *evr, *X; // (min(N, D)), (N, k)
@@ -86,11 +86,11 @@ static xf_status ncti_terms(xf_ctx_t *ctx, const xf_est_input *in, const xf_para
     int64_t kz;
     XF_WS_NEW(ws, prob, N * Cp);
     if (lam <= 1e-10) {
-        st = xf_estc_lda_svd(ws, X, N, k, yd, Cp, counts, &Z, &kz, prob);
+        st = xf_est_lda_svd(ws, X, N, k, yd, Cp, counts, &Z, &kz, prob);
     } else {
         double l2;
-        st = xf_estc_lda_eigen_transform(ws, X, N, k, yd, Cp, counts, lam, &Z, &kz);
-        if (!st) st = xf_estc_lda_posterior(ws, X, N, k, yd, Cp, counts, lam, 0, prob, &l2);
+        st = xf_est_lda_eigen_transform(ws, X, N, k, yd, Cp, counts, lam, &Z, &kz);
+        if (!st) st = xf_est_lda_posterior(ws, X, N, k, yd, Cp, counts, lam, 0, prob, &l2);
     }
     if (st) {
         xf_error_prefix(ctx, "ncti");
@@ -103,7 +103,7 @@ static xf_status ncti_terms(xf_ctx_t *ctx, const xf_est_input *in, const xf_para
         m /= (double)N;
         for (int64_t i = 0; i < N; i++) Z[i * kz + c] -= m;
     }
-    if ((st = xf_estc_nuclear(ws, Z, N, kz, kz, &t[0]))) return st;
+    if ((st = xf_est_nuclear(ws, Z, N, kz, kz, &t[0]))) return st;
     /* S_ncc */
     double s = 0;
     for (int64_t i = 0; i < N; i++) s += prob[i * Cp + yd[i]];
@@ -118,7 +118,7 @@ static xf_status ncti_terms(xf_ctx_t *ctx, const xf_est_input *in, const xf_para
         for (int64_t i = 0; i < N; i++)
             if (yd[i] == c) memcpy(Pc + (n++) * Cp, prob + i * Cp, (size_t)Cp * sizeof *Pc);
         double nu;
-        if ((st = xf_estc_nuclear(ws, Pc, n, Cp, Cp, &nu))) return st;
+        if ((st = xf_est_nuclear(ws, Pc, n, Cp, Cp, &nu))) return st;
         vc += nu;
     }
     t[2] = log(vc);
@@ -139,7 +139,7 @@ static xf_status ncti_combine(xf_ctx_t *ctx, int64_t M, const double *terms, con
         if (!isfinite(terms[i])) return XF_ERR(ctx, XF_ERR_NUMERIC, "ncti: non-finite term for model %lld", (long long)(i / 3));
     double *a = xf_malloc(ctx, (size_t)(3 * M) * sizeof *a);
     if (!a) return XF_ERR_NOMEM;
-    for (int t = 0; t < 3; t++) xf_estc_minmax_col(terms, M, 3, t, a + t * M);
+    for (int t = 0; t < 3; t++) xf_est_minmax_col(terms, M, 3, t, a + t * M);
     for (int64_t i = 0; i < M; i++) scores[i] = a[M + i] + a[i] - a[2 * M + i];
     xf_free(ctx, a);
     return XF_OK;

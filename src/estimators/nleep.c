@@ -7,7 +7,7 @@
  * initialisation, reg_covar 1e-6, tol 1e-3, max_iter 100; seeded by `seed`); the GMM
  * posteriors replace the source-class probabilities in LEEP (Eq. 2, with the log).
  * If per_class * C exceeds N the component count is clamped to N (sklearn refuses). */
-#include "estimators/estInt.h"
+#include "estimators/estimatorsInt.h"
 #include "xfer/linalg.h"
 
 static const char *const nleep_params[] = {
@@ -37,7 +37,7 @@ static xf_status nleep_run(xf_ctx_t *ctx, const xf_est_input *in, const xf_param
         return XF_ERR(ctx, XF_ERR_INVALID, "nleep: per_class and max_iter must be >= 1, reg_covar and tol >= 0");
     int64_t Cp, *counts;
     int32_t *yd;
-    if ((st = xf_estc_classes(ctx, ws, "nleep", in->y, in->N, in->C, &Cp, &yd, &counts))) return st;
+    if ((st = xf_est_classes(ctx, ws, "nleep", in->y, in->N, in->C, &Cp, &yd, &counts))) return st;
     xf_pca_opts po;
     xf_pca_opts_default(&po);
     po.k = 0;
@@ -54,10 +54,10 @@ static xf_status nleep_run(xf_ctx_t *ctx, const xf_est_input *in, const xf_param
     double *resp, lb; // (N, K)
     int nit;
     XF_WS_NEW(ws, resp, in->N * go.K);
-    if ((st = xf_estc_gmm_fit(ws, X, in->N, d, &go, resp, &lb, &nit))) return st;
+    if ((st = xf_est_gmm_fit(ws, X, in->N, d, &go, resp, &lb, &nit))) return st;
     xf_log(ctx, XF_LOG_DEBUG, "nleep: PCA d = %lld, K = %lld, EM iterations %d, lower bound %.6g", (long long)d,
            (long long)go.K, nit, lb);
-    return xf_estc_leep_core(ws, NULL, resp, go.K, in->N, go.K, in->y, in->C, use_log != 0, score);
+    return xf_est_leep_core(ws, NULL, resp, go.K, in->N, go.K, in->y, in->C, use_log != 0, score);
 }
 
 const xf_estimator xf_est_def_nleep = {

@@ -50,7 +50,8 @@
 #include <stdlib.h>
 #include <string.h>
 
-#include "estAInt.h"
+#include "estimators/estimatorsInt.h"
+#include "xfer/linalg.h"
 
 __extension__ typedef unsigned __int128 u128;
 
@@ -214,7 +215,7 @@ static xf_status parc_ranksum(xf_ctx_t *ctx, xf_ws_t *ws, const double *U, int64
     for (int64_t b = 0; b < NBUCKET; b++) {
         uint64_t n = (uint64_t)(start[b + 1] - start[b]);
         if (!n) continue;
-        int t = xf_est_a_tid();
+        int t = xf_est_tid();
         bucket_ranks(E + start[b], n, (uint64_t)start[b], hb + (size_t)t * ((size_t)2 << LOW_BITS),
                      tb + (size_t)t * RADIX_MAX, &accs[t]);
     }
@@ -337,7 +338,7 @@ static xf_status parc_fn(xf_ctx_t *ctx, const xf_est_input *in, const xf_params 
     double *Z;
     int64_t d;
     if (dims > 0) {
-        if ((st = xf_est_a_pca(ctx, m, in, p, ws, dims, &Z, &d))) return st;
+        if ((st = xf_est_pca(ctx, m, in, p, ws, dims, &Z, &d))) return st;
     } else {
         d = in->D;
         Z = xf_ws_alloc(ws, (size_t)N * (size_t)d * sizeof *Z);

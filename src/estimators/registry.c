@@ -7,6 +7,7 @@
 #include <stdlib.h>
 #include <string.h>
 
+#include "estimators/estimatorsInt.h"
 #include "xfer/estimators.h"
 
 #define EST(n) extern const xf_estimator xf_est_def_##n;
@@ -179,4 +180,14 @@ xf_status xf_labels_densify(xf_ctx_t *ctx, const int64_t *raw, int64_t N, int32_
     *C = c + 1;
     xf_free(ctx, t);
     return XF_OK;
+}
+
+void xf_est_minmax_col(const double *tab, int64_t M, int T, int t, double *out) {
+    double lo = INFINITY, hi = -INFINITY;
+    for (int64_t i = 0; i < M; i++) {
+        double v = tab[i * T + t];
+        lo = v < lo ? v : lo;
+        hi = v > hi ? v : hi;
+    }
+    for (int64_t i = 0; i < M; i++) out[i] = hi > lo ? (tab[i * T + t] - lo) / (hi - lo) : 0.0;
 }

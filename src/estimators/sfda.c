@@ -14,7 +14,7 @@
  * np.unique does in the published code. */
 #include <math.h>
 
-#include "estimators/estInt.h"
+#include "estimators/estimatorsInt.h"
 
 static const char *const sfda_params[] = {
     "power_iters=3  rounds of SFDA's power iteration for lambda_max(S_w); 0 = exact eigenvalue",
@@ -28,19 +28,19 @@ static xf_status sfda_run(xf_ctx_t *ctx, const xf_est_input *in, const xf_params
     const int64_t N = in->N, D = in->D;
     int64_t Cp, *counts;
     int32_t *yd;
-    if ((st = xf_estc_classes(ctx, ws, "sfda", in->y, N, in->C, &Cp, &yd, &counts))) return st;
-    double *X = xf_estc_to_double(ws, in->F, N, D, in->ldF); // (N, D)
+    if ((st = xf_est_classes(ctx, ws, "sfda", in->y, N, in->C, &Cp, &yd, &counts))) return st;
+    double *X = xf_est_to_double(ws, in->F, N, D, in->ldF, 0); // (N, D)
     if (!X) return XF_ERR_NOMEM;
     double *prob, *means, *others, lam; // (N, Cp), (Cp, D), (D)
     XF_WS_NEW(ws, prob, N * Cp);
     XF_WS_NEW(ws, means, Cp * D);
     XF_WS_NEW(ws, others, D);
-    if ((st = xf_estc_lda_posterior(ws, X, N, D, yd, Cp, counts, -1.0, (int)pit, prob, &lam))) {
+    if ((st = xf_est_lda_posterior(ws, X, N, D, yd, Cp, counts, -1.0, (int)pit, prob, &lam))) {
         xf_error_prefix(ctx, "sfda");
         return st;
     }
     /* soften: softmax over the probabilities */
-    xf_estc_softmax_rows(prob, N, Cp);
+    xf_est_softmax_rows(prob, N, Cp);
     for (int64_t i = 0; i < N; i++)
         for (int64_t j = 0; j < D; j++) means[(int64_t)yd[i] * D + j] += X[i * D + j];
     for (int64_t c = 0; c < Cp; c++)
@@ -60,7 +60,7 @@ static xf_status sfda_run(xf_ctx_t *ctx, const xf_est_input *in, const xf_params
         }
     }
     double lam2;
-    if ((st = xf_estc_lda_posterior(ws, X, N, D, yd, Cp, counts, lam, (int)pit, prob, &lam2))) {
+    if ((st = xf_est_lda_posterior(ws, X, N, D, yd, Cp, counts, lam, (int)pit, prob, &lam2))) {
         xf_error_prefix(ctx, "sfda");
         return st;
     }

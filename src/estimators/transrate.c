@@ -17,7 +17,7 @@
 #include <math.h>
 #include <string.h>
 
-#include "estimators/estbInt.h"
+#include "estimators/estimatorsInt.h"
 #include "xfer/linalg.h"
 
 static const char *const transrate_params[] = {
@@ -49,14 +49,14 @@ static xf_status transrate_run(xf_ctx_t *ctx, const xf_est_input *in, const xf_p
     static const char *const variants[] = {"paper", "tllib", NULL};
     xf_status st;
     if ((st = xf_params_f64(ctx, p, M, "eps", 1e-4, &eps))) return st;
-    if ((st = xf_estb_choice(ctx, p, M, "variant", "paper", variants, &variant))) return st;
+    if ((st = xf_est_choice(ctx, p, M, "variant", "paper", variants, &variant))) return st;
     if (!(eps > 0)) return XF_ERR(ctx, XF_ERR_INVALID, "transrate: eps must be > 0");
     xf_la_set_threads(xf_ctx_threads(ctx));
     int64_t *cnt = xf_ws_alloc(ws, (size_t)C * sizeof *cnt);
     int64_t *start = xf_ws_alloc(ws, (size_t)(C + 1) * sizeof *start);
     if (!cnt || !start) return XF_ERR_NOMEM;
-    if ((st = xf_estb_class_counts(ctx, M, in, cnt))) return st;
-    double *X = xf_estb_to_double(ws, in->F, N, D, in->ldF, 1); // (N, D) centred
+    if ((st = xf_est_class_counts(ctx, M, in->y, in->N, in->C, cnt))) return st;
+    double *X = xf_est_to_double(ws, in->F, N, D, in->ldF, 1); // (N, D) centred
     double *Zs = xf_ws_alloc(ws, (size_t)N * (size_t)D * sizeof *Zs); // (N, D) rows sorted by class
     int64_t k = N < D ? N : D;
     double *G = xf_ws_alloc(ws, (size_t)k * (size_t)k * sizeof *G);

@@ -1,8 +1,8 @@
-/* Shared numerical pieces of the second-order estimators (logme, hscore, hscore-shrink,
- * transrate, gbc): class counting, float -> double copies, the rank cut, and the trace
- * tr(pinv(A) B B^T) that both H-scores reduce to when N > D.
+/* Spectral helpers shared by the estimators: the rank cut of a Gram / scatter spectrum
+ * (logme, hscore, hscore-shrink), the blocked lower-triangular solve, the trace
+ * tr(pinv(A) B B^T) that both H-scores reduce to when N > D, and the nuclear norm (NCTI).
  *
- * Design of xf_estb_trace_pinv_quad: a full eigendecomposition of a 2048 x 2048 matrix
+ * Design of xf_est_trace_pinv_quad: a full eigendecomposition of a 2048 x 2048 matrix
  * costs ~9 D^3 flops and dominates H-score at N > D. When A is well conditioned, pinv(A)
  * = inv(A) and tr(inv(A) B B^T) = ||L^{-1} B||_F^2 needs only a Cholesky factor (D^3/3)
  * and one triangular solve. The condition number is estimated from L by power iteration
@@ -16,60 +16,15 @@
 #include <math.h>
 #include <string.h>
 
-#include "estimators/estbInt.h"
+#include "estimators/estimatorsInt.h"
 #include "xfer/linalg.h"
 
-xf_status xf_estb_class_counts(xf_ctx_t *ctx, const char *method, const xf_est_input *in, int64_t *counts) {
-    memset(counts, 0, (size_t)in->C * sizeof *counts);
-    for (int64_t i = 0; i < in->N; i++) counts[in->y[i]]++;
-    int64_t nonempty = 0;
-    for (int64_t c = 0; c < in->C; c++) nonempty += counts[c] > 0;
-    if (nonempty < 2)
-        return XF_ERR(ctx, XF_ERR_INVALID, "%s: labels: need at least 2 classes with samples, got %lld", method,
-                      (long long)nonempty);
-    return XF_OK;
-}
-
-double *xf_estb_to_double(xf_ws_t *ws, const float *F, int64_t N, int64_t D, int64_t ldF, int centre) {
-    double *X = xf_ws_alloc(ws, (size_t)N * (size_t)D * sizeof *X); // (N, D)
-    if (!X) return NULL;
-    for (int64_t i = 0; i < N; i++)
-        for (int64_t j = 0; j < D; j++) X[i * D + j] = F[i * ldF + j];
-    if (centre) {
-        double *mu = xf_ws_calloc(ws, (size_t)D, sizeof *mu); // (D)
-        if (!mu) return NULL;
-        for (int64_t i = 0; i < N; i++)
-            for (int64_t j = 0; j < D; j++) mu[j] += X[i * D + j];
-        for (int64_t j = 0; j < D; j++) mu[j] /= (double)N;
-        for (int64_t i = 0; i < N; i++)
-            for (int64_t j = 0; j < D; j++) X[i * D + j] -= mu[j];
-    }
-    return X;
-}
-
-double *xf_estb_class_sums(xf_ws_t *ws, const double *X, int64_t N, int64_t D, const int32_t *y, int64_t C,
-                           const int64_t *counts, int rsqrt) {
-    double *S = xf_ws_calloc(ws, (size_t)C * (size_t)D, sizeof *S); // (C, D)
-    double *B = xf_ws_alloc(ws, (size_t)D * (size_t)C * sizeof *B); // (D, C)
-    if (!S || !B) return NULL;
-    for (int64_t i = 0; i < N; i++) {
-        double *s = S + (int64_t)y[i] * D;
-        const double *x = X + i * D;
-        for (int64_t j = 0; j < D; j++) s[j] += x[j];
-    }
-    for (int64_t c = 0; c < C; c++) {
-        double f = !rsqrt ? 1.0 : counts[c] ? 1.0 / sqrt((double)counts[c]) : 0.0;
-        for (int64_t j = 0; j < D; j++) B[j * C + c] = f * S[c * D + j];
-    }
-    return B;
-}
-
-double xf_estb_rank_cut(double lam_max, double rcond, int64_t N, int64_t D) {
+double xf_est_rank_cut(double lam_max, double rcond, int64_t N, int64_t D) {
     double floor_ = (double)(N > D ? N : D) * DBL_EPSILON;
     return (rcond > floor_ ? rcond : floor_) * (lam_max > 0 ? lam_max : 0);
 }
 
-void xf_estb_trsm_lower(int64_t n, int64_t k, const double *L, int64_t lda, double *B) {
+void xf_est_trsm_lower(int64_t n, int64_t k, const double *L, int64_t lda, double *B) {
     const int64_t nb = 64;
     for (int64_t i0 = 0; i0 < n; i0 += nb) {
         int64_t i1 = i0 + nb < n ? i0 + nb : n;
@@ -129,7 +84,7 @@ static double normalise(double *v, int64_t n) {
     return s;
 }
 
-xf_status xf_estb_chol_trace(xf_ctx_t *ctx, xf_ws_t *ws, int64_t D, const double *A, const double *B, int64_t K,
+xf_status xf_est_chol_trace(xf_ctx_t *ctx, xf_ws_t *ws, int64_t D, const double *A, const double *B, int64_t K,
                              double *out, int *ok) {
     *ok = 0;
     *out = NAN;
@@ -167,7 +122,7 @@ xf_status xf_estb_chol_trace(xf_ctx_t *ctx, xf_ws_t *ws, int64_t D, const double
     double *W = xf_ws_alloc(ws, (size_t)D * (size_t)K * sizeof *W); // (D, K)
     if (!W) return XF_ERR_NOMEM;
     memcpy(W, B, (size_t)D * (size_t)K * sizeof *W);
-    xf_estb_trsm_lower(D, K, L, D, W);
+    xf_est_trsm_lower(D, K, L, D, W);
     double s = 0;
     for (size_t i = 0; i < (size_t)D * (size_t)K; i++) s += W[i] * W[i];
     *out = s;
@@ -175,12 +130,12 @@ xf_status xf_estb_chol_trace(xf_ctx_t *ctx, xf_ws_t *ws, int64_t D, const double
     return XF_OK;
 }
 
-xf_status xf_estb_trace_pinv_quad(xf_ctx_t *ctx, xf_ws_t *ws, int64_t D, double *A, const double *B, int64_t K,
+xf_status xf_est_trace_pinv_quad(xf_ctx_t *ctx, xf_ws_t *ws, int64_t D, double *A, const double *B, int64_t K,
                                   double rcond, int64_t N, double *out, int *used_eigh) {
     *out = NAN;
     if (used_eigh) *used_eigh = 0;
     int ok;
-    xf_status st = xf_estb_chol_trace(ctx, ws, D, A, B, K, out, &ok);
+    xf_status st = xf_est_chol_trace(ctx, ws, D, A, B, K, out, &ok);
     if (st || ok) return st;
     double *W = xf_ws_alloc(ws, (size_t)D * (size_t)K * sizeof *W); // (D, K)
     double *v = xf_ws_alloc(ws, (size_t)D * sizeof *v);
@@ -191,7 +146,7 @@ xf_status xf_estb_trace_pinv_quad(xf_ctx_t *ctx, xf_ws_t *ws, int64_t D, double 
     if (st) return st;
     /* W = V^T B */
     xf_la_dgemm(1, 0, D, K, D, 1.0, A, D, B, K, 0.0, W, K);
-    double cut = xf_estb_rank_cut(w[D - 1], rcond, N, D), s = 0;
+    double cut = xf_est_rank_cut(w[D - 1], rcond, N, D), s = 0;
     for (int64_t i = 0; i < D; i++) {
         if (!(w[i] > cut)) continue;
         double r = 0;
@@ -202,15 +157,18 @@ xf_status xf_estb_trace_pinv_quad(xf_ctx_t *ctx, xf_ws_t *ws, int64_t D, double 
     return XF_OK;
 }
 
-xf_status xf_estb_choice(xf_ctx_t *ctx, const xf_params *p, const char *method, const char *key, const char *def,
-                         const char *const *choices, int *out) {
-    const char *v = xf_params_str(p, method, key, def);
-    for (int i = 0; choices[i]; i++)
-        if (strcmp(v, choices[i]) == 0) { *out = i; return XF_OK; }
-    char list[256] = "";
-    for (int i = 0; choices[i]; i++) {
-        if (i) strncat(list, "|", sizeof list - strlen(list) - 1);
-        strncat(list, choices[i], sizeof list - strlen(list) - 1);
-    }
-    return XF_ERR(ctx, XF_ERR_INVALID, "parameter %s.%s: '%s' is not one of %s", method, key, v, list);
+xf_status xf_est_nuclear(xf_ws_t *ws, const double *A, int64_t m, int64_t n, int64_t ld, double *out) {
+    *out = 0;
+    if (m == 0 || n == 0) return XF_OK;
+    int64_t k = m < n ? m : n;
+    double *B, *s;
+    XF_WS_NEW(ws, B, m * n);
+    XF_WS_NEW(ws, s, k);
+    for (int64_t i = 0; i < m; i++) memcpy(B + i * n, A + i * ld, (size_t)n * sizeof *B);
+    xf_status st = xf_la_svd(xf_ws_ctx(ws), m, n, B, n, s, NULL, 1, NULL, 1);
+    if (st) return st;
+    double t = 0;
+    for (int64_t j = 0; j < k; j++) t += s[j];
+    *out = t;
+    return XF_OK;
 }
