@@ -13,7 +13,7 @@
  * point stops at a 1e-3 step or after 11 iterations: 6.5e-3 off for the one-sample class), where the released code is off by 10x when N < D. */
 #include "xfer/estimators.h"
 #include "xfer/npy.h"
-#include "estimators/estbInt.h"
+#include "estimators/estimatorsInt.h"
 #include "xtest.h"
 
 enum {
@@ -244,7 +244,7 @@ static void check_trace_pinv(xf_ctx_t *ctx, xf_ws_t *ws) {
         double got;
         int eig = -1;
         xf_ws_reset(ws);
-        CHECK_OK(ctx, xf_estb_trace_pinv_quad(ctx, ws, n, A, B, k, 1e-15, n, &got, &eig));
+        CHECK_OK(ctx, xf_est_trace_pinv_quad(ctx, ws, n, A, B, k, 1e-15, n, &got, &eig));
         CHECK_NEAR(got, want, 1e-9, 0, "trace_pinv_quad");
         CHECK(eig == (cse != 0), "trace_pinv_quad case %d: path %s", cse, eig ? "eigh" : "cholesky");
     }

@@ -2,7 +2,7 @@
  * by tests/ref/gen_estC.py), the EM core against sklearn's GaussianMixture from the same
  * initial parameters, the across-bank combinations, parameters, and every error path
  * (NaN inputs, rows of P that are not distributions, one class, allocation failure). */
-#include "estimators/estInt.h"
+#include "estimators/estimatorsInt.h"
 #include "xfer/linalg.h"
 #include "xfer/npy.h"
 #include "xtest.h"
@@ -196,7 +196,7 @@ static void test_gmm(void) {
         xf_gmm_opts o = {.K = K, .reg_covar = 1e-6, .tol = 1e-3, .max_iter = 100, .w0 = w0.data, .mu0 = mu0.data,
                          .cov0 = cov0.data, .reference = ref};
         xf_ws_reset(ws);
-        CHECK_OK(ctx, xf_estc_gmm_fit(ws, X.data, N, d, &o, r, &lb, &it));
+        CHECK_OK(ctx, xf_est_gmm_fit(ws, X.data, N, d, &o, r, &lb, &it));
         CHECK_NEAR(lb, ex[0], 1e-9, 1e-9, ref ? "gmm lower bound (reference kernels)" : "gmm lower bound");
         CHECK(it == (int)ex[1], "gmm iterations %d vs %g (reference %d)", it, ex[1], ref);
         double md = 0;
@@ -206,7 +206,7 @@ static void test_gmm(void) {
     /* kmeans init runs and gives a finite lower bound */
     xf_gmm_opts o2 = {.K = K, .reg_covar = 1e-6, .tol = 1e-3, .max_iter = 100, .seed = 3};
     xf_ws_reset(ws);
-    CHECK_OK(ctx, xf_estc_gmm_fit(ws, X.data, N, d, &o2, r, &lb, &it));
+    CHECK_OK(ctx, xf_est_gmm_fit(ws, X.data, N, d, &o2, r, &lb, &it));
     CHECK(isfinite(lb) && lb > ex[0] - 0.5, "kmeans-initialised lower bound %g vs %g", lb, ex[0]);
     free(r);
     xf_array_free(ctx, &X); xf_array_free(ctx, &w0); xf_array_free(ctx, &mu0);

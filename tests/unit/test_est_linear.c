@@ -7,7 +7,7 @@
  * fitted coefficients [W | b] to 1e-5 relative to their largest magnitude. */
 #include <math.h>
 
-#include "estimators/estAInt.h"
+#include "estimators/estimatorsInt.h"
 #include "xfer/npy.h"
 #include "xtest.h"
 
