@@ -4,7 +4,7 @@
   estimators.py --gen DIR            write the benchmark inputs (seeded)
   estimators.py --time DIR [--methods a,b] [--cases ...] [--budget S]
                                      time the reference Python implementations
-                                     (bench/ref/ref_est*.py) on the same inputs; JSON lines
+                                     (bench/ref/ref_*.py) on the same inputs; JSON lines
   estimators.py --join C.jsonl PY.jsonl   print the side-by-side table with ratios
 
 Cases (N, D, C) as the issue names them: small (500, 512, 10), wide (500, 2048, 100),

@@ -96,7 +96,7 @@ int xf_cli_features(int argc, char **argv) {
         float *F;
         int64_t dim;
         double t0 = xf_now();
-        if (xf_baseline_features(ctx, k, pr.x, m, pr.c, pr.h, pr.w, seed, &F, &dim)) { rc = xf_cli_fail(CMD, ctx); goto done; }
+        if (xf_features_extract(ctx, k, pr.x, m, pr.c, pr.h, pr.w, seed, &F, &dim)) { rc = xf_cli_fail(CMD, ctx); goto done; }
         char name[256];
         snprintf(name, sizeof name, "%s", k);
         for (char *p = name; *p; p++)

@@ -1,13 +1,13 @@
 """Which reference Python function the estimator benchmark times for each xfer method.
 
 Each entry: name -> (fn(F, y, P) -> score, runs(N, D) -> bool or None). The references
-(bench/ref/ref_est*.py) follow the published implementations (dbolya/parc, thuml/LogME,
+(bench/ref/ref_*.py) follow the published implementations (dbolya/parc, thuml/LogME,
 tllib, google-research stable_transfer, TencentARC/SFDA, NCTI, ETran). Where the
 published code uses a randomized PCA, the benchmark calls it with the exact solver so
 the scores are comparable with xfer's default exact PCA (time is nearly the same).
 `runs` skips cases the reference cannot do here in reasonable time or memory."""
-import ref_estA as A
-import ref_estC as C
+import ref_knn_linear_parc as A
+import ref_leep_lda as C
 
 BENCH = {
     "knn": (lambda F, y, P: A.knn(F, y), lambda n, d: n <= 20000),
@@ -24,7 +24,7 @@ BENCH = {
 }
 
 try:
-    import ref_estB as B  # noqa: E402
+    import ref_second_order as B  # noqa: E402
     for name, fn in [("logme", "logme"), ("hscore", "hscore"), ("hscore-shrink", "hscore_shrink"),
                      ("transrate", "transrate"), ("gbc", "gbc")]:
         if hasattr(B, fn):

@@ -10,7 +10,7 @@
 #include "xfer/linalg.h"
 #include "xfer/estimators.h"
 #include "xfer/nn.h"
-#include "xfer/baseline.h"
+#include "xfer/features.h"
 #include "xfer/data.h"
 #include "xfer/corpus.h"
 #include "xfer/transfer.h"

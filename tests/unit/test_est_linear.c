@@ -1,6 +1,6 @@
 /* The linear estimator with PARC's settings (its defaults: max_iter=20, tol=0.1) against
  * scikit-learn's own LogisticRegression(multinomial, lbfgs, max_iter=20, tol=0.1) fit
- * (tests/ref/gen_estA.py -> tests/ref/estA/lin20_cases.txt): an early-stopped fit is a
+ * (tests/ref/gen_est_knn_linear_parc.py -> tests/ref/est_knn_linear_parc/lin20_cases.txt): an early-stopped fit is a
  * property of the optimiser's path, so xfer must follow scipy's L-BFGS-B step by step.
  * Checked per case: the score (same count of right answers; numpy and C round the
  * percentage differently in the last bit), the predicted class of every test row, and the
@@ -13,7 +13,7 @@
 
 static int read_npy(xf_ctx_t *ctx, const char *name, const char *suffix, xf_array *a) {
     char p[512], r[300];
-    snprintf(r, sizeof r, "estA/%s_%s.npy", name, suffix);
+    snprintf(r, sizeof r, "est_knn_linear_parc/%s_%s.npy", name, suffix);
     if (xf_npy_read(ctx, xt_ref(r, p, sizeof p), a)) { CHECK(0, "%s: %s", r, xf_errmsg(ctx)); return 0; }
     return 1;
 }
@@ -100,8 +100,8 @@ int main(void) {
     xf_ws_t *ws;
     if (xf_ws_create(ctx, &ws)) return 1;
     char p[512];
-    FILE *fp = fopen(xt_ref("estA/lin20_cases.txt", p, sizeof p), "r");
-    CHECK(fp != NULL, "estA/lin20_cases.txt missing");
+    FILE *fp = fopen(xt_ref("est_knn_linear_parc/lin20_cases.txt", p, sizeof p), "r");
+    CHECK(fp != NULL, "est_knn_linear_parc/lin20_cases.txt missing");
     int n = 0;
     if (fp) {
         char name[128], pbuf[64];

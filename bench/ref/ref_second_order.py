@@ -1,8 +1,8 @@
 """Python references for xfer's estimators logme, hscore, hscore-shrink, transrate, gbc.
 
 Written for xfer (own code) to mirror the ALGORITHMS of the published implementations,
-so that (a) tests/ref/gen_estB.py can write fixtures the C code is checked against and
-(b) bench/est_b.c's figures can be compared with what the published code costs:
+so that (a) tests/ref/gen_est_second_order.py can write fixtures the C code is checked against and
+(b) bench/est_second_order.c's figures can be compared with what the published code costs:
 
   logme_published  thuml/LogME LogME.py `_fit_fixed_point` as released (float64, eig of
                    F^T F when N > D, thin SVD otherwise, MacKay fixed point, 11 iterations,
@@ -253,7 +253,7 @@ def gbc(F, y, gaussian='spherical', dims=64, variant='paper'):
 
 
 def make_data(N, D, C, seed=0, sep=1.0):
-    """Class-clustered Gaussian features (float32) and labels, as bench/est_b.c."""
+    """Class-clustered Gaussian features (float32) and labels, as bench/est_second_order.c."""
     rng = np.random.default_rng(seed)
     y = np.arange(N) % C
     rng.shuffle(y)

@@ -1,5 +1,5 @@
-/* LEEP, NCE, N-LEEP, SFDA, NCTI and ETran against bench/ref/ref_estC.py (fixtures written
- * by tests/ref/gen_estC.py), the EM core against sklearn's GaussianMixture from the same
+/* LEEP, NCE, N-LEEP, SFDA, NCTI and ETran against bench/ref/ref_leep_lda.py (fixtures written
+ * by tests/ref/gen_est_leep_lda.py), the EM core against sklearn's GaussianMixture from the same
  * initial parameters, the across-bank combinations, parameters, and every error path
  * (NaN inputs, rows of P that are not distributions, one class, allocation failure). */
 #include "estimators/estimatorsInt.h"
@@ -31,9 +31,9 @@ typedef struct {
 static int fx_load(const char *base, int hasF, int hasP, fx *f) {
     char n[256];
     memset(f, 0, sizeof *f);
-    snprintf(n, sizeof n, "estC/%s_y.npy", base);
+    snprintf(n, sizeof n, "est_leep_lda/%s_y.npy", base);
     if (!load(n, &f->y)) return 0;
-    snprintf(n, sizeof n, "estC/%s_expect.npy", base);
+    snprintf(n, sizeof n, "est_leep_lda/%s_expect.npy", base);
     if (!load(n, &f->e)) return 0;
     f->in.N = f->y.shape[0];
     f->in.y = f->y.data;
@@ -41,13 +41,13 @@ static int fx_load(const char *base, int hasF, int hasP, fx *f) {
     for (int64_t i = 0; i < f->in.N; i++) mx = f->in.y[i] > mx ? f->in.y[i] : mx;
     f->in.C = mx + 1;
     if (hasF) {
-        snprintf(n, sizeof n, "estC/%s_F.npy", base);
+        snprintf(n, sizeof n, "est_leep_lda/%s_F.npy", base);
         if (!load(n, &f->F)) return 0;
         f->in.F = f->F.data;
         f->in.D = f->in.ldF = f->F.shape[1];
     }
     if (hasP) {
-        snprintf(n, sizeof n, "estC/%s_P.npy", base);
+        snprintf(n, sizeof n, "est_leep_lda/%s_P.npy", base);
         if (!load(n, &f->P)) return 0;
         f->in.P = f->P.data;
         f->in.Z = f->in.ldP = f->P.shape[1];
@@ -152,12 +152,12 @@ static void test_features(void) {
 
 static void test_bank(void) {
     xf_array y, e, F[4];
-    if (!load("estC/bank_y.npy", &y) || !load("estC/bank_expect.npy", &e)) return;
+    if (!load("est_leep_lda/bank_y.npy", &y) || !load("est_leep_lda/bank_expect.npy", &e)) return;
     const double *ex = e.data;
     double tn[12], te[8], sc[4];
     for (int m = 0; m < 4; m++) {
         char n[64];
-        snprintf(n, sizeof n, "estC/bank_F%d.npy", m);
+        snprintf(n, sizeof n, "est_leep_lda/bank_F%d.npy", m);
         if (!load(n, &F[m])) return;
         xf_est_input in = {.F = F[m].data, .N = F[m].shape[0], .D = F[m].shape[1], .ldF = F[m].shape[1],
                            .y = y.data, .C = 4};
@@ -185,8 +185,8 @@ static void test_bank(void) {
 
 static void test_gmm(void) {
     xf_array X, w0, mu0, cov0, resp, e;
-    if (!load("estC/gmm_X.npy", &X) || !load("estC/gmm_w0.npy", &w0) || !load("estC/gmm_mu0.npy", &mu0) ||
-        !load("estC/gmm_cov0.npy", &cov0) || !load("estC/gmm_resp.npy", &resp) || !load("estC/gmm_expect.npy", &e))
+    if (!load("est_leep_lda/gmm_X.npy", &X) || !load("est_leep_lda/gmm_w0.npy", &w0) || !load("est_leep_lda/gmm_mu0.npy", &mu0) ||
+        !load("est_leep_lda/gmm_cov0.npy", &cov0) || !load("est_leep_lda/gmm_resp.npy", &resp) || !load("est_leep_lda/gmm_expect.npy", &e))
         return;
     int64_t N = X.shape[0], d = X.shape[1], K = w0.shape[0];
     double *r = malloc(sizeof(double) * N * K), lb;
@@ -306,5 +306,5 @@ int main(void) {
     test_errors();
     xf_ws_free(ws);
     xf_ctx_free(ctx);
-    return xt_done("test_est_c");
+    return xt_done("test_est_leep_lda");
 }

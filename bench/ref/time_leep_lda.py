@@ -1,6 +1,6 @@
-"""Times bench/ref/ref_estC.py on the inputs bench/est_c.c wrote (--write DIR).
+"""Times bench/ref/ref_leep_lda.py on the inputs bench/est_leep_lda.c wrote (--write DIR).
 
-    OPENBLAS_NUM_THREADS=1 python3 bench/ref/time_estC.py DIR [sizes] [methods]
+    OPENBLAS_NUM_THREADS=1 python3 bench/ref/time_leep_lda.py DIR [sizes] [methods]
 
 Each (size, method) runs in a child process killed after 90 s ("> 90").
 Prints wall and process-CPU seconds (the machine may be shared: CPU time is the steadier
@@ -15,7 +15,7 @@ import time
 import numpy as np
 
 sys.path.insert(0, os.path.dirname(__file__))
-import ref_estC as R  # noqa: E402
+import ref_leep_lda as R  # noqa: E402
 
 
 def one(d, s, m, q):

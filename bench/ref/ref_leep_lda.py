@@ -13,7 +13,7 @@ zero-marginal source classes contribute nothing in LEEP (the released code gives
 NCTI's PCA uses the exact solver (sklearn's 'auto' picks a randomised solver with no
 seed); ETran's energy subset holds at least one sample; ETran's LDA score defaults to the
 paper's shrinkage LDA (lda='released' gives the released code's behaviour).
-It is the oracle for tests/ref/gen_estC.py and the baseline bench/est_c.c times against.
+It is the oracle for tests/ref/gen_est_leep_lda.py and the baseline bench/est_leep_lda.c times against.
 """
 import numpy as np
 import scipy.linalg

@@ -1,10 +1,10 @@
-"""Fixtures for tests/unit/test_est_b.c: logme, hscore, hscore-shrink, transrate, gbc.
+"""Fixtures for tests/unit/test_est_second_order.c: logme, hscore, hscore-shrink, transrate, gbc.
 
 Run from the repository root with /usr/bin/python3 (numpy 1.24, scipy 1.10, sklearn 1.2):
-    /usr/bin/python3 tests/ref/gen_estB.py
-Writes tests/ref/estB/<case>_F.npy (float32, N x D), <case>_y.npy (int32) and
+    /usr/bin/python3 tests/ref/gen_est_second_order.py
+Writes tests/ref/est_second_order/<case>_F.npy (float32, N x D), <case>_y.npy (int32) and
 <case>_expect.npy (float64, one value per entry of KEYS below, NaN where not computed).
-The expected values come from bench/ref/ref_estB.py (independent numpy/scipy/sklearn
+The expected values come from bench/ref/ref_second_order.py (independent numpy/scipy/sklearn
 code mirroring the published implementations).
 """
 import os
@@ -14,7 +14,7 @@ import numpy as np
 
 HERE = os.path.dirname(os.path.abspath(__file__))
 sys.path.insert(0, os.path.join(HERE, '..', '..', 'bench', 'ref'))
-import ref_estB as R  # noqa: E402
+import ref_second_order as R  # noqa: E402
 
 KEYS = [
     'logme', 'logme_published', 'logme_maxev',
@@ -119,7 +119,7 @@ def cases():
 
 
 def main():
-    d = os.path.join(HERE, 'estB')
+    d = os.path.join(HERE, 'est_second_order')
     os.makedirs(d, exist_ok=True)
     for name, (F, y) in cases().items():
         F = np.ascontiguousarray(F, dtype=np.float32)

@@ -1,5 +1,5 @@
 /* logme, hscore, hscore-shrink, transrate, gbc against the numpy references of
- * bench/ref/ref_estB.py (fixtures by tests/ref/gen_estB.py), on N > D and N < D, C = 2, a
+ * bench/ref/ref_second_order.py (fixtures by tests/ref/gen_est_second_order.py), on N > D and N < D, C = 2, a
  * class with one sample, duplicate rows and constant features; then the error paths: NaN
  * features, fewer than two classes, bad parameters, allocation failure.
  *
@@ -30,11 +30,11 @@ typedef struct {
 static int load(xf_ctx_t *ctx, const char *name, fixture *f) {
     char p[512], r[256];
     memset(f, 0, sizeof *f);
-    snprintf(r, sizeof r, "estB/%s_F.npy", name);
+    snprintf(r, sizeof r, "est_second_order/%s_F.npy", name);
     if (xf_npy_read(ctx, xt_ref(r, p, sizeof p), &f->F)) { CHECK(0, "%s: %s", r, xf_errmsg(ctx)); return 0; }
-    snprintf(r, sizeof r, "estB/%s_y.npy", name);
+    snprintf(r, sizeof r, "est_second_order/%s_y.npy", name);
     if (xf_npy_read(ctx, xt_ref(r, p, sizeof p), &f->y)) { CHECK(0, "%s: %s", r, xf_errmsg(ctx)); return 0; }
-    snprintf(r, sizeof r, "estB/%s_expect.npy", name);
+    snprintf(r, sizeof r, "est_second_order/%s_expect.npy", name);
     if (xf_npy_read(ctx, xt_ref(r, p, sizeof p), &f->e)) { CHECK(0, "%s: %s", r, xf_errmsg(ctx)); return 0; }
     CHECK(f->F.dtype == XF_DT_F32 && f->y.dtype == XF_DT_I32 && f->e.size == K_N, "%s: fixture types", name);
     f->y32 = f->y.data;
@@ -250,7 +250,7 @@ static void check_trace_pinv(xf_ctx_t *ctx, xf_ws_t *ws) {
     }
 }
 
-/* Tiny inputs with values from bench/ref/ref_estB.py: N = 2 has Ledoit-Wolf shrinkage 0
+/* Tiny inputs with values from bench/ref/ref_second_order.py: N = 2 has Ledoit-Wolf shrinkage 0
  * (so hscore-shrink takes the eigh path with pinv's cut), N = 3 = D a positive one. */
 static void check_tiny(xf_ctx_t *ctx, xf_ws_t *ws) {
     const float F2[6] = {1, 2, 0.5f, -0.5f, 1, 2}, F3[9] = {1, 2, 0.5f, -0.5f, 1, 2, 3, 1, 1};
@@ -288,5 +288,5 @@ int main(void) {
     check_nomem("c2wide");
     xf_ws_free(ws);
     xf_ctx_free(ctx);
-    return xt_done("test_est_b");
+    return xt_done("test_est_second_order");
 }

@@ -1,5 +1,5 @@
 /* The knn, linear and parc estimators against the Python reference
- * (tests/ref/gen_estA.py -> tests/ref/estA/cases.txt), PARC's rank-sum kernel against
+ * (tests/ref/gen_est_knn_linear_parc.py -> tests/ref/est_knn_linear_parc/cases.txt), PARC's rank-sum kernel against
  * its plain general-Spearman kernel (with many ties, several blocks), kNN against a
  * brute-force scan written here (several blocks), the error paths (NaN, one class,
  * constant rows, parameters, multi-label where unsupported) and allocation failure. */
@@ -18,9 +18,9 @@ static int load(xf_ctx_t *ctx, const char *name, fx *f) {
     char p[512], r[300];
     xf_array a, b, c;
     memset(f, 0, sizeof *f);
-    snprintf(r, sizeof r, "estA/%s_F.npy", name);
+    snprintf(r, sizeof r, "est_knn_linear_parc/%s_F.npy", name);
     if (xf_npy_read(ctx, xt_ref(r, p, sizeof p), &a)) { CHECK(0, "%s: %s", r, xf_errmsg(ctx)); return 0; }
-    snprintf(r, sizeof r, "estA/%s_y.npy", name);
+    snprintf(r, sizeof r, "est_knn_linear_parc/%s_y.npy", name);
     if (xf_npy_read(ctx, xt_ref(r, p, sizeof p), &b)) { CHECK(0, "%s: %s", r, xf_errmsg(ctx)); xf_array_free(ctx, &a); return 0; }
     f->N = a.shape[0];
     f->D = a.shape[1];
@@ -34,7 +34,7 @@ static int load(xf_ctx_t *ctx, const char *name, fx *f) {
     free(raw);
     xf_array_free(ctx, &a);
     xf_array_free(ctx, &b);
-    snprintf(r, sizeof r, "estA/%s_Y.npy", name);
+    snprintf(r, sizeof r, "est_knn_linear_parc/%s_Y.npy", name);
     if (xf_npy_read(ctx, xt_ref(r, p, sizeof p), &c) == XF_OK) {
         f->C = c.shape[1];
         f->Y = malloc((size_t)(f->N * f->C) * sizeof *f->Y);
@@ -69,8 +69,8 @@ static xf_params parse_params(char *buf, xf_param *items, int cap) {
 
 static void fixtures(xf_ctx_t *ctx, xf_ws_t *ws) {
     char p[512];
-    FILE *fp = fopen(xt_ref("estA/cases.txt", p, sizeof p), "r");
-    CHECK(fp != NULL, "estA/cases.txt missing");
+    FILE *fp = fopen(xt_ref("est_knn_linear_parc/cases.txt", p, sizeof p), "r");
+    CHECK(fp != NULL, "est_knn_linear_parc/cases.txt missing");
     if (!fp) return;
     char name[128], method[32], pbuf[256];
     double expect;
@@ -394,5 +394,5 @@ int main(void) {
     xf_ws_free(ws);
     alloc_failures(ctx);
     xf_ctx_free(ctx);
-    return xt_done("test_est_a");
+    return xt_done("test_est_knn_linear_parc");
 }

@@ -1,9 +1,9 @@
 #!/usr/bin/python3
-"""Times the Python reference (bench/ref/ref_estA.py, the published dbolya/parc code
-paths) on the inputs bench/est_a.c wrote with --out DIR, and prints the scores, so the
+"""Times the Python reference (bench/ref/ref_knn_linear_parc.py, the published dbolya/parc code
+paths) on the inputs bench/est_knn_linear_parc.c wrote with --out DIR, and prints the scores, so the
 two can be compared side by side (docs/ESTIMATORS.md, benchmark table).
 
-  /usr/bin/python3 bench/ref/bench_estA.py DIR [N,D,C ...] [--full]
+  /usr/bin/python3 bench/ref/time_knn_linear_parc.py DIR [N,D,C ...] [--full]
 
 --full also runs the xfer-rule variants (slow float64 oracles) above N = 500.
 Single-threaded figures: OPENBLAS_NUM_THREADS=1 OMP_NUM_THREADS=1.
@@ -21,7 +21,7 @@ import time
 import numpy as np
 
 sys.path.insert(0, os.path.dirname(os.path.abspath(__file__)))
-import ref_estA as ref  # noqa: E402
+import ref_knn_linear_parc as ref  # noqa: E402
 
 SIZES = [(500, 512, 10), (500, 2048, 100), (5000, 2048, 100), (20000, 512, 10)]
 
@@ -43,8 +43,8 @@ def main():
     for (N, D, C) in SIZES:
         if only and (N, D, C) not in only:
             continue
-        F = np.load(os.path.join(d, 'est_a_%d_%d_%d_F.npy' % (N, D, C)))
-        y = np.load(os.path.join(d, 'est_a_%d_%d_%d_y.npy' % (N, D, C)))
+        F = np.load(os.path.join(d, 'est_knn_linear_parc_%d_%d_%d_F.npy' % (N, D, C)))
+        y = np.load(os.path.join(d, 'est_knn_linear_parc_%d_%d_%d_y.npy' % (N, D, C)))
         reps = 3 if N <= 500 else 1
         runs = []
         full = '--full' in sys.argv or N <= 500  # the xfer-rule variants are slow oracles

@@ -1,9 +1,10 @@
-/* Network-free feature extractors (include/xfer/baseline.h). */
+/* Network-free feature extractors behind `xfer features` (include/xfer/features.h): raw
+ * pixels, average pooling, PCA of the images, random ReLU projections. */
 #include <math.h>
 #include <stdlib.h>
 #include <string.h>
 
-#include "xfer/baseline.h"
+#include "xfer/features.h"
 #include "xfer/linalg.h"
 
 static xf_status parse_k(xf_ctx_t *ctx, const char *spec, const char *arg, int64_t lo, int64_t hi, int64_t *k) {
@@ -16,7 +17,7 @@ static xf_status parse_k(xf_ctx_t *ctx, const char *spec, const char *arg, int64
     return XF_OK;
 }
 
-xf_status xf_baseline_features(xf_ctx_t *ctx, const char *spec, const float *x, int64_t N, int64_t C, int64_t H,
+xf_status xf_features_extract(xf_ctx_t *ctx, const char *spec, const float *x, int64_t N, int64_t C, int64_t H,
                                int64_t W, uint64_t seed, float **out, int64_t *dim) {
     *out = NULL;
     *dim = 0;

@@ -1,9 +1,9 @@
 /* Timing of logme, hscore, hscore-shrink, transrate and gbc on class-clustered Gaussian
  * features: class centres ~ N(0, I_D), samples = centre + N(0, I_D), labels round-robin
  * then shuffled. Usage:
- *   bench/est_b N D C [threads reps outdir]
+ *   bench/est_second_order N D C [threads reps outdir]
  * Prints one line per method: seconds (best of reps) and score. With outdir, writes
- * outdir/F.npy (float32) and outdir/y.npy (int32) so bench/ref/time_estB.py can time the
+ * outdir/F.npy (float32) and outdir/y.npy (int32) so bench/ref/time_second_order.py can time the
  * Python references on the same inputs and compare the scores. */
 #include <stdio.h>
 #include <stdlib.h>

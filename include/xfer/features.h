@@ -8,8 +8,8 @@
  *   randproj:K   ReLU(x W) with W (C*H*W, K) Gaussian / sqrt(C*H*W), seeded
  *                (random features; Rahimi & Recht 2007)                  (N, K)
  */
-#ifndef XFER_BASELINE_H
-#define XFER_BASELINE_H
+#ifndef XFER_FEATURES_H
+#define XFER_FEATURES_H
 #include "xfer/core.h"
 
 #ifdef __cplusplus
@@ -18,7 +18,7 @@ extern "C" {
 
 /* x: (N, C, H, W) float32. spec: "raw", "pool:7", "pca:64", "randproj:256".
  * *out (N, *dim) is allocated with xf_malloc; free with xf_free. */
-xf_status xf_baseline_features(xf_ctx_t *ctx, const char *spec, const float *x, int64_t N, int64_t C, int64_t H,
+xf_status xf_features_extract(xf_ctx_t *ctx, const char *spec, const float *x, int64_t N, int64_t C, int64_t H,
                                int64_t W, uint64_t seed, float **out, int64_t *dim);
 
 #ifdef __cplusplus

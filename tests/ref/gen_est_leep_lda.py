@@ -1,6 +1,6 @@
-"""Writes the fixtures of tests/unit/test_est_c.c from bench/ref/ref_estC.py.
+"""Writes the fixtures of tests/unit/test_est_leep_lda.c from bench/ref/ref_leep_lda.py.
 
-Run from the repository root: /usr/bin/python3 tests/ref/gen_estC.py
+Run from the repository root: /usr/bin/python3 tests/ref/gen_est_leep_lda.py
 Each case <name> gets <name>_F.npy (float32 N x D) and/or <name>_P.npy (float32 N x Z),
 <name>_y.npy (int32) and <name>_expect.npy (float64, values listed below).
 """
@@ -11,9 +11,9 @@ import numpy as np
 from sklearn.mixture import GaussianMixture
 
 sys.path.insert(0, os.path.join(os.path.dirname(__file__), '..', '..', 'bench', 'ref'))
-import ref_estC as R  # noqa: E402
+import ref_leep_lda as R  # noqa: E402
 
-OUT = os.path.join(os.path.dirname(__file__), 'estC')
+OUT = os.path.join(os.path.dirname(__file__), 'est_leep_lda')
 os.makedirs(OUT, exist_ok=True)
 rng = np.random.default_rng(20261122)
 

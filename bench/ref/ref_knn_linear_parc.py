@@ -3,7 +3,7 @@
 These follow the published implementation of Bolya et al. 2021 (dbolya/parc,
 methods.py: kNN, SplitLogistic, PARC and feature_reduce) step by step with
 numpy / scipy / scikit-learn, so that the benchmark times xfer against the code the
-paper's numbers came from, and so that the test fixtures (tests/ref/gen_estA.py) come
+paper's numbers came from, and so that the test fixtures (tests/ref/gen_est_knn_linear_parc.py) come
 from an independent implementation.
 
 Published behaviour is the default. Switches exist only where xfer deliberately differs

@@ -1,7 +1,7 @@
-"""Time the Python references of bench/ref/ref_estB.py on the inputs bench/est_b wrote.
+"""Time the Python references of bench/ref/ref_second_order.py on the inputs bench/est_second_order wrote.
 
-    build/bench/est_b N D C threads reps DIR     # writes DIR/F.npy, DIR/y.npy
-    /usr/bin/python3 bench/ref/time_estB.py DIR [skip,...]
+    build/bench/est_second_order N D C threads reps DIR     # writes DIR/F.npy, DIR/y.npy
+    /usr/bin/python3 bench/ref/time_second_order.py DIR [skip,...]
 
 Prints seconds (one run; numba's compile cost of the published LogME is not counted,
 numpy runs un-jitted) and scores per reference. `skip` names references not to run
@@ -13,7 +13,7 @@ import time
 import numpy as np
 
 sys.path.insert(0, os.path.dirname(os.path.abspath(__file__)))
-import ref_estB as R  # noqa: E402
+import ref_second_order as R  # noqa: E402
 
 d = sys.argv[1]
 skip = set(sys.argv[2].split(',')) if len(sys.argv) > 2 else set()

@@ -1,13 +1,13 @@
 /* Timings of LEEP, NCE, N-LEEP, SFDA, NCTI and ETran on class-clustered Gaussian data.
  *
- *   est_c [--write DIR] [--only name,name] [--sizes i,j] [--repeat R (best of R)] [--param k=v]...
+ *   est_leep_lda [--write DIR] [--only name,name] [--sizes i,j] [--repeat R (best of R)] [--param k=v]...
  *
  * Sizes (N, D, C): (500, 512, 10), (500, 2048, 100), (5000, 2048, 100), (20000, 512, 10).
  * Features (float32): a 32-d latent z = M[y] + e, class means M ~ N(0, 0.5^2), e ~ N(0, I),
  * mapped to D dims by a random A (32 x D, entries N(0, 1/32)) plus N(0, 0.05^2) noise, so
  * that classes overlap and the spectrum decays (PCA 80% keeps <= 32 components);
  * P = softmax(3 F W / sqrt(D)) with W ~ N(0, 1), Z = 1000 source classes. BLAS runs on one
- * thread (compare with OPENBLAS_NUM_THREADS=1 python3 bench/ref/time_estC.py DIR).
+ * thread (compare with OPENBLAS_NUM_THREADS=1 python3 bench/ref/time_leep_lda.py DIR).
  * --write DIR saves the inputs as DIR/s<i>_{F,P,y}.npy so the Python reference times the
  * same matrices. Prints one line per (size, method): wall and process-CPU seconds of the
  * estimator (the machine may be shared; with one BLAS thread CPU time is the steadier
@@ -118,7 +118,7 @@ int main(int argc, char **argv) {
         }
         if (dir && (save(ctx, dir, s, "F", XF_DT_F32, F, 2, N, D) || save(ctx, dir, s, "P", XF_DT_F32, P, 2, N, Z) ||
                     save(ctx, dir, s, "y", XF_DT_I32, y, 1, N, 0)))
-            fprintf(stderr, "est_c: %s\n", xf_errmsg(ctx));
+            fprintf(stderr, "est_leep_lda: %s\n", xf_errmsg(ctx));
         xf_est_input in = {.F = F, .N = N, .D = D, .ldF = D, .y = y, .C = C, .P = P, .Z = Z, .ldP = Z};
         for (int m = 0; m < 6; m++) {
             if (!listed(only, methods[m])) continue;
