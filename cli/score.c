@@ -4,7 +4,8 @@
  *              [--method NAME[,NAME...]|all] [--param NAME.KEY=VALUE ...] [--names a,b]
  *              [--threads N] [--json|--csv]
  *
- * One feature file per model (same probe images, same order). With several models each
+ * One feature file per model (same probe images, same order), named by --names or else by
+ * the shortest path suffix that tells the files apart (xf_path_short_names). With several models each
  * method's scores are ranked (1 = predicted best) and a z-scored ensemble of the methods
  * is added (when at least two methods scored every model). Methods whose across-bank combination needs the whole bank (NCTI, ETran) are
  * combined over the given models. A method that needs --probs and has none is reported
@@ -42,23 +43,15 @@ static void usage(FILE *f) {
             "Scores each model's probe features (N x D float .npy, one file per model, same images in\n"
             "the same order) against labels (N integers; any integer values, mapped to classes in\n"
             "increasing order; or an N x C 0/1 matrix for multi-label targets) with transferability\n"
-            "estimators. Higher scores predict better transfer. Methods:\n\n");
+            "estimators. Higher scores predict better transfer. Models are named by --names, else by\n"
+            "the shortest path suffix that tells their files apart (a/features.npy b/features.npy:\n"
+            "a/features, b/features). Methods:\n\n");
     for (int i = 0; i < xf_est_count(); i++) {
         const xf_estimator *e = xf_est_at(i);
         fprintf(f, "  %-14s %s%s\n", e->name, e->summary, (e->flags & XF_NEEDS_P) ? " [needs --probs]" : "");
         for (const char *const *p = e->params; p && *p; p++) fprintf(f, "  %-14s   %s.%s\n", "", e->name, *p);
     }
     fprintf(f, "\nDefault --method: all methods that can run on the given inputs.\n");
-}
-
-static char *basename_noext(const char *path) {
-    const char *b = strrchr(path, '/');
-    b = b ? b + 1 : path;
-    size_t n = strlen(b);
-    if (n > 4 && strcmp(b + n - 4, ".npy") == 0) n -= 4;
-    char *s = malloc(n + 1);
-    if (s) { memcpy(s, b, n); s[n] = 0; }
-    return s;
 }
 
 /* Loads a 2-D float matrix with n rows, names the file in every error. */
@@ -266,21 +259,33 @@ int xf_cli_score(int argc, char **argv) {
     /* models */
     ms = calloc((size_t)nf, sizeof *ms);
     if (!ms) goto done;
+    /* default names: the shortest path suffixes that tell the models apart */
+    char **auto_names = calloc((size_t)nf, sizeof *auto_names);
+    if (!auto_names) goto done;
+    if (xf_path_short_names(ctx, (const char *const *)feats, nf, ".npy", auto_names)) {
+        free(auto_names);
+        rc = xf_cli_fail(CMD, ctx);
+        goto done;
+    }
     char *nlist = names ? strdup(names) : NULL, *nsave = NULL, *ntok = nlist ? strtok_r(nlist, ",", &nsave) : NULL;
     for (int i = 0; i < nf; i++) {
         ms[i].fpath = feats[i];
         ms[i].ppath = np ? probs[i] : NULL;
-        ms[i].name = ntok ? strdup(ntok) : basename_noext(feats[i]);
+        ms[i].name = strdup(ntok ? ntok : auto_names[i]);
         if (ntok) ntok = strtok_r(NULL, ",", &nsave);
         if (load_matrix(ctx, feats[i], N, "features", labels, &ms[i].F, &ms[i].Ff, &ms[i].D) ||
             (np && load_matrix(ctx, probs[i], N, "probabilities", labels, &ms[i].P, &ms[i].Pf, &ms[i].Z))) {
             free(nlist);
+            for (int k = 0; k < nf; k++) xf_free(ctx, auto_names[k]);
+            free(auto_names);
             rc = xf_cli_fail(CMD, ctx);
             goto done;
         }
     }
     if (names && ntok) fprintf(stderr, "xfer score: warning: more --names than models; extra names ignored\n");
     free(nlist);
+    for (int i = 0; i < nf; i++) xf_free(ctx, auto_names[i]);
+    free(auto_names);
 
     /* run */
     res = calloc((size_t)(nf * nm), sizeof *res);

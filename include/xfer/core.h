@@ -115,6 +115,19 @@ int xf_mul_ok(size_t a, size_t b, size_t *out);
 void xf_ctx_fail_alloc_after(xf_ctx_t *ctx, int64_t k);
 int64_t xf_ctx_alloc_count(const xf_ctx_t *ctx); /* allocations since creation */
 
+/* ---- paths ------------------------------------------------------------------------ */
+
+/* Display names for n paths (src/core/path.c): names[i] = the shortest suffix of whole
+ * components of paths[i] that no other path ends with, joined by '/', with `ext` (e.g.
+ * ".npy"; NULL for none) cut from the last component: {"a/features.npy",
+ * "b/features.npy"} -> {"a/features", "b/features"}; {"x/m1.npy", "y/m2.npy"} -> {"m1",
+ * "m2"}. Empty and "." components are skipped. A path identical to an earlier one keeps
+ * all its components and gets "#m" for its m-th occurrence ("a/f", "a/f#2"), so the
+ * names are always distinct. A path with no component (e.g. "/") is named as given.
+ * Each names[i] is allocated with xf_malloc (free with xf_free); on failure (only out of
+ * memory) every names[i] is NULL. */
+xf_status xf_path_short_names(xf_ctx_t *ctx, const char *const *paths, int64_t n, const char *ext, char **names);
+
 /* ---- workspace: a growable arena for hot paths --------------------------------------
  * Estimators and kernels take scratch from a workspace sized up front, never from malloc
  * in an inner loop. xf_ws_reset keeps the memory for the next call. */

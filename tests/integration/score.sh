@@ -80,6 +80,14 @@ rc=$?
 "$X" score --features $G --labels $L --probs $P --method leep,nce --csv >"$T/out" 2>"$T/err" && [ "$(wc -l <"$T/out")" -eq 3 ] && ok || bad "leep/nce with probs: $(cat "$T/err")"
 # every method runs on the good input with probs
 "$X" score --features $G $R/feat_weak.npy --labels $L --probs $P $R/probs2.npy --method all --csv >"$T/out" 2>"$T/err" && ok || bad "all methods: $(cat "$T/err")"
+# models given as files of the same name in different directories are named by the
+# shortest path suffix that tells them apart (not twice "features"); --names still wins
+mkdir -p "$T/m/a" "$T/m/b"
+cp $G "$T/m/a/features.npy"; cp $R/feat_weak.npy "$T/m/b/features.npy"
+"$X" score --features "$T/m/a/features.npy" "$T/m/b/features.npy" --labels $L --method knn --csv >"$T/out" 2>"$T/err" || bad "same-basename run: $(cat "$T/err")"
+grep -q "^a/features,knn," "$T/out" && grep -q "^b/features,knn," "$T/out" && ok || bad "same-basename names: $(cat "$T/out")"
+"$X" score --features "$T/m/a/features.npy" "$T/m/b/features.npy" --labels $L --method knn --csv --names good,weak >"$T/out" 2>/dev/null
+grep -q "^good,knn," "$T/out" && grep -q "^weak,knn," "$T/out" && ok || bad "--names with same basenames: $(cat "$T/out")"
 
 echo "score.sh: $pass passed, $fail failed"
 [ $fail -eq 0 ]

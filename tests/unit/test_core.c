@@ -10,6 +10,51 @@ static void hk_free(void *u, void *p) { (void)u; free(p); }
 static int logged;
 static void on_log(void *u, xf_log_level l, const char *m) { (void)u; (void)l; (void)m; logged++; }
 
+/* xf_path_short_names on paths[n] against the expected names want[n] (ext ".npy"). */
+static void check_names(xf_ctx_t *ctx, const char *const *paths, int n, const char *const *want) {
+    char *got[8];
+    xf_status st = xf_path_short_names(ctx, paths, n, ".npy", got);
+    CHECK(st == XF_OK, "short names of %s...: %s", paths[0], xf_errmsg(ctx));
+    if (st) return;
+    for (int i = 0; i < n; i++) {
+        CHECK(got[i] && strcmp(got[i], want[i]) == 0, "short name of %s: got '%s', want '%s'", paths[i],
+              got[i] ? got[i] : "(null)", want[i]);
+        xf_free(ctx, got[i]);
+    }
+}
+
+static void test_path_short_names(xf_ctx_t *ctx) {
+    /* same basename in different directories: the directory tells them apart */
+    check_names(ctx, (const char *const[]){"a/features.npy", "b/features.npy"}, 2,
+                (const char *const[]){"a/features", "b/features"});
+    /* no common suffix: the file name alone (extension dropped) */
+    check_names(ctx, (const char *const[]){"runs/x/resnet.npy", "other/vit.npy", "deit"}, 3,
+                (const char *const[]){"resnet", "vit", "deit"});
+    /* nested directories: as many components as needed, per path */
+    check_names(ctx, (const char *const[]){"m/r50/l4/features.npy", "m/vit/l4/features.npy", "m/r50/l3/features.npy",
+                                           "/abs/other.npy"}, 4,
+                (const char *const[]){"r50/l4/features", "vit/l4/features", "l3/features", "other"});
+    /* one path is a suffix of another: the shorter keeps all its components */
+    check_names(ctx, (const char *const[]){"l4/f.npy", "r50/l4/f.npy"}, 2, (const char *const[]){"l4/f", "r50/l4/f"});
+    /* identical paths (after "./" and "//"): whole path, then "#m" for the m-th occurrence */
+    check_names(ctx, (const char *const[]){"a/f.npy", "./a//f.npy", "b/f.npy", "a/f.npy"}, 4,
+                (const char *const[]){"a/f", "a/f#2", "b/f", "a/f#3"});
+    /* the extension is dropped only when something is left; other extensions stay */
+    check_names(ctx, (const char *const[]){".npy", "x.npz", "/"}, 3, (const char *const[]){".npy", "x.npz", "/"});
+    /* a single path: its file name */
+    check_names(ctx, (const char *const[]){"dir/only.npy"}, 1, (const char *const[]){"only"});
+    /* out of memory at each allocation in turn: an error, and no names left behind */
+    const char *const two[] = {"a/features.npy", "b/features.npy"};
+    for (int k = 1; k <= 5; k++) {
+        char *got[2] = {(char *)1, (char *)1};
+        xf_ctx_fail_alloc_after(ctx, k);
+        xf_status st = xf_path_short_names(ctx, two, 2, ".npy", got);
+        xf_ctx_fail_alloc_after(ctx, 0);
+        CHECK(st == XF_ERR_NOMEM && !got[0] && !got[1], "short names, allocation %d fails: %s", k, xf_status_str(st));
+        xf_ctx_clear_error(ctx);
+    }
+}
+
 int main(void) {
     xf_ctx_t *ctx;
     CHECK(xf_ctx_create(&ctx) == XF_OK, "create");
@@ -102,6 +147,7 @@ int main(void) {
     CHECK(logged == 1, "log filter");
     xf_ctx_set_threads(ctx, 3);
     CHECK(xf_ctx_threads(ctx) == 3, "threads");
+    test_path_short_names(ctx);
     xf_ctx_free(ctx);
     return xt_done("test_core");
 }
