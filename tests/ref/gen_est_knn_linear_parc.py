@@ -1,11 +1,11 @@
 #!/usr/bin/python3
-"""Writes fixtures for tests/unit/test_est_a.c: the knn, linear and parc estimators
-against the Python reference bench/ref/ref_estA.py (numpy / scipy / scikit-learn).
+"""Writes fixtures for tests/unit/test_est_knn_linear_parc.c: the knn, linear and parc estimators
+against the Python reference bench/ref/ref_knn_linear_parc.py (numpy / scipy / scikit-learn).
 
-Each case: estA/<name>_F.npy (float32 features), estA/<name>_y.npy (int64 raw labels,
+Each case: est_knn_linear_parc/<name>_F.npy (float32 features), est_knn_linear_parc/<name>_y.npy (int64 raw labels,
 deliberately not 0..C-1 in some cases: the test maps them with xf_labels_densify),
-optionally estA/<name>_Y.npy (float32 multi-hot targets), and one line of
-estA/cases.txt: "<name> <method> <params or -> <expected score %.17g>".
+optionally est_knn_linear_parc/<name>_Y.npy (float32 multi-hot targets), and one line of
+est_knn_linear_parc/cases.txt: "<name> <method> <params or -> <expected score %.17g>".
 
 Reference settings for agreement to 1e-6 (see docs/ESTIMATORS.md):
   - exact PCA (svd_solver='full') instead of the published randomized one;
@@ -16,9 +16,9 @@ Reference settings for agreement to 1e-6 (see docs/ESTIMATORS.md):
   - linear: sklearn lbfgs run to convergence (max_iter=1000, tol=1e-10); xfer is run with
     the same max_iter/tol.
   - linear with PARC's settings (xfer's defaults, max_iter=20, tol=0.1): sklearn's own fit,
-    with its coefficients and test predictions (estA/lin20_cases.txt, checked by
+    with its coefficients and test predictions (est_knn_linear_parc/lin20_cases.txt, checked by
     tests/unit/test_est_linear.c).
-Run: /usr/bin/python3 tests/ref/gen_estA.py   (from the repository root)
+Run: /usr/bin/python3 tests/ref/gen_est_knn_linear_parc.py   (from the repository root)
 """
 import os
 import sys
@@ -27,9 +27,9 @@ import numpy as np
 
 ROOT = os.path.dirname(os.path.dirname(os.path.dirname(os.path.abspath(__file__))))
 sys.path.insert(0, os.path.join(ROOT, 'bench', 'ref'))
-import ref_estA as ref  # noqa: E402
+import ref_knn_linear_parc as ref  # noqa: E402
 
-OUT = os.path.join(ROOT, 'tests', 'ref', 'estA')
+OUT = os.path.join(ROOT, 'tests', 'ref', 'est_knn_linear_parc')
 
 
 def data(seed, N, D, C, sep=1.0, raw=None, balanced=True):
@@ -148,7 +148,7 @@ Y[Y.sum(axis=1) == 5, 0] = 0  # no constant rows
 add('parc_multi', 'parc', 'dims=16', F, y, Y=Y, dims=16)
 
 # ---- linear with PARC's settings (the defaults): sklearn's own 20-iteration fit ----
-# estA/lin20_cases.txt: "<name> <params or -> <score %.17g> <n_iter>"; <name>_coef.npy
+# est_knn_linear_parc/lin20_cases.txt: "<name> <params or -> <score %.17g> <n_iter>"; <name>_coef.npy
 # (K, D + 1) float64 = [coef_ | intercept_] over the K training classes (ascending);
 # <name>_pred.npy: sklearn's predicted dense labels of the test half (or of fold 0).
 import sklearn.linear_model  # noqa: E402
