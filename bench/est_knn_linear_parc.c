@@ -4,8 +4,8 @@
  * --reps runs). --out DIR also writes DIR/est_knn_linear_parc_<N>_<D>_<C>_{F,y}.npy so that
  * bench/ref/time_knn_linear_parc.py times the Python reference on the same inputs.
  *
- *   build/bench/est_knn_linear_parc [--threads 2] [--reps 3] [--out DIR] [--only N,D,C] [--methods knn,linear,parc]
- *                     [--param key=value]
+ *   build/bench/est_knn_linear_parc [--threads 2] [--reps 3] [--out DIR] [--only N,D,C]
+ *                                   [--methods knn,linear,parc] [--param key=value]
  * wall_s: best wall-clock time; cpu_s: best process CPU time (all threads), the fairer
  * figure on a shared machine.
  */
@@ -80,11 +80,13 @@ int main(int argc, char **argv) {
         if (out) {
             char p[1024];
             int64_t shp[2] = {N, D};
-            snprintf(p, sizeof p, "%s/est_knn_linear_parc_%lld_%lld_%lld_F.npy", out, (long long)N, (long long)D, (long long)C);
+            snprintf(p, sizeof p, "%s/est_knn_linear_parc_%lld_%lld_%lld_F.npy", out, (long long)N, (long long)D,
+                     (long long)C);
             if (xf_npy_write_raw(ctx, p, XF_DT_F32, 2, shp, F)) fprintf(stderr, "%s\n", xf_errmsg(ctx));
             int64_t *yl = malloc((size_t)N * sizeof *yl);
             for (int64_t i = 0; i < N; i++) yl[i] = y[i];
-            snprintf(p, sizeof p, "%s/est_knn_linear_parc_%lld_%lld_%lld_y.npy", out, (long long)N, (long long)D, (long long)C);
+            snprintf(p, sizeof p, "%s/est_knn_linear_parc_%lld_%lld_%lld_y.npy", out, (long long)N, (long long)D,
+                     (long long)C);
             if (xf_npy_write_raw(ctx, p, XF_DT_I64, 1, shp, yl)) fprintf(stderr, "%s\n", xf_errmsg(ctx));
             free(yl);
         }

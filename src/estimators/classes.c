@@ -19,7 +19,7 @@ xf_status xf_est_class_counts(xf_ctx_t *ctx, const char *method, const int32_t *
 }
 
 xf_status xf_est_classes(xf_ctx_t *ctx, xf_ws_t *ws, const char *m, const int32_t *y, int64_t N, int64_t C,
-                          int64_t *Cp, int32_t **yd, int64_t **counts) {
+                         int64_t *Cp, int32_t **yd, int64_t **counts) {
     int64_t *cnt, *map;
     XF_WS_NEW(ws, cnt, C);
     XF_WS_NEW(ws, map, C);
@@ -41,7 +41,7 @@ xf_status xf_est_classes(xf_ctx_t *ctx, xf_ws_t *ws, const char *m, const int32_
 }
 
 double *xf_est_class_sums(xf_ws_t *ws, const double *X, int64_t N, int64_t D, const int32_t *y, int64_t C,
-                           const int64_t *counts, int rsqrt) {
+                          const int64_t *counts, int rsqrt) {
     double *S = xf_ws_calloc(ws, (size_t)C * (size_t)D, sizeof *S); // (C, D)
     double *B = xf_ws_alloc(ws, (size_t)D * (size_t)C * sizeof *B); // (D, C)
     if (!S || !B) return NULL;

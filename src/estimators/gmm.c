@@ -38,7 +38,7 @@ static void sqdist(const double *X, const double *xn, int64_t N, int64_t d, cons
 }
 
 xf_status xf_est_kmeans(xf_ws_t *ws, const double *X0, int64_t N, int64_t d, int64_t K, uint64_t seed,
-                         int32_t *labels) {
+                        int32_t *labels) {
     double *X, *xn, *cen, *old, *cn, *D2, *closest, *cand, *cum; // (N,d) (N) (K,d) (K,d) (K) (N,K) (N) (N) (N)
     int64_t *cnt;
     XF_WS_NEW(ws, X, N * d);
@@ -376,7 +376,7 @@ static xf_status mstep_packed(xf_ctx_t *ctx, gmm_t *g, const double *X, const do
 }
 
 xf_status xf_est_gmm_fit(xf_ws_t *ws, const double *X, int64_t N, int64_t d, const xf_gmm_opts *o, double *resp,
-                          double *lower_bound, int *n_iter) {
+                         double *lower_bound, int *n_iter) {
     xf_ctx_t *ctx = xf_ws_ctx(ws);
     gmm_t g = {.N = N, .d = d, .K = o->K};
     const int64_t K = o->K;

@@ -7,7 +7,7 @@
 #include "xfer/linalg.h"
 
 xf_status xf_est_choice(xf_ctx_t *ctx, const xf_params *p, const char *method, const char *key, const char *def,
-                         const char *const *choices, int *out) {
+                        const char *const *choices, int *out) {
     const char *v = xf_params_str(p, method, key, def);
     for (int i = 0; choices[i]; i++)
         if (strcmp(v, choices[i]) == 0) { *out = i; return XF_OK; }

@@ -135,7 +135,7 @@ static double power_lambda_max_gram(const double *Xw, int64_t N, int64_t D, int 
 }
 
 xf_status xf_est_lda_posterior(xf_ws_t *ws, const double *X, int64_t N, int64_t D, const int32_t *yd, int64_t Cp,
-                                const int64_t *counts, double lam, int power_iters, double *prob, double *lam_out) {
+                               const int64_t *counts, double lam, int power_iters, double *prob, double *lam_out) {
     xf_ctx_t *ctx = xf_ws_ctx(ws);
     double *means, *W, *Xw; // (Cp, D), (D, Cp), (N, D)
     XF_WS_NEW(ws, means, Cp * D);
@@ -221,7 +221,7 @@ xf_status xf_est_lda_posterior(xf_ws_t *ws, const double *X, int64_t N, int64_t 
 }
 
 xf_status xf_est_lda_eigen_transform(xf_ws_t *ws, const double *X, int64_t N, int64_t D, const int32_t *yd,
-                                      int64_t Cp, const int64_t *counts, double lam, double **Zout, int64_t *kout) {
+                                     int64_t Cp, const int64_t *counts, double lam, double **Zout, int64_t *kout) {
     xf_ctx_t *ctx = xf_ws_ctx(ws);
     double *means, *Sw, *St, *w, *mu; // (Cp, D), (D, D), (D, D), (D), (D)
     XF_WS_NEW(ws, means, Cp * D);
@@ -260,7 +260,7 @@ xf_status xf_est_lda_eigen_transform(xf_ws_t *ws, const double *X, int64_t N, in
 }
 
 xf_status xf_est_lda_svd(xf_ws_t *ws, const double *X, int64_t N, int64_t D, const int32_t *yd, int64_t Cp,
-                          const int64_t *counts, double **Zout, int64_t *kout, double *prob) {
+                         const int64_t *counts, double **Zout, int64_t *kout, double *prob) {
     xf_ctx_t *ctx = xf_ws_ctx(ws);
     const double tol = 1e-4; /* sklearn's default */
     double *means, *xbar, *Xw, *sd; // (Cp, D), (D), (N, D), (D)

@@ -12,7 +12,7 @@
 #include "estimators/estimatorsInt.h"
 
 xf_status xf_est_leep_core(xf_ws_t *ws, const float *tf, const double *td, int64_t ld, int64_t N, int64_t K,
-                            const int32_t *y, int64_t C, int use_log, double *score) {
+                           const int32_t *y, int64_t C, int use_log, double *score) {
     double *joint, *pz; // (C, K), (K)
     XF_WS_NEW(ws, joint, C * K);
     XF_WS_NEW(ws, pz, K);

@@ -452,7 +452,7 @@ static xf_status fit_eval(xf_ctx_t *ctx, const lr_scratch *w, const double *X, i
 }
 
 xf_status xf_est_linear_probe(xf_ctx_t *ctx, const xf_est_input *in, const xf_params *p, xf_ws_t *ws, double *score,
-                             double *coef, int32_t *pred) {
+                              double *coef, int32_t *pred) {
     const char *m = "linear";
     double Creg, tol;
     int64_t max_iter, folds, dims, block;

@@ -85,7 +85,7 @@ static double normalise(double *v, int64_t n) {
 }
 
 xf_status xf_est_chol_trace(xf_ctx_t *ctx, xf_ws_t *ws, int64_t D, const double *A, const double *B, int64_t K,
-                             double *out, int *ok) {
+                            double *out, int *ok) {
     *ok = 0;
     *out = NAN;
     size_t dd = (size_t)D * (size_t)D;
@@ -131,7 +131,7 @@ xf_status xf_est_chol_trace(xf_ctx_t *ctx, xf_ws_t *ws, int64_t D, const double 
 }
 
 xf_status xf_est_trace_pinv_quad(xf_ctx_t *ctx, xf_ws_t *ws, int64_t D, double *A, const double *B, int64_t K,
-                                  double rcond, int64_t N, double *out, int *used_eigh) {
+                                 double rcond, int64_t N, double *out, int *used_eigh) {
     *out = NAN;
     if (used_eigh) *used_eigh = 0;
     int ok;

@@ -185,8 +185,9 @@ static void test_bank(void) {
 
 static void test_gmm(void) {
     xf_array X, w0, mu0, cov0, resp, e;
-    if (!load("est_leep_lda/gmm_X.npy", &X) || !load("est_leep_lda/gmm_w0.npy", &w0) || !load("est_leep_lda/gmm_mu0.npy", &mu0) ||
-        !load("est_leep_lda/gmm_cov0.npy", &cov0) || !load("est_leep_lda/gmm_resp.npy", &resp) || !load("est_leep_lda/gmm_expect.npy", &e))
+    if (!load("est_leep_lda/gmm_X.npy", &X) || !load("est_leep_lda/gmm_w0.npy", &w0) ||
+        !load("est_leep_lda/gmm_mu0.npy", &mu0) || !load("est_leep_lda/gmm_cov0.npy", &cov0) ||
+        !load("est_leep_lda/gmm_resp.npy", &resp) || !load("est_leep_lda/gmm_expect.npy", &e))
         return;
     int64_t N = X.shape[0], d = X.shape[1], K = w0.shape[0];
     double *r = malloc(sizeof(double) * N * K), lb;
