@@ -61,6 +61,12 @@ ls "$T"/r.md.tmp.* >/dev/null 2>&1 && bad "report temp file left"
 rank --cache "$T/c1" --capacity --json 2>/dev/null | grep -oE '"score": [-0-9.e]*' | awk '{s += $2} END {exit !(s/NR > 0.0599 && s/NR < 0.0601)}' ||
     bad "--capacity: mean score should be mean(layers)/50"
 
+# progress on a terminal: one redrawn line (model k of M, images per second), through a pseudo-terminal
+if command -v script >/dev/null; then
+    script -qec "'$XF_BIN' rank --bank '$B' --data '$DATA' --threads 1 --no-cache >/dev/null" /dev/null >"$T/tty" 2>&1
+    grep -q $'\r.*model 3 of 3: resblock ([0-9]* images/s)' "$T/tty" || bad "no terminal progress: $(cat -v "$T/tty")"
+fi
+
 # ---- rank's numbers = extract + score on the same probe set (8x8 digits resized to 12x12, 3 channels;
 # extract takes a .npy as ready images, so both read the scikit-learn digits) ----
 "$XF_BIN" extract --model "$B/resblock.onnx" --data digits --probe 500 --mean 0.5 --std 0.25 --labels-out "$T/y.npy" \
