@@ -14,6 +14,8 @@
 #pragma weak xf_cli_train
 #pragma weak xf_cli_features
 #pragma weak xf_cli_finetune
+#pragma weak xf_cli_bank
+#pragma weak xf_cli_rank
 
 typedef struct {
     const char *name;
@@ -47,6 +49,8 @@ int main(int argc, char **argv) {
         {"data", xf_cli_data, "build the embedded corpus (xfer data build)"},
         {"train", xf_cli_train, "train a network on a dataset"},
         {"finetune", xf_cli_finetune, "give a pretrained ONNX model a new head and fine-tune it"},
+        {"bank", xf_cli_bank, "describe, list and verify a folder of ONNX models (bank.json)"},
+        {"rank", xf_cli_rank, "rank a bank of models for a labelled dataset (which model to fine-tune)"},
         {"features", xf_cli_features, "network-free baseline features (raw, pooled, PCA, random projections)"},
         {"version", version, "print the version"},
     };
