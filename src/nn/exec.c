@@ -467,12 +467,13 @@ xf_status xf_net_create_ex(xf_ctx_t *ctx, xf_graph *g, int64_t max_batch, xf_net
     if ((st = xf_nn_graph_shapes(g, max_batch, net->sh))) goto fail;
     for (int v = 0; v < nv; v++) { /* each value's size, checked before any sum uses it */
         size_t numel = 1;
-        for (int k = 0; k < net->sh[v].nd; k++)
-            if (net->sh[v].s[k] < 0 || !xf_mul_ok(numel, (size_t)net->sh[v].s[k], &numel)) numel = SIZE_MAX;
-        if (numel == SIZE_MAX || numel > (size_t)(XF_NET_MAX_PLAN_BYTES / (int64_t)sizeof(float))) {
+        int over = 0;
+        for (int k = 0; k < net->sh[v].nd && net->sh[v].s[k] >= 0; k++)
+            over |= !xf_mul_ok(numel, (size_t)net->sh[v].s[k], &numel);
+        if (over || numel > (size_t)(XF_NET_MAX_PLAN_BYTES / (int64_t)sizeof(float))) {
             char what[300];
             snprintf(what, sizeof what, "value '%s'", g->values[v].name ? g->values[v].name : "?");
-            if ((st = plan_limit(net, what, SIZE_MAX))) goto fail;
+            if ((st = plan_limit(net, what, over ? SIZE_MAX : numel))) goto fail;
         }
     }
     int train = mode == XF_NET_TRAIN;

@@ -16,7 +16,8 @@ enum { N = 60, D = 6, C = 3, Z = 4 };
  * depends on the units: coding rate with a fixed eps, adaptive LDA shrinkage, energies,
  * LogME's 1e-5 terms in the alpha and beta updates, GBC's variance floor). The H-score is
  * per-column invariant in exact arithmetic, but its pseudo-inverse cut (rcond, as the
- * reference's pinv) drops directions 2^230 times weaker, so it counts as uniform only. */
+ * reference's pinv) drops directions 2^230 times weaker, so it counts as uniform only.
+ * leep and nce read only the probabilities. */
 static const struct { const char *name; int inv; } methods[] = {
     {"knn", 1},  {"linear", 0}, {"leep", 2},  {"nleep", 0}, {"nce", 2},     {"hscore", 1},   {"hscore-shrink", 1},
     {"logme", 0}, {"parc", 1},  {"gbc", 0},   {"transrate", 0}, {"sfda", 0}, {"ncti", 0},   {"etran", 0},
@@ -97,6 +98,32 @@ int main(void) {
         /* the largest finite float everywhere but the class signal: constant-ish columns */
         for (int t = 0; t < N * D; t++) F[t] = F0[t] > 0.5f ? FLT_MAX : -FLT_MAX;
         run(ctx, ws, m, "FLT_MAX", F, y, P, &s);
+    }
+    /* knn's other paths on the largest scale: row blocks (GEMM per block), cosine, k = 3 */
+    const xf_param kp[][2] = {{{"block", "16"}, {"k", "1"}}, {{"metric", "cosine"}, {"k", "1"}},
+                              {{"k", "3"}, {"block", "7"}}};
+    for (int c = 0; c < 3; c++) {
+        xf_params prm = {kp[c], 2};
+        char name[64];
+        snprintf(name, sizeof name, "knn %s=%s %s=%s x 2^127", kp[c][0].key, kp[c][0].value, kp[c][1].key,
+                 kp[c][1].value);
+        xf_est_input in = {.F = F0, .N = N, .D = D, .ldF = D, .y = y, .C = C};
+        double base = NAN, s = NAN;
+        CHECK_OK(ctx, xf_est_run(ctx, "knn", &in, &prm, ws, &base));
+        for (int t = 0; t < N * D; t++) F[t] = ldexpf(F0[t], 127);
+        in.F = F;
+        CHECK_OK(ctx, xf_est_run(ctx, "knn", &in, &prm, ws, &s));
+        CHECK_NEAR(s, base, 1e-12, 0, name);
+    }
+    /* probabilities at the float32 limits: the smallest subnormal beside ~1 (leep and nce
+     * take logs of empirical joint distributions built from them) */
+    static float Pt[N * Z];
+    for (int i = 0; i < N; i++)
+        for (int z = 0; z < Z; z++) Pt[i * Z + z] = z == (i + (i % 7 == 0)) % Z ? 1.0f - 3 * 0x1p-149f : 0x1p-149f;
+    const char *pm[] = {"leep", "nce"};
+    for (int k = 0; k < 2; k++) {
+        double s;
+        run(ctx, ws, pm[k], "P 2^-149", F0, y, Pt, &s);
     }
     xf_ws_free(ws);
     xf_ctx_free(ctx);
