@@ -99,10 +99,10 @@ int main(void) {
         for (int t = 0; t < N * D; t++) F[t] = F0[t] > 0.5f ? FLT_MAX : -FLT_MAX;
         run(ctx, ws, m, "FLT_MAX", F, y, P, &s);
     }
-    /* knn's other paths on the largest scale: row blocks (GEMM per block), cosine, k = 3 */
+    /* knn's other paths on the largest scale: row blocks (GEMM per block), cosine, k = 3, PCA */
     const xf_param kp[][2] = {{{"block", "16"}, {"k", "1"}}, {{"metric", "cosine"}, {"k", "1"}},
-                              {{"k", "3"}, {"block", "7"}}};
-    for (int c = 0; c < 3; c++) {
+                              {{"k", "3"}, {"block", "7"}}, {{"dims", "3"}, {"k", "1"}}};
+    for (int c = 0; c < 4; c++) {
         xf_params prm = {kp[c], 2};
         char name[64];
         snprintf(name, sizeof name, "knn %s=%s %s=%s x 2^127", kp[c][0].key, kp[c][0].value, kp[c][1].key,
