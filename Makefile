@@ -47,7 +47,7 @@ fixtures:
 fuzz:
 	@scripts/install-deps.sh test
 	@CC=clang cmake -S . -B build-fuzz -DXFER_FUZZ=ON -DCMAKE_BUILD_TYPE=Debug -DXFER_OPENMP=OFF >/dev/null
-	@cmake --build build-fuzz -j $(JOBS)
+	@cmake --build build-fuzz -j $(JOBS) --target fuzz_targets
 
 clean:
 	rm -rf build build-asan build-fuzz

@@ -104,6 +104,10 @@ typedef struct xf_graph {
     int *outputs; int n_outputs;
     char *name;
     int64_t opset;             /* for export */
+    /* private to graph.c: open-addressing hash of the value names (slot -> value id or
+     * -1), name_index_cap slots, covering the first name_index_n values */
+    int *name_index;
+    int name_index_cap, name_index_n;
 } xf_graph;
 
 xf_status xf_graph_create(xf_ctx_t *ctx, xf_graph **out);
@@ -135,7 +139,11 @@ int xf_graph_output_value(const xf_graph *g);
 typedef enum xf_net_mode { XF_NET_INFER = 0, XF_NET_TRAIN = 1 } xf_net_mode;
 typedef struct xf_net xf_net_t;
 
-/* Plans all activations (and gradients in training mode) for batches up to max_batch. */
+/* Plans all activations (and gradients in training mode) for batches up to max_batch.
+ * A plan above XF_NET_MAX_PLAN_BYTES (activations, scratch, saved state and gradients
+ * together; one value above it alone) fails with XF_ERR_UNSUPPORTED before allocating,
+ * naming the size: a hostile model's shapes must not exhaust memory. Lower max_batch. */
+#define XF_NET_MAX_PLAN_BYTES ((int64_t)1 << 36)
 xf_status xf_net_create(xf_ctx_t *ctx, xf_graph *g, int64_t max_batch, xf_net_mode mode, xf_net_t **out);
 void xf_net_free(xf_net_t *net);
 /* x: (B, C, H, W) matching the graph input, B <= max_batch. In TRAIN mode BatchNorm uses

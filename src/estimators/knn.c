@@ -15,6 +15,12 @@
  * all N samples. So the neighbours are those of exact float64 distances, computed pair by
  * pair (as scipy's cdist, not sklearn's |a|^2 + |b|^2 - 2ab formula, which rounds
  * near-duplicates differently).
+ * Range: float32 squared norms overflow from |x| ~ 1.8e19 (and underflow below ~1e-19),
+ * so for l2 the GEMM operand is the features times a power of two s that brings the
+ * largest squared norm near 1 (exact: only values below 2^-126 / s lose bits, far under
+ * the error bound); the exact distances stay in float64 on the unscaled rows and are
+ * multiplied by s^2, so both sides compare on one scale. The nearest-neighbour sets do
+ * not change under a uniform scale.
  *
  * Rules (docs/ESTIMATORS.md):
  *   - the sample itself is excluded BY INDEX. The published code drops sort position 0
@@ -44,7 +50,8 @@ typedef struct knn_data {
     int64_t ldF;
     const double *Xd; /* ... or PCA scores (N, D) in double when non-NULL */
     int cosine;
-    const double *nrm; /* (N) exact |x_i| (cosine) or |x_i|^2 (l2) */
+    const double *nrm; /* (N) exact |x_i| (cosine) or s^2 |x_i|^2 (l2) */
+    double sc2;        /* s^2: exact l2 distances are reported on the GEMM operand's scale */
 } knn_data;
 
 /* Exact float64 distance (squared for l2, 1 - cos for cosine), computed pair by pair. */
@@ -59,7 +66,7 @@ static double exact_dist(const knn_data *d, int64_t i, int64_t j) {
         if (d->cosine) for (int64_t t = 0; t < d->D; t++) s += (double)a[t] * b[t];
         else for (int64_t t = 0; t < d->D; t++) { double e = (double)a[t] - b[t]; s += e * e; }
     }
-    if (!d->cosine) return s;
+    if (!d->cosine) return s * d->sc2;
     double den = d->nrm[i] * d->nrm[j];
     return den > 0 ? 1.0 - s / den : 1.0;
 }
@@ -127,7 +134,7 @@ static xf_status knn_fn(xf_ctx_t *ctx, const xf_est_input *in, const xf_params *
     int nth = xf_ctx_threads(ctx);
     xf_la_set_threads(nth);
 
-    knn_data d = {.N = N, .D = in->D, .F = in->F, .ldF = in->ldF, .cosine = cosine};
+    knn_data d = {.N = N, .D = in->D, .F = in->F, .ldF = in->ldF, .cosine = cosine, .sc2 = 1.0};
     if (dims > 0) {
         double *Xd;
         int64_t kd;
@@ -140,27 +147,36 @@ static xf_status knn_fn(xf_ctx_t *ctx, const xf_est_input *in, const xf_params *
     double *nrm = xf_ws_alloc(ws, (size_t)N * sizeof *nrm); // (N)
     float *sq = xf_ws_alloc(ws, (size_t)N * sizeof *sq);     // (N) float |x|^2 for the GEMM form
     if (!nrm || !sq) return XF_ERR_NOMEM;
-    float *Xc = NULL;
-    if (cosine || d.Xd) {
-        Xc = xf_ws_alloc(ws, (size_t)N * (size_t)D * sizeof *Xc); // (N, D)
-        if (!Xc) return XF_ERR_NOMEM;
-    }
     double sqmax = 0;
     for (int64_t i = 0; i < N; i++) {
         double s = 0;
         if (d.Xd) for (int64_t t = 0; t < D; t++) s += d.Xd[i * D + t] * d.Xd[i * D + t];
         else for (int64_t t = 0; t < D; t++) s += (double)in->F[i * in->ldF + t] * in->F[i * in->ldF + t];
-        if (cosine) {
-            nrm[i] = sqrt(s);
-            double inv = nrm[i] > 0 ? 1.0 / nrm[i] : 0.0;
+        nrm[i] = cosine ? sqrt(s) : s;
+        if (s > sqmax) sqmax = s;
+    }
+    /* l2: the power of two s = 2^-e with s^2 sqmax in [2^-2, 2^0) unless the squared
+     * norms already sit well inside the float32 range (then s = 1: no copy) */
+    double sc = 1.0;
+    if (!cosine && sqmax > 0 && (sqmax > 0x1p60 || sqmax < 0x1p-60)) {
+        int e;
+        frexp(sqmax, &e);
+        sc = ldexp(1.0, -((e + 1) / 2));
+        d.sc2 = sc * sc;
+        sqmax *= d.sc2;
+        for (int64_t i = 0; i < N; i++) nrm[i] *= d.sc2;
+    }
+    float *Xc = NULL;
+    if (cosine || d.Xd || sc != 1.0) {
+        Xc = xf_ws_alloc(ws, (size_t)N * (size_t)D * sizeof *Xc); // (N, D)
+        if (!Xc) return XF_ERR_NOMEM;
+    }
+    for (int64_t i = 0; i < N; i++) {
+        double f = cosine ? (nrm[i] > 0 ? 1.0 / nrm[i] : 0.0) : sc;
+        if (Xc)
             for (int64_t t = 0; t < D; t++)
-                Xc[i * D + t] = (float)((d.Xd ? d.Xd[i * D + t] : (double)in->F[i * in->ldF + t]) * inv);
-        } else {
-            nrm[i] = s;
-            sq[i] = (float)s;
-            if (s > sqmax) sqmax = s;
-            if (d.Xd) for (int64_t t = 0; t < D; t++) Xc[i * D + t] = (float)d.Xd[i * D + t];
-        }
+                Xc[i * D + t] = (float)((d.Xd ? d.Xd[i * D + t] : (double)in->F[i * in->ldF + t]) * f);
+        if (!cosine) sq[i] = (float)nrm[i];
     }
     d.nrm = nrm;
     d.X = Xc ? Xc : in->F;
@@ -234,17 +250,21 @@ static xf_status knn_fn(xf_ctx_t *ctx, const xf_est_input *in, const xf_params *
     for (int64_t i = 0; i < N; i++) {
         dj *nbh = nbuf + (int64_t)xf_est_tid() * N;
         const double bound = cosine ? (double)(D + 8) * u * 4.0 : (double)(D + 8) * u * (nrm[i] + sqmax);
-        if (K == k || (double)Ld[i * K + k] - (double)Ld[i * K + k - 1] > 2.0 * bound) {
+        /* a list not filled (no finite float32 distance) cannot be trusted: exact scan */
+        const int filled = Lj[i * K + K - 1] != INT32_MAX;
+        if (filled && (K == k || (double)Ld[i * K + k] - (double)Ld[i * K + k - 1] > 2.0 * bound)) {
             for (int a = 0; a < k; a++) nbh[a].j = Lj[i * K + a];
             correct += vote(in->y, nbh, (int)k) == in->y[i];
             continue;
         }
-        for (int a = 0; a < K; a++) { nbh[a].j = Lj[i * K + a]; nbh[a].d = exact_dist(&d, i, nbh[a].j); }
-        qsort(nbh, (size_t)K, sizeof *nbh, cmp_dj);
-        if (K < N - 1) {
+        if (filled) {
+            for (int a = 0; a < K; a++) { nbh[a].j = Lj[i * K + a]; nbh[a].d = exact_dist(&d, i, nbh[a].j); }
+            qsort(nbh, (size_t)K, sizeof *nbh, cmp_dj);
+        }
+        if (K < N - 1 || !filled) {
             /* any non-candidate j has float32 distance >= Ld[worst]; its exact distance is
              * at least that minus the bound */
-            if (!((double)Ld[i * K + K - 1] - bound > nbh[k - 1].d)) {
+            if (!filled || !((double)Ld[i * K + K - 1] - bound > nbh[k - 1].d)) {
                 fallbacks++;
                 int64_t n = 0;
                 for (int64_t j = 0; j < N; j++)

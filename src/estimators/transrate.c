@@ -25,16 +25,33 @@ static const char *const transrate_params[] = {
     "variant=paper  paper: d/(n eps^2) scaling, class terms weighted n_c/n; tllib: 1/(n eps) scaling, uniform class average",
     NULL};
 
+/* log det G for G = I + c S (k x k, S positive semi-definite), destroyed. Cholesky while
+ * the identity still registers against c S; once tr(c S) > 2^50 (features near the float
+ * limits, or a tiny eps) rounding can make the factorisation fail, so the eigenvalues are
+ * taken instead and clamped at 1, their exact lower bound. w: scratch of k doubles. */
+static xf_status logdet_unit_shift(xf_ctx_t *ctx, int64_t k, double *G, double *w, double *out) {
+    double tr = 0;
+    for (int64_t i = 0; i < k; i++) tr += G[i * k + i] - 1.0;
+    if (tr <= 0x1p50) return xf_la_logdet_spd(ctx, k, G, k, out);
+    xf_status st = xf_la_eigh(ctx, k, G, k, w);
+    if (st) return st;
+    double ld = 0;
+    for (int64_t i = 0; i < k; i++) ld += log(w[i] > 1.0 ? w[i] : 1.0);
+    *out = ld;
+    return XF_OK;
+}
+
 /* 1/2 logdet(I + scale * Z^T Z) for Z (n, d), through the smaller Gram. G: scratch of
- * min(n, d)^2 doubles. */
-static xf_status rate(xf_ctx_t *ctx, const double *Z, int64_t n, int64_t d, double scale, double *G, double *out) {
+ * min(n, d)^2 doubles, w of min(n, d). */
+static xf_status rate(xf_ctx_t *ctx, const double *Z, int64_t n, int64_t d, double scale, double *G, double *w,
+                      double *out) {
     int64_t k = n < d ? n : d;
     for (int64_t i = 0; i < k; i++)
         for (int64_t j = 0; j < k; j++) G[i * k + j] = (i == j);
     if (n <= d) xf_la_dsyrk(0, n, d, scale, Z, d, 1.0, G, n);
     else xf_la_dsyrk(1, d, n, scale, Z, d, 1.0, G, d);
     double ld;
-    xf_status st = xf_la_logdet_spd(ctx, k, G, k, &ld);
+    xf_status st = logdet_unit_shift(ctx, k, G, w, &ld);
     if (st) return st;
     *out = 0.5 * ld;
     return XF_OK;
@@ -60,7 +77,8 @@ static xf_status transrate_run(xf_ctx_t *ctx, const xf_est_input *in, const xf_p
     double *Zs = xf_ws_alloc(ws, (size_t)N * (size_t)D * sizeof *Zs); // (N, D) rows sorted by class
     int64_t k = N < D ? N : D;
     double *G = xf_ws_alloc(ws, (size_t)k * (size_t)k * sizeof *G);
-    if (!X || !Zs || !G) return XF_ERR_NOMEM;
+    double *w = xf_ws_alloc(ws, (size_t)D * sizeof *w); // (D) eigenvalues, see logdet_unit_shift
+    if (!X || !Zs || !G || !w) return XF_ERR_NOMEM;
     start[0] = 0;
     for (int64_t c = 0; c < C; c++) start[c + 1] = start[c] + cnt[c];
     for (int64_t i = 0; i < N; i++) { /* counting sort of rows by class; cnt reused as cursor */
@@ -81,7 +99,7 @@ static xf_status transrate_run(xf_ctx_t *ctx, const xf_est_input *in, const xf_p
     if (N > D && small == 0) {
         Sall = xf_ws_calloc(ws, (size_t)D * (size_t)D, sizeof *Sall); // (D, D)
         if (!Sall) return XF_ERR_NOMEM;
-    } else if ((st = rate(ctx, X, N, D, sc_all, G, &rz)))
+    } else if ((st = rate(ctx, X, N, D, sc_all, G, w, &rz)))
         return st;
     for (int64_t c = 0; c < C; c++) {
         if (!cnt[c]) continue;
@@ -94,9 +112,9 @@ static xf_status transrate_run(xf_ctx_t *ctx, const xf_est_input *in, const xf_p
             }
             for (int64_t i = 0; i < D; i++) G[i * D + i] += 1.0;
             double ld;
-            if ((st = xf_la_logdet_spd(ctx, D, G, D, &ld))) return st;
+            if ((st = logdet_unit_shift(ctx, D, G, w, &ld))) return st;
             r = 0.5 * ld;
-        } else if ((st = rate(ctx, Zs + start[c] * D, cnt[c], D, sc, G, &r)))
+        } else if ((st = rate(ctx, Zs + start[c] * D, cnt[c], D, sc, G, w, &r)))
             return st;
         rzy += variant == 0 ? nc / (double)N * r : r;
         nonempty++;
@@ -105,7 +123,7 @@ static xf_status transrate_run(xf_ctx_t *ctx, const xf_est_input *in, const xf_p
         for (int64_t i = 0; i < D * D; i++) Sall[i] *= sc_all;
         for (int64_t i = 0; i < D; i++) Sall[i * D + i] += 1.0;
         double ld;
-        if ((st = xf_la_logdet_spd(ctx, D, Sall, D, &ld))) return st;
+        if ((st = logdet_unit_shift(ctx, D, Sall, w, &ld))) return st;
         rz = 0.5 * ld;
     }
     *score = variant == 0 ? rz - rzy : rz - rzy / (double)nonempty;

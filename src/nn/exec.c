@@ -64,6 +64,19 @@ struct xf_net {
 
 #define ALIGN_F 16 /* floats: 64 bytes */
 static size_t round_up(size_t n) { return (n + ALIGN_F - 1) / ALIGN_F * ALIGN_F; }
+/* a + b saturating at SIZE_MAX: plan sums are compared with the limit afterwards */
+static size_t sat_add(size_t a, size_t b) { return a > SIZE_MAX - b ? SIZE_MAX : a + b; }
+
+/* XF_NET_MAX_PLAN_BYTES (nn.h) on a number of floats; `what` names the part. */
+static xf_status plan_limit(xf_net_t *net, const char *what, size_t floats) {
+    if (floats <= (size_t)(XF_NET_MAX_PLAN_BYTES / (int64_t)sizeof(float))) return XF_OK;
+    const char *gn = net->g->name && net->g->name[0] ? net->g->name : "graph";
+    return XF_ERR(net->ctx, XF_ERR_UNSUPPORTED,
+                  "xf_net_create: %s: %s at batch %lld would take %.1f GiB, above the limit of %lld GiB "
+                  "(XF_NET_MAX_PLAN_BYTES); lower the batch",
+                  gn, what, (long long)net->max_batch, (double)floats * sizeof(float) / (double)(1 << 30),
+                  (long long)(XF_NET_MAX_PLAN_BYTES >> 30));
+}
 
 static int is_act(const xf_graph *g, int v) { return v >= 0 && !g->values[v].is_param; }
 
@@ -160,7 +173,7 @@ static xf_status plan_infer(xf_net_t *net, const unsigned char *keep, size_t *of
     size_t *boff = bsize + nv + 1;
     for (int b = 0; b < nb; b++) {
         boff[b] = off;
-        off += bsize[b];
+        off = sat_add(off, bsize[b]);
     }
     for (int v = 0; v < nv; v++) {
         if (buf_of[v] < 0) continue;
@@ -452,6 +465,17 @@ xf_status xf_net_create_ex(xf_ctx_t *ctx, xf_graph *g, int64_t max_batch, xf_net
         goto fail;
     }
     if ((st = xf_nn_graph_shapes(g, max_batch, net->sh))) goto fail;
+    for (int v = 0; v < nv; v++) { /* each value's size, checked before any sum uses it */
+        size_t numel = 1;
+        int over = 0;
+        for (int k = 0; k < net->sh[v].nd && net->sh[v].s[k] >= 0; k++)
+            over |= !xf_mul_ok(numel, (size_t)net->sh[v].s[k], &numel);
+        if (over || numel > (size_t)(XF_NET_MAX_PLAN_BYTES / (int64_t)sizeof(float))) {
+            char what[300];
+            snprintf(what, sizeof what, "value '%s'", g->values[v].name ? g->values[v].name : "?");
+            if ((st = plan_limit(net, what, over ? SIZE_MAX : numel))) goto fail;
+        }
+    }
     int train = mode == XF_NET_TRAIN;
     {
         unsigned char *produced = keep; /* borrow as scratch, cleared below */
@@ -488,10 +512,11 @@ xf_status xf_net_create_ex(xf_ctx_t *ctx, xf_graph *g, int64_t max_batch, xf_net
             for (int o = 0; o < g->nodes[i].n_out; o++) {
                 int v = g->nodes[i].out[o];
                 offsets[v] = total;
-                total += round_up((size_t)nn_numel(&net->sh[v]));
+                total = sat_add(total, round_up((size_t)nn_numel(&net->sh[v])));
                 net->valid[v] = 1;
             }
     } else if ((st = plan_infer(net, keep, offsets, &total))) goto fail;
+    if ((st = plan_limit(net, "the activations", total))) goto fail;
     net->arena = xf_malloc(ctx, (total ? total : 1) * sizeof(float));
     if (!net->arena) {
         st = XF_ERR_NOMEM;
@@ -519,7 +544,7 @@ xf_status xf_net_create_ex(xf_ctx_t *ctx, xf_graph *g, int64_t max_batch, xf_net
             size_t s = od->scratch(n, in, &net->sh[n->out[0]], train, net->threads);
             if (s > scr) scr = s;
         }
-        if (train && od->saved) sav += round_up(od->saved(n, in, &net->sh[n->out[0]], train, net->threads));
+        if (train && od->saved) sav = sat_add(sav, round_up(od->saved(n, in, &net->sh[n->out[0]], train, net->threads)));
     }
 #ifdef XFER_HAVE_DNNL
     {
@@ -546,6 +571,7 @@ xf_status xf_net_create_ex(xf_ctx_t *ctx, xf_graph *g, int64_t max_batch, xf_net
         }
     }
 #endif
+    if ((st = plan_limit(net, "the activations, scratch and saved state", sat_add(sat_add(total, scr), sav)))) goto fail;
     net->scratch_n = scr;
     net->scratch = xf_malloc(ctx, (scr ? scr : 1) * sizeof(float));
     net->sarena = xf_malloc(ctx, (sav ? sav : 1) * sizeof(float));
@@ -591,8 +617,11 @@ xf_status xf_net_create_ex(xf_ctx_t *ctx, xf_graph *g, int64_t max_batch, xf_net
         }
         size_t gt = 0;
         for (int v = 0; v < nv; v++)
-            if (net->needs_grad[v]) gt += round_up((size_t)(g->values[v].is_param ? nn_shape_numel(g->values[v].ndim, g->values[v].shape)
-                                                                                : nn_numel(&net->sh[v])));
+            if (net->needs_grad[v]) gt = sat_add(gt, round_up((size_t)(g->values[v].is_param ? nn_shape_numel(g->values[v].ndim, g->values[v].shape)
+                                                                                : nn_numel(&net->sh[v]))));
+        if ((st = plan_limit(net, "the activations, scratch, saved state and gradients",
+                             sat_add(sat_add(sat_add(total, scr), sav), gt))))
+            goto fail;
         net->garena = xf_malloc(ctx, (gt ? gt : 1) * sizeof(float));
         if (!net->garena) {
             st = XF_ERR_NOMEM;

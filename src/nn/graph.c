@@ -5,6 +5,7 @@
  *
  * Also here: the op table (name + kernels per op), ONNX attribute defaults, parameter
  * counting, freezing by name prefix, and the feature / output taps. */
+#include <limits.h>
 #include <stdarg.h>
 #include <stdio.h>
 #include <stdlib.h>
@@ -130,12 +131,55 @@ void xf_graph_free(xf_graph *g) {
     xf_free(ctx, g->nodes);
     xf_free(ctx, g->outputs);
     xf_free(ctx, g->name);
+    xf_free(ctx, g->name_index);
     xf_free(ctx, g);
+}
+
+/* Value names are looked up once per node input during import and construction, so a
+ * linear scan made a graph of V values cost O(V^2) to build (an 80,000-node chain: tens
+ * of seconds). The index is an open-addressing table (FNV-1a, linear probing, load <= 1/2)
+ * kept in step by xf_graph_add_value; values appended behind its back (name_index_n <
+ * n_values) are still found by the scan that remains for them. */
+static uint64_t name_hash(const char *s) {
+    uint64_t h = 1469598103934665603ull;
+    for (; *s; s++) h = (h ^ (unsigned char)*s) * 1099511628211ull;
+    return h;
+}
+
+static void index_put(int *tab, int cap, const char *name, int id) {
+    size_t mask = (size_t)cap - 1, k = (size_t)name_hash(name) & mask;
+    while (tab[k] >= 0) k = (k + 1) & mask;
+    tab[k] = id;
+}
+
+/* Room for n values at load <= 1/2, rebuilt from all values when it grows. */
+static xf_status index_reserve(xf_graph *g, int n) {
+    if (g->name_index && (int64_t)n * 2 <= g->name_index_cap && g->name_index_n == g->n_values) return XF_OK;
+    int64_t cap = 256;
+    while (cap < (int64_t)n * 2) cap *= 2;
+    if (cap > INT_MAX) return XF_ERR(g->ctx, XF_ERR_INVALID, "graph: too many values (%d)", n);
+    int *tab = xf_malloc(g->ctx, (size_t)cap * sizeof *tab);
+    if (!tab) return XF_ERR_NOMEM;
+    for (int64_t k = 0; k < cap; k++) tab[k] = -1;
+    for (int i = 0; i < g->n_values; i++)
+        if (g->values[i].name) index_put(tab, (int)cap, g->values[i].name, i);
+    xf_free(g->ctx, g->name_index);
+    g->name_index = tab;
+    g->name_index_cap = (int)cap;
+    g->name_index_n = g->n_values;
+    return XF_OK;
 }
 
 int xf_graph_find(const xf_graph *g, const char *name) {
     if (!g || !name) return -1;
-    for (int i = 0; i < g->n_values; i++)
+    int from = 0;
+    if (g->name_index && g->name_index_n <= g->n_values) {
+        size_t mask = (size_t)g->name_index_cap - 1, k = (size_t)name_hash(name) & mask;
+        for (int id; (id = g->name_index[k]) >= 0; k = (k + 1) & mask)
+            if (id < g->n_values && g->values[id].name && strcmp(g->values[id].name, name) == 0) return id;
+        from = g->name_index_n;
+    }
+    for (int i = from; i < g->n_values; i++)
         if (g->values[i].name && strcmp(g->values[i].name, name) == 0) return i;
     return -1;
 }
@@ -148,6 +192,8 @@ xf_status xf_graph_add_value(xf_graph *g, const char *name, int ndim, const int6
     if (ndim < 0 || ndim > XF_NN_MAXDIM || (ndim > 0 && !shape))
         return XF_ERR(ctx, XF_ERR_INVALID, "graph: value '%s' has rank %d (at most %d)", name, ndim, XF_NN_MAXDIM);
     if (xf_graph_find(g, name) >= 0) return XF_ERR(ctx, XF_ERR_INVALID, "graph: duplicate value name '%s'", name);
+    xf_status ist = index_reserve(g, g->n_values + 1);
+    if (ist) return ist;
     size_t numel = 1;
     if (data) {
         for (int i = 0; i < ndim; i++) {
@@ -181,7 +227,9 @@ xf_status xf_graph_add_value(xf_graph *g, const char *name, int ndim, const int6
     }
     g->values[g->n_values] = v;
     if (id) *id = g->n_values;
+    index_put(g->name_index, g->name_index_cap, v.name, g->n_values);
     g->n_values++;
+    g->name_index_n = g->n_values;
     return XF_OK;
 }
 

@@ -17,6 +17,9 @@
 /* Largest constant tensor the folder works on element by element (shape tensors are a
  * handful of elements; this only bounds hostile Constant/ConstantOfShape sizes). */
 #define XF_ONNX_MAX_FOLD_ELEMS ((int64_t)1 << 24)
+/* Bytes all folded constants of one model may hold together (docs/ONNX.md, Limits): the
+ * per-constant cap alone let 80 unused ConstantOfShape nodes of a 6 KB model take 5 GB. */
+#define XF_ONNX_MAX_FOLD_BYTES ((int64_t)1 << 29)
 #define XF_ONNX_OPSET_MIN 11
 #define XF_ONNX_OPSET_MAX 18
 
@@ -55,6 +58,7 @@ typedef struct imp {
     ProtobufCAllocator *pa; /* the unpacker's allocator (to release raw bytes early) */
     unsigned char *skip; /* nodes consumed by a fused pattern */
     int tmp_counter;
+    int64_t fold_bytes; /* held by folded constants so far, <= XF_ONNX_MAX_FOLD_BYTES */
 } imp;
 
 /* ---------------------------------------------------------------------------------- */

@@ -17,6 +17,11 @@ static xf_status out_const(imp *m, int k, int is_int, int ndim, const int64_t *d
     if (ndim > MAXD) NERR(m, XF_ERR_UNSUPPORTED, "result has %d dimensions", ndim);
     int64_t n = xf_onnx_count_checked(dims, (size_t)ndim, XF_ONNX_MAX_FOLD_ELEMS);
     if (n < 0) NERR(m, XF_ERR_UNSUPPORTED, "constant result too large or negative dims");
+    int64_t bytes = (n ? n : 1) * (is_int ? (int64_t)(sizeof(int64_t) + 1) : (int64_t)sizeof(float));
+    if (bytes > XF_ONNX_MAX_FOLD_BYTES - m->fold_bytes)
+        NERR(m, XF_ERR_UNSUPPORTED, "folded constants would hold %lld MiB, above the limit of %lld MiB per model",
+             (long long)((m->fold_bytes + bytes) >> 20), (long long)(XF_ONNX_MAX_FOLD_BYTES >> 20));
+    m->fold_bytes += bytes;
     imp_val *v;
     xf_status st = xf_onnx_val_new(m, m->node->output[k], &v);
     if (st) return st;
