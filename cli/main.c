@@ -14,6 +14,7 @@
 #pragma weak xf_cli_train
 #pragma weak xf_cli_features
 #pragma weak xf_cli_finetune
+#pragma weak xf_cli_bench
 
 typedef struct {
     const char *name;
@@ -48,6 +49,7 @@ int main(int argc, char **argv) {
         {"train", xf_cli_train, "train a network on a dataset"},
         {"finetune", xf_cli_finetune, "give a pretrained ONNX model a new head and fine-tune it"},
         {"features", xf_cli_features, "network-free baseline features (raw, pooled, PCA, random projections)"},
+        {"bench", xf_cli_bench, "evaluate selection methods against an oracle (PARC's CSV formats)"},
         {"version", version, "print the version"},
     };
     size_t n = sizeof cmds / sizeof *cmds;
