@@ -15,6 +15,8 @@
 #pragma weak xf_cli_features
 #pragma weak xf_cli_finetune
 #pragma weak xf_cli_bench
+#pragma weak xf_cli_bank
+#pragma weak xf_cli_rank
 
 typedef struct {
     const char *name;
@@ -48,6 +50,8 @@ int main(int argc, char **argv) {
         {"data", xf_cli_data, "build the embedded corpus (xfer data build)"},
         {"train", xf_cli_train, "train a network on a dataset"},
         {"finetune", xf_cli_finetune, "give a pretrained ONNX model a new head and fine-tune it"},
+        {"bank", xf_cli_bank, "describe, list and verify a folder of ONNX models (bank.json)"},
+        {"rank", xf_cli_rank, "rank a bank of models for a labelled dataset (which model to fine-tune)"},
         {"features", xf_cli_features, "network-free baseline features (raw, pooled, PCA, random projections)"},
         {"bench", xf_cli_bench, "evaluate selection methods against an oracle (PARC's CSV formats)"},
         {"version", version, "print the version"},

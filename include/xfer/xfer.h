@@ -14,5 +14,6 @@
 #include "xfer/data.h"
 #include "xfer/corpus.h"
 #include "xfer/transfer.h"
+#include "xfer/bank.h"
 #include "xfer/benchmark.h"
 #endif
