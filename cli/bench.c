@@ -1,12 +1,13 @@
 /* xfer bench: how good is each model-selection method on a benchmark (docs/BENCHMARK.md).
  *
  *   xfer bench --oracle oracle.csv --results results.csv [--capacity] [--capacity-per-target]
- *              [--layers models.csv] [--by target] [--json] [--report DIR] [--nan-as-zero]
+ *              [--layers models.csv|BANK] [--by target] [--json] [--report DIR] [--nan-as-zero]
  *
  * Reads PARC's oracle and results CSVs, calls xf_bench_evaluate, prints the table (or
  * JSON) and writes the report; nothing else. */
 #include <stdio.h>
 #include <string.h>
+#include <sys/stat.h>
 
 #include "cli.h"
 #include "xfer/benchmark.h"
@@ -26,13 +27,19 @@ static const char *USAGE =
     "                         z-score of the column over ALL rows + layers/50\n"
     "  --capacity-per-target  add '<method>+capacity/target': the paper's Eq. 6, z-score within\n"
     "                         each (run, target) + layers/50\n"
-    "  --layers models.csv    layer counts (columns Architecture,Layers); needed by --capacity\n"
+    "  --layers models.csv    layer counts (columns Architecture,Layers), or a bank folder (its\n"
+    "                         bank.json's layers by architecture); needed by --capacity\n"
     "  --by target            one row per method and target\n"
     "  --json                 a JSON array of objects (method, pearson, spearman, kendall,\n"
     "                         weighted_tau, top1, top3, regret, their *_std, models, runs)\n"
     "  --report DIR           DIR/report.md and one SVG scatter per target\n"
     "  --nan-as-zero          PARC's fillna(0): a NaN score counts as 0 (default: a method with\n"
     "                         a NaN score is reported as not evaluated, the others are)\n";
+
+static int is_dir(const char *p) {
+    struct stat sb;
+    return stat(p, &sb) == 0 && S_ISDIR(sb.st_mode);
+}
 
 int xf_cli_bench(int argc, char **argv) {
     const char *oracle = NULL, *results = NULL, *layers = NULL, *report = NULL;
@@ -78,7 +85,7 @@ int xf_cli_bench(int argc, char **argv) {
     xf_bench_eval e = {0};
     int rc = 0;
     if (xf_bench_oracle_read(ctx, oracle, &o) || xf_bench_results_read(ctx, results, &r) ||
-        (layers && xf_bench_layers_read(ctx, layers, &l))) {
+        (layers && (is_dir(layers) ? xf_bench_layers_from_bank(ctx, layers, &l) : xf_bench_layers_read(ctx, layers, &l)))) {
         rc = xf_cli_fail("bench", ctx);
         goto done;
     }

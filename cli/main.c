@@ -15,6 +15,7 @@
 #pragma weak xf_cli_features
 #pragma weak xf_cli_finetune
 #pragma weak xf_cli_bench
+#pragma weak xf_cli_oracle
 #pragma weak xf_cli_bank
 #pragma weak xf_cli_rank
 
@@ -54,6 +55,7 @@ int main(int argc, char **argv) {
         {"rank", xf_cli_rank, "rank a bank of models for a labelled dataset (which model to fine-tune)"},
         {"features", xf_cli_features, "network-free baseline features (raw, pooled, PCA, random projections)"},
         {"bench", xf_cli_bench, "evaluate selection methods against an oracle (PARC's CSV formats)"},
+        {"oracle", xf_cli_oracle, "fine-tune every (model, target) pair of a bank: the benchmark's ground truth"},
         {"version", version, "print the version"},
     };
     size_t n = sizeof cmds / sizeof *cmds;

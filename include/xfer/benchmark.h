@@ -182,6 +182,65 @@ void xf_bench_eval_print(FILE *f, const xf_bench_eval *e, int by_target, int jso
  * oracle, one labelled point per model, one panel per method) in dir (created). */
 xf_status xf_bench_report_write(xf_ctx_t *ctx, const xf_bench_eval *e, const char *dir);
 
+
+/* ---- the oracle: fine-tuning every (model, target) pair -----------------------------
+ * Bolya et al. 2021, Sec. 4.1: the ground truth of a selection benchmark is the test
+ * accuracy of every model of the bank fine-tuned on every target. xf_oracle_* fine-tunes
+ * each pair with the protocol of transfer.h (xf_finetune) and writes PARC's oracle CSV:
+ *   Architecture   = the bank entry's architecture
+ *   Source Dataset = the bank entry's NAME (unique in a bank, so (Architecture, Source
+ *                    Dataset) names one model even when two share a source dataset; the
+ *                    details CSV gives the entry's own source too)
+ *   Target Dataset = the target's name
+ *   Oracle         = test accuracy in %
+ * plus a details CSV (chosen learning rate, validation accuracy per learning rate, train
+ * and test accuracy, seconds) and, with headonly, a second oracle CSV of the linear probe
+ * (mode HEAD) test accuracies.
+ *
+ * Resuming: every finished pair is one small file in the state folder (OUT.state/ beside
+ * the output), written to a temporary name and renamed, holding the pair's identity
+ * (model name and SHA-256, target name and data, the protocol) and a checksum. A rerun
+ * skips pairs whose file is complete and matches, so a killed run continues where it
+ * stopped and writes the same oracle CSV. Pairs are independent: workers (processes)
+ * take pairs i with i % workers == worker, and the CSVs are assembled in bank x target
+ * order once every pair is done. Fine-tuning is seeded (opts.ft.seed), so a pair's
+ * result does not depend on when or in which worker it ran. */
+
+/* A target: "[NAME=]TRAIN[@TEST]". TRAIN and TEST are data specs (docs/DATA_ARGUMENT.md);
+ * without @TEST, corpus:<task> is tested on its test split and any other spec on the
+ * split "test" of the same source. NAME defaults to the corpus task, or the file or
+ * folder name without its extension (and a trailing "_x" or "_train_x"). */
+typedef struct xf_oracle_target {
+    char *name, *train, *test; /* owned; test NULL = the train spec's test split */
+} xf_oracle_target;
+xf_status xf_oracle_target_parse(xf_ctx_t *ctx, const char *spec, xf_oracle_target *out);
+void xf_oracle_target_free(xf_ctx_t *ctx, xf_oracle_target *t);
+
+struct xf_ft_opts;
+struct xf_data_opts;
+typedef struct xf_oracle_plan xf_oracle_plan_t;
+
+/* A plan: the bank, the targets, the protocol and the state folder (created).
+ * ft: the fine-tuning protocol (copied; NULL = xf_ft_opts_default). data: base data
+ * options (corpus_dir, resize, skip_bad; size, channels, mean and std come from each
+ * bank entry); NULL = defaults. Errors: an unreadable bank, duplicate target names. */
+xf_status xf_oracle_plan_create(xf_ctx_t *ctx, const char *bank_dir, const xf_oracle_target *targets, int64_t T,
+                                const struct xf_ft_opts *ft, const struct xf_data_opts *data, int headonly,
+                                const char *out_csv, xf_oracle_plan_t **out);
+void xf_oracle_plan_free(xf_oracle_plan_t *p);
+int64_t xf_oracle_plan_pairs(const xf_oracle_plan_t *p);
+/* Pairs whose state file is complete and matches the plan (reads the state folder). */
+int64_t xf_oracle_plan_done(xf_oracle_plan_t *p);
+/* Fine-tunes every pair i with i % workers == worker that is not done, recording each.
+ * Stops at the first failing pair (its error on ctx, naming the model and the target). */
+xf_status xf_oracle_run(xf_ctx_t *ctx, xf_oracle_plan_t *p, int worker, int workers);
+/* With every pair done: writes out_csv, OUT-stem.details.csv and, with headonly,
+ * OUT-stem.headonly.csv (temporary names, then renamed). A pair not done: XF_ERR_INVALID. */
+xf_status xf_oracle_write(xf_ctx_t *ctx, xf_oracle_plan_t *p);
+/* Layer counts of a bank's models by architecture (for the capacity term); two models
+ * of one architecture with different counts: XF_ERR_INVALID naming both. */
+xf_status xf_bench_layers_from_bank(xf_ctx_t *ctx, const char *bank_dir, xf_bench_layers *out);
+
 #ifdef __cplusplus
 }
 #endif

@@ -26,6 +26,9 @@ void xf_bench_csv_free(bench_csv *c);
 xf_status xf_bench_file_read(xf_ctx_t *ctx, const char *path, char **out, size_t *len);
 /* Writes a field, quoted when it holds a comma, quote, CR or LF (or spaces at an end). */
 void xf_bench_csv_put(FILE *f, const char *s);
+/* The shortest of %.15g, %.16g, %.17g that reads back as v (Python's repr for most
+ * values): exact round trips without 0.10000000000000001. NaN is "nan". */
+void xf_bench_fmt_num(char *buf, size_t cap, double v);
 /* A number cell: 0 ok (value in *v, NaN for pandas' missing-value words and ""), -1 text. */
 int xf_bench_parse_cell(const char *s, double *v);
 /* A copy of s through the context's allocator; NULL on failure (error set). */

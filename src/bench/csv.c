@@ -216,6 +216,17 @@ void xf_bench_csv_put(FILE *f, const char *s) {
     fputc('"', f);
 }
 
+void xf_bench_fmt_num(char *buf, size_t cap, double v) {
+    if (isnan(v)) {
+        snprintf(buf, cap, "nan");
+        return;
+    }
+    for (int prec = 15; prec <= 17; prec++) {
+        snprintf(buf, cap, "%.*g", prec, v);
+        if (strtod(buf, NULL) == v) return;
+    }
+}
+
 int xf_bench_parse_cell(const char *s, double *v) {
     /* pandas' default missing-value words (read_csv na_values) */
     static const char *na[] = {"", "nan", "NaN", "-nan", "-NaN", "NA", "N/A", "n/a", "NULL", "null", "None",

@@ -347,8 +347,9 @@ xf_status xf_bench_layers_read(xf_ctx_t *ctx, const char *path, xf_bench_layers 
 /* ---- writers ---- */
 
 static void put_num(FILE *f, double v) {
-    if (isnan(v)) fputs("nan", f);
-    else fprintf(f, "%.17g", v);
+    char b[40];
+    xf_bench_fmt_num(b, sizeof b, v);
+    fputs(b, f);
 }
 
 static xf_status finish(xf_ctx_t *ctx, FILE *f, const char *tmp, const char *path) {
