@@ -1,4 +1,4 @@
-/* xfer bench: how good is each model-selection method on a benchmark (docs/BENCHMARK.md).
+/* xfer bench: how good is each model-selection method on a benchmark (docs/SELECTION_BENCHMARK.md).
  *
  *   xfer bench --oracle oracle.csv --results results.csv [--capacity] [--capacity-per-target]
  *              [--layers models.csv|BANK] [--by target] [--json] [--report DIR] [--nan-as-zero]

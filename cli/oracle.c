@@ -1,5 +1,5 @@
 /* xfer oracle: the ground truth of a selection benchmark: fine-tune every (model,
- * target) pair of a bank and write PARC's oracle CSV (docs/BENCHMARK.md).
+ * target) pair of a bank and write PARC's oracle CSV (docs/SELECTION_BENCHMARK.md).
  *
  *   xfer oracle --bank BANK --targets SPEC[,SPEC...] --out oracle.csv [--jobs J]
  *               [--threads T] [--headonly] [protocol options] [--corpus-dir DIR]
