@@ -1,7 +1,7 @@
 /* xfer bench: how good is each model-selection method on a benchmark (docs/SELECTION_BENCHMARK.md).
  *
  *   xfer bench --oracle oracle.csv --results results.csv [--capacity] [--capacity-per-target]
- *              [--layers models.csv|BANK] [--by target] [--json] [--report DIR] [--nan-as-zero]
+ *              [--layers models.csv|BANK] [--group COLS] [--by target] [--json] [--report DIR] [--nan-as-zero]
  *
  * Reads PARC's oracle and results CSVs, calls xf_bench_evaluate, prints the table (or
  * JSON) and writes the report; nothing else. */
@@ -14,8 +14,8 @@
 
 static const char *USAGE =
     "usage: xfer bench --oracle oracle.csv --results results.csv [--capacity]\n"
-    "                  [--capacity-per-target] [--layers models.csv] [--by target] [--json]\n"
-    "                  [--report DIR] [--nan-as-zero]\n"
+    "                  [--capacity-per-target] [--layers models.csv] [--group COLS] [--by target]\n"
+    "                  [--json] [--report DIR] [--nan-as-zero]\n"
     "\n"
     "Per target (and run), compares every method column of results.csv (PARC's columns\n"
     "Run,Architecture,Source Dataset,Target Dataset,<methods>) with the oracle accuracies of\n"
@@ -29,7 +29,11 @@ static const char *USAGE =
     "                         each (run, target) + layers/50\n"
     "  --layers models.csv    layer counts (columns Architecture,Layers), or a bank folder (its\n"
     "                         bank.json's layers by architecture); needed by --capacity\n"
-    "  --by target            one row per method and target\n"
+    "  --by target            one row per method and target (group)\n"
+    "  --group COLS           the columns held constant while correlating (PARC Table 2):\n"
+    "                         target (default: over every model of a target), target,source\n"
+    "                         (over architectures), target,architecture (over sources),\n"
+    "                         architecture,source (over targets, the paper's Eq. 5)\n"
     "  --json                 a JSON array of objects (method, pearson, spearman, kendall,\n"
     "                         weighted_tau, top1, top3, regret, their *_std, models, runs)\n"
     "  --report DIR           DIR/report.md and one SVG scatter per target\n"
@@ -60,14 +64,26 @@ int xf_cli_bench(int argc, char **argv) {
         else if (!strcmp(a, "--capacity-per-target")) opt.capacity |= XF_BENCH_CAPACITY_TARGET;
         else if (!strcmp(a, "--json")) json = 1;
         else if (!strcmp(a, "--nan-as-zero")) opt.nan_as_zero = 1;
-        else if (!strcmp(a, "--by") && more) {
+        else if (!strcmp(a, "--group") && more) {
+            opt.group = 0;
+            char buf[256];
+            snprintf(buf, sizeof buf, "%s", argv[++i]);
+            for (char *t = strtok(buf, ","); t; t = strtok(NULL, ",")) {
+                if (!strcmp(t, "target")) opt.group |= XF_BENCH_GROUP_TARGET;
+                else if (!strcmp(t, "architecture")) opt.group |= XF_BENCH_GROUP_ARCH;
+                else if (!strcmp(t, "source")) opt.group |= XF_BENCH_GROUP_SOURCE;
+                else return xf_cli_usage("bench", "--group takes target, architecture, source (got '%s')", t);
+            }
+            if (opt.group == 0 || opt.group == 7)
+                return xf_cli_usage("bench", "--group holds one or two of target, architecture, source constant");
+        } else if (!strcmp(a, "--by") && more) {
             if (strcmp(argv[++i], "target")) return xf_cli_usage("bench", "--by takes 'target' (got '%s')", argv[i]);
             by_target = 1;
         } else if (!strcmp(a, "--bank") || !strcmp(a, "--targets") || !strcmp(a, "--probe") || !strcmp(a, "--runs"))
             return xf_cli_usage("bench", "%s: the form that scores a bank itself is not available in this build", a);
         else if (a[0] == '-' && !more &&
                  (!strcmp(a, "--oracle") || !strcmp(a, "--results") || !strcmp(a, "--layers") ||
-                  !strcmp(a, "--report") || !strcmp(a, "--by")))
+                  !strcmp(a, "--report") || !strcmp(a, "--by") || !strcmp(a, "--group")))
             return xf_cli_usage("bench", "%s needs a value", a);
         else return xf_cli_usage("bench", "unknown argument '%s'", a);
     }

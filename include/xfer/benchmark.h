@@ -130,7 +130,16 @@ void xf_bench_layers_free(xf_ctx_t *ctx, xf_bench_layers *l);
  * "<method>+capacity/target" after the raw ones. */
 enum { XF_BENCH_CAPACITY_GLOBAL = 1, XF_BENCH_CAPACITY_TARGET = 2 };
 
+/* What a correlation is taken within (PARC's MetricEval.aggregate(constants=...), paper
+ * Table 2): the columns held constant in a group; the rows of a group vary the others.
+ * Default TARGET: per target over every model ("source & architecture" in Table 2);
+ * TARGET|SOURCE: over architectures ("architecture only"); TARGET|ARCH: over sources
+ * ("source only"); ARCH|SOURCE: over targets for each model ("varying target", Eq. 5).
+ * Group names join the values with '/' in the order target, architecture, source. */
+enum { XF_BENCH_GROUP_TARGET = 1, XF_BENCH_GROUP_ARCH = 2, XF_BENCH_GROUP_SOURCE = 4 };
+
 typedef struct xf_bench_opts {
+    int group;                     /* OR of XF_BENCH_GROUP_*; 0 = TARGET */
     int capacity;                  /* 0 or an OR of XF_BENCH_CAPACITY_* */
     const xf_bench_layers *layers; /* required with capacity */
     double capacity_weight;        /* w, default 1 (PARC) */
@@ -144,8 +153,9 @@ typedef struct xf_bench_summary {
     xf_bench_metrics std;  /* population std over runs */
 } xf_bench_summary;
 
-/* One evaluated benchmark. Cells are indexed [(m * T + t) * R + r]; a cell with n == 0 was
- * not evaluated (target with fewer than 2 models in that run, or the method excluded). */
+/* One evaluated benchmark. "Targets" are the groups (opts.group; with the default, the
+ * target names). Cells are indexed [(m * T + t) * R + r]; a cell with n == 0 was not
+ * evaluated (a group with fewer than 2 rows in that run, or the method excluded). */
 typedef struct xf_bench_eval {
     int64_t M, T, R;
     char **methods, **targets, **runs;

@@ -202,6 +202,19 @@ static xf_status method_names(xf_ctx_t *ctx, const xf_bench_results *r, const xf
     return XF_OK;
 }
 
+/* The group of results row i: the held-constant columns joined by '/' (keys are at most
+ * 1024 bytes each, so the buffer always holds them). */
+static const char *group_name(int group, const xf_bench_results *r, int64_t i, char *buf, size_t cap) {
+    const char *parts[3];
+    int n = 0;
+    if (!group || (group & XF_BENCH_GROUP_TARGET)) parts[n++] = r->target[i];
+    if (group & XF_BENCH_GROUP_ARCH) parts[n++] = r->arch[i];
+    if (group & XF_BENCH_GROUP_SOURCE) parts[n++] = r->source[i];
+    snprintf(buf, cap, "%s%s%s%s%s", parts[0], n > 1 ? "/" : "", n > 1 ? parts[1] : "", n > 2 ? "/" : "",
+             n > 2 ? parts[2] : "");
+    return buf;
+}
+
 static xf_status join(joined *j, xf_bench_eval *e) {
     xf_ctx_t *ctx = j->ctx;
     const xf_bench_oracle *o = j->o;
@@ -210,7 +223,7 @@ static xf_status join(joined *j, xf_bench_eval *e) {
     xf_bench_map_init(&om, ctx);
     xf_bench_map_init(&rm, ctx);
     xf_bench_map_init(&tm, ctx);
-    char kb[4 * 1025 + 8];
+    char kb[4 * 1025 + 8], gb[4 * 1025 + 8];
     xf_status st = XF_OK;
     for (int64_t i = 0; i < o->n && !st; i++) {
         const char *k = xf_bench_key(kb, sizeof kb, o->arch[i], o->source[i], o->target[i], NULL);
@@ -237,7 +250,7 @@ static xf_status join(joined *j, xf_bench_eval *e) {
         j->row[J] = i;
         j->acc[J] = o->acc[oi];
         if ((j->run[J] = intern(ctx, &rm, &e->runs, &e->R, r->run[i])) < 0 ||
-            (j->tgt[J] = intern(ctx, &tm, &e->targets, &e->T, r->target[i])) < 0) {
+            (j->tgt[J] = intern(ctx, &tm, &e->targets, &e->T, group_name(j->opt->group, r, i, gb, sizeof gb))) < 0) {
             st = XF_ERR_NOMEM;
             break;
         }
@@ -326,6 +339,8 @@ static xf_status plot_points(joined *j, xf_bench_eval *e) {
     return st;
 }
 
+static const char *opt_group_word(int group) { return group && group != XF_BENCH_GROUP_TARGET ? "group" : "target"; }
+
 static xf_status compute_cells(joined *j, xf_bench_eval *e) {
     xf_ctx_t *ctx = j->ctx;
     int64_t J = j->J, Mo = j->Mo, T = e->T, R = e->R;
@@ -363,13 +378,14 @@ static xf_status compute_cells(joined *j, xf_bench_eval *e) {
         }
     for (int64_t t = 0; t < T && !st; t++)
         if (skipped[t])
-            st = note(ctx, e, "target '%s': %lld model(s) with an oracle > 0 in %lld of %lld run(s); not evaluated there "
-                      "(a correlation needs 2)",
+            st = note(ctx, e, "%s '%s': %lld model(s) with an oracle > 0 in %lld of %lld run(s); not evaluated there "
+                      "(a correlation needs 2)", opt_group_word(j->opt->group),
                       e->targets[t], (long long)fewest[t], (long long)skipped[t], (long long)R);
     int any = 0;
     for (int64_t m = 0; m < Mo; m++) any |= e->evaluated[m];
     if (!st && any && cells_ok == 0)
-        st = XF_ERR(ctx, XF_ERR_INVALID, "no target has 2 models with an oracle > 0 in the joined rows");
+        st = XF_ERR(ctx, XF_ERR_INVALID, "no %s has 2 models with an oracle > 0 in the joined rows",
+                    opt_group_word(j->opt->group));
     xf_free(ctx, x);
     xf_free(ctx, y);
     xf_free(ctx, skipped);
@@ -447,6 +463,9 @@ xf_status xf_bench_evaluate(xf_ctx_t *ctx, const xf_bench_oracle *o, const xf_be
         xf_bench_opts_default(&dflt);
         opt = &dflt;
     }
+    if (opt->group & ~(XF_BENCH_GROUP_TARGET | XF_BENCH_GROUP_ARCH | XF_BENCH_GROUP_SOURCE) ||
+        opt->group == (XF_BENCH_GROUP_TARGET | XF_BENCH_GROUP_ARCH | XF_BENCH_GROUP_SOURCE))
+        return XF_ERR(ctx, XF_ERR_INVALID, "group: hold at most two of target, architecture, source constant");
     if (!o || !r || o->n < 1 || r->n < 1 || r->M < 1)
         return XF_ERR(ctx, XF_ERR_INVALID, "xf_bench_evaluate: empty oracle or results table");
     if (opt->capacity && (!opt->layers || opt->layers_max <= 0))

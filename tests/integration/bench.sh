@@ -37,6 +37,14 @@ if "$X" bench --oracle $PO --results $PR --json >"$T/h.json" 2>"$T/err"; then
   if near "$v" 50.76 0.005; then ok; else bad "add_heuristic mean Pearson $v, want 50.76"; fi
 else bad "heuristic run: $(cat "$T/err")"; fi
 
+# Table 2 (evaluation modes): 61.27 over architectures, 7.13 over sources, 13.63 over targets
+for gm in "target,source 61.27" "target,architecture 7.13" "architecture,source 13.63"; do
+  set -- $gm
+  "$X" bench --oracle $PO --results $PR --group "$1" --json >"$T/g.json" 2>"$T/err" || bad "--group $1: $(cat "$T/err")"
+  v=$(json_num "$T/g.json" Heuristic pearson)
+  if near "$v" "$2" 0.005; then ok; else bad "--group $1: Heuristic $v, the paper's $2"; fi
+done
+
 # --- outputs ---
 SO=$R/bench/synth_oracle.csv SR=$R/bench/synth_results.csv SL=$R/bench/synth_layers.csv
 "$X" bench --oracle $SO --results $SR >"$T/table" 2>"$T/err" || bad "table run: $(cat "$T/err")"
@@ -70,6 +78,8 @@ check_err 2 "--results" --oracle $SO
 check_err 2 "--capacity needs --layers" --oracle $SO --results $SR --capacity
 check_err 2 "--by takes 'target'" --oracle $SO --results $SR --by model
 check_err 2 "unknown argument" --oracle $SO --results $SR --bogus
+check_err 2 "--group takes target, architecture, source" --oracle $SO --results $SR --group model
+check_err 2 "--group holds one or two" --oracle $SO --results $SR --group target,architecture,source
 check_err 2 "--oracle needs a value" --results $SR --oracle
 printf 'Architecture,Layers\nnetA,8\n' >"$T/layers.csv"
 check_err 1 "architecture 'netB' has no layer count" --oracle $SO --results $SR --capacity --layers "$T/layers.csv"

@@ -13,12 +13,14 @@ bench/synth_{oracle,results}.csv, bench/synth_layers.csv, bench/synth_expect_<fo
     an oracle of -1), aggregated as PARC's MetricEval (mean over targets per run, then
     mean and population std over runs), raw and with both capacity forms; each expect
     array is (M, 14): 7 means then 7 stds.
-parc/heuristic_results.csv, parc/heuristic_expect.npy
+parc/heuristic_results.csv, parc/heuristic_expect.npy, parc/heuristic_expect_modes.npy
     PARC's "Heuristic" baseline on its controlled bank (parc/oracle_controlled.csv, the six
     default targets of constants.variables): the paper's formula l_s + ln(|D_s| + |D_t|)
     (column Heuristic) and the code's metrics.add_heuristic, layers + ln(src images) -
     ln(tgt images) (column "Heuristic (add_heuristic)"), from parc/models.csv and
-    parc/datasets.csv; expect = mean Pearson x100 of both (scipy).
+    parc/datasets.csv; expect = mean Pearson x100 of both (scipy); expect_modes (4, 2):
+    the same in Table 2's four evaluation modes (groups held constant: target;
+    target+source; target+architecture; architecture+source).
 """
 import csv
 import itertools
@@ -201,3 +203,19 @@ for col in (4, 5):
     exp.append(np.mean(v))
 save(pdir, "heuristic_expect", exp)
 print("Heuristic (paper formula) mean Pearson x100: %.4f; add_heuristic: %.4f" % tuple(exp))
+
+# Table 2's evaluation modes (MetricEval.aggregate(constants=...)): the columns held
+# constant within a group: target / target+source / target+architecture / architecture+source.
+acc = {(o["Architecture"], o["Source Dataset"], o["Target Dataset"]): float(o["Oracle"]) for o in orows}
+modes = [(3,), (3, 2), (3, 1), (1, 2)]
+out = np.zeros((len(modes), 2))
+for mi, keys in enumerate(modes):
+    for ci, col in enumerate((4, 5)):
+        groups = {}
+        for h in hrows:
+            if acc[(h[1], h[2], h[3])] > 0:
+                groups.setdefault(tuple(h[k] for k in keys), []).append((h[col], acc[(h[1], h[2], h[3])]))
+        v = [100 * ss.pearsonr(*zip(*g))[0] for g in groups.values() if len(g) >= 2]
+        out[mi, ci] = np.mean(v)
+save(pdir, "heuristic_expect_modes", out)
+print("Table 2 modes (paper formula):", np.round(out[:, 0], 2), "add_heuristic:", np.round(out[:, 1], 2))

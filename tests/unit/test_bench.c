@@ -184,8 +184,9 @@ static void test_synth(void) {
 }
 
 /* PARC's Heuristic baseline on its controlled bank: the paper prints 51.0 (Table 1) and
- * 51.05 (Table 2). xfer gives SciPy's 51.0636 for the paper's formula l + ln(|Ds| + |Dt|);
- * the code's add_heuristic gives 50.76. */
+ * 51.05 / 61.27 / 7.13 / 13.63 (Table 2's four modes). xfer gives SciPy's 51.0636 / 61.27 /
+ * 7.13 / 13.63 for the paper's formula l + ln(|Ds| + |Dt|); the code's add_heuristic gives
+ * 50.76 / 61.27 / 0.92 / -2.66. */
 static void test_parc_heuristic(void) {
     char po[512], pr[512];
     xf_bench_oracle o;
@@ -208,6 +209,29 @@ static void test_parc_heuristic(void) {
         CHECK(0, "heuristic fixture");
     xf_free(ctx, ex);
     xf_bench_eval_free(ctx, &e);
+    /* Table 2's four evaluation modes: the paper prints 51.05 / 61.27 / 7.13 / 13.63 */
+    static const int groups[4] = {XF_BENCH_GROUP_TARGET, XF_BENCH_GROUP_TARGET | XF_BENCH_GROUP_SOURCE,
+                                  XF_BENCH_GROUP_TARGET | XF_BENCH_GROUP_ARCH, XF_BENCH_GROUP_ARCH | XF_BENCH_GROUP_SOURCE};
+    static const double paper[4] = {51.05, 61.27, 7.13, 13.63}, tol[4] = {0.05, 0.005, 0.005, 0.005};
+    ex = load("parc/heuristic_expect_modes.npy", &n);
+    xf_bench_opts opt;
+    xf_bench_opts_default(&opt);
+    for (int g = 0; g < 4 && ex && n == 8; g++) {
+        opt.group = groups[g];
+        CHECK_OK(ctx, xf_bench_evaluate(ctx, &o, &r, &opt, &e));
+        char name[64];
+        snprintf(name, sizeof name, "Heuristic, Table 2 mode %d, vs SciPy", g);
+        CHECK_NEAR(e.overall[0].mean.pearson, ex[g * 2], 1e-10, 1e-10, name);
+        snprintf(name, sizeof name, "add_heuristic, Table 2 mode %d, vs SciPy", g);
+        CHECK_NEAR(e.overall[1].mean.pearson, ex[g * 2 + 1], 1e-10, 1e-10, name);
+        CHECK(fabs(e.overall[0].mean.pearson - paper[g]) <= tol[g], "Table 2 mode %d: paper %.2f, got %.4f", g, paper[g],
+              e.overall[0].mean.pearson);
+        xf_bench_eval_free(ctx, &e);
+    }
+    CHECK(ex && n == 8, "modes fixture");
+    xf_free(ctx, ex);
+    opt.group = 7;
+    CHECK_ST(ctx, xf_bench_evaluate(ctx, &o, &r, &opt, &e), XF_ERR_INVALID);
     xf_bench_results_free(ctx, &r);
     xf_bench_oracle_free(ctx, &o);
     /* the diverse bank loads (CRLF line ends), with its 10 rows of -1 */
