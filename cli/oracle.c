@@ -180,11 +180,16 @@ int xf_cli_oracle(int argc, char **argv) {
                 if (failed) kill(pid[w], SIGTERM);
                 while (waitpid(pid[w], &status, 0) < 0 && errno == EINTR) {}
                 if (!WIFEXITED(status) || WEXITSTATUS(status) != 0) {
-                    if (!failed) XF_ERR(ctx, XF_ERR_INTERNAL, "worker %d of %lld failed (its error is above)", w, (long long)jobs);
-                    failed = 1;
+                    if (!failed) /* a worker that exits with an error has printed it */
+                        failed = WIFEXITED(status) ? 2 : (XF_ERR(ctx, XF_ERR_INTERNAL, "worker %d of %lld was killed by signal %d",
+                                                                 w, (long long)jobs, WTERMSIG(status)), 1);
                 }
             }
             xf_free(ctx, pid);
+            if (failed == 2) {
+                rc = 1; /* nothing more to say */
+                goto done;
+            }
             if (failed) goto fail;
         }
     }
@@ -193,6 +198,7 @@ int xf_cli_oracle(int argc, char **argv) {
     rc = 0;
 fail:
     if (rc) xf_cli_fail(cmd, ctx);
+done:
     xf_oracle_plan_free(plan);
     for (int64_t i = 0; tg && i < T; i++) xf_oracle_target_free(ctx, &tg[i]);
     xf_free(ctx, tg);

@@ -90,5 +90,11 @@ check_err 1 "empty name before '='" --bank "$T/bank" --targets "=x.npy" --out "$
 check_err 1 "two targets are named 'digits'" --bank "$T/bank" --targets "digits=$F/target_train_x.npy,digits=$F/target_test_x.npy" --out "$T/x.csv"
 check_err 1 "model 'mlp' on target 'nowhere'" --bank "$T/bank" --targets "nowhere=$T/none_x.npy@$T/none_x.npy" --out "$T/x.csv" --epochs 1
 
+# a failing worker process: its error line, exit 1, no CSV
+"$X" oracle --bank "$T/bank" --targets "nowhere=$T/none_x.npy@$T/none_x.npy" --out "$T/y.csv" --jobs 2 >"$T/out" 2>"$T/err"
+rc=$?
+if [ $rc -eq 1 ] && grep -q "xfer oracle: model '[a-z]*' on target 'nowhere'" "$T/err" && [ ! -f "$T/y.csv" ]; then ok
+else bad "failing worker: rc $rc: $(cat "$T/err")"; fi
+
 echo "oracle.sh: $pass passed, $fail failed"
 [ "$fail" -eq 0 ]

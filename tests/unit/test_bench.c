@@ -5,6 +5,7 @@
  * files, and allocation failure at every step. */
 #include <unistd.h>
 
+#include "xfer/bank.h"
 #include "xfer/benchmark.h"
 #include "xfer/npy.h"
 #include "xtest.h"
@@ -405,6 +406,92 @@ static void test_eval_errors(void) {
     xf_bench_oracle_free(ctx, &o);
 }
 
+/* ---- the oracle's library side: target specs, plans, records ---- */
+
+static int copy_file(const char *from, const char *to) {
+    FILE *a = fopen(from, "rb"), *b = a ? fopen(to, "wb") : NULL;
+    char buf[8192];
+    size_t n;
+    int ok = a && b;
+    while (ok && (n = fread(buf, 1, sizeof buf, a)) > 0) ok = fwrite(buf, 1, n, b) == n;
+    if (a) fclose(a);
+    if (b && fclose(b)) ok = 0;
+    return ok;
+}
+
+static void test_oracle_lib(void) {
+    xf_oracle_target t;
+    CHECK_OK(ctx, xf_oracle_target_parse(ctx, "corpus:digits-task:train", &t));
+    CHECK(!strcmp(t.name, "digits-task") && !strcmp(t.train, "corpus:digits-task:train") && !t.test, "corpus target");
+    xf_oracle_target_free(ctx, &t);
+    CHECK_OK(ctx, xf_oracle_target_parse(ctx, "data/set/birds_train_x.npy@data/set/birds_test_x.npy", &t));
+    CHECK(!strcmp(t.name, "birds") && !strcmp(t.test, "data/set/birds_test_x.npy"), "npy target name: %s", t.name);
+    xf_oracle_target_free(ctx, &t);
+    CHECK_OK(ctx, xf_oracle_target_parse(ctx, "my name=photos/", &t));
+    CHECK(!strcmp(t.name, "my name") && !strcmp(t.train, "photos/"), "named target");
+    xf_oracle_target_free(ctx, &t);
+    static const char *const badspec[][2] = {{"=x.npy", "empty name before '='"},
+                                            {"n=", "no training data"},
+                                            {"n=x.npy@", "no test data after '@'"},
+                                            {"a\nb", "a line end"},
+                                            {"/", "no name"}};
+    for (size_t i = 0; i < sizeof badspec / sizeof *badspec; i++) {
+        char spec[32];
+        snprintf(spec, sizeof spec, "%s", badspec[i][0]);
+        CHECK_ST(ctx, xf_oracle_target_parse(ctx, spec, &t), XF_ERR_INVALID);
+        CHECK(strstr(xf_errmsg(ctx), badspec[i][1]), "target '%s': %s", badspec[i][0], xf_errmsg(ctx));
+    }
+    /* a bank of two small models in the scratch folder */
+    char dir[512], from[512], to[700], out[700];
+    xt_tmp("bench_oracle_bank", dir, sizeof dir);
+    mkdir(dir, 0777);
+    const char *files[2] = {"mlp.onnx", "resblock.onnx"};
+    for (int i = 0; i < 2; i++) {
+        char rel[64];
+        snprintf(rel, sizeof rel, "bank/%s", files[i]);
+        snprintf(to, sizeof to, "%s/%s", dir, files[i]);
+        CHECK(copy_file(xt_ref(rel, from, sizeof from), to), "copy %s", rel);
+    }
+    snprintf(to, sizeof to, "%s/bank.json", dir);
+    remove(to);
+    xf_bank_init_opts bo;
+    xf_bank_init_opts_default(&bo);
+    CHECK_OK(ctx, xf_bank_init(ctx, dir, &bo));
+    xf_bench_layers l;
+    CHECK_OK(ctx, xf_bench_layers_from_bank(ctx, dir, &l));
+    CHECK(l.n == 2 && !strcmp(l.arch[0], "mlp") && l.layers[0] == 2 && l.layers[1] == 4, "layers from the bank");
+    xf_bench_layers_free(ctx, &l);
+
+    xf_oracle_target tg[2] = {{"t", "x_train.npy", NULL}, {"t", "y_train.npy", NULL}};
+    xf_oracle_plan_t *p;
+    snprintf(out, sizeof out, "%s/oracle.csv", dir);
+    CHECK_ST(ctx, xf_oracle_plan_create(ctx, dir, tg, 2, NULL, NULL, 0, out, &p), XF_ERR_INVALID);
+    CHECK(strstr(xf_errmsg(ctx), "two targets are named 't'"), "duplicate targets: %s", xf_errmsg(ctx));
+    CHECK_ST(ctx, xf_oracle_plan_create(ctx, dir, tg, 0, NULL, NULL, 0, out, &p), XF_ERR_INVALID);
+    char nob[700];
+    snprintf(nob, sizeof nob, "%s/none", dir);
+    CHECK(xf_oracle_plan_create(ctx, nob, tg, 1, NULL, NULL, 0, out, &p) != XF_OK, "no bank");
+    snprintf(nob, sizeof nob, "%s/bank.json/x/oracle.csv", dir);
+    CHECK_ST(ctx, xf_oracle_plan_create(ctx, dir, tg, 1, NULL, NULL, 0, nob, &p), XF_ERR_IO);
+    CHECK(strstr(xf_errmsg(ctx), "cannot create the state folder"), "state folder: %s", xf_errmsg(ctx));
+    CHECK_OK(ctx, xf_oracle_plan_create(ctx, dir, tg, 1, NULL, NULL, 1, out, &p));
+    CHECK(xf_oracle_plan_pairs(p) == 2 && xf_oracle_plan_done(p) == 0, "plan: 2 pairs, none done");
+    CHECK_ST(ctx, xf_oracle_write(ctx, p), XF_ERR_INVALID);
+    CHECK(strstr(xf_errmsg(ctx), "2 of 2 pairs not done (the first: model 'mlp', target 't')"), "write: %s",
+          xf_errmsg(ctx));
+    CHECK_ST(ctx, xf_oracle_run(ctx, p, 2, 2), XF_ERR_INVALID);
+    /* the data does not exist: the error names the model and the target */
+    CHECK(xf_oracle_run(ctx, p, 0, 1) != XF_OK && strstr(xf_errmsg(ctx), "model 'mlp' on target 't'"), "run: %s",
+          xf_errmsg(ctx));
+    xf_oracle_plan_free(p);
+    /* two models of one architecture with different depths */
+    bo.architecture = "same";
+    remove(to);
+    CHECK_OK(ctx, xf_bank_init(ctx, dir, &bo));
+    CHECK_ST(ctx, xf_bench_layers_from_bank(ctx, dir, &l), XF_ERR_INVALID);
+    CHECK(strstr(xf_errmsg(ctx), "are both 'same' but have 2 and 4 layers"), "layers conflict: %s", xf_errmsg(ctx));
+}
+
 int main(void) {
     if (xf_ctx_create(&ctx) != XF_OK) return 1;
     test_metric_cases();
@@ -412,6 +499,7 @@ int main(void) {
     test_parc_heuristic();
     test_csv();
     test_eval_errors();
+    test_oracle_lib();
     xf_ctx_free(ctx);
     return xt_done("test_bench");
 }
