@@ -51,6 +51,9 @@ typedef struct xf_bank_model {
 /* Reads and validates DIR/bank.json. Files are not opened here (see xf_bank_load and
  * xf_bank_verify). *out: free with xf_bank_free. */
 xf_status xf_bank_open(xf_ctx_t *ctx, const char *dir, xf_bank_t **out);
+/* The same from bank.json's text in memory; dir is where its files are (and names the
+ * file in messages). */
+xf_status xf_bank_open_mem(xf_ctx_t *ctx, const char *dir, const void *buf, size_t len, xf_bank_t **out);
 void xf_bank_free(xf_bank_t *b);
 const char *xf_bank_dir(const xf_bank_t *b);
 int64_t xf_bank_count(const xf_bank_t *b);

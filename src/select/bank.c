@@ -268,42 +268,29 @@ static xf_status fill_entry(xf_bank_t *b, entry *en, const cJSON *e) {
     return XF_OK;
 }
 
-xf_status xf_bank_open(xf_ctx_t *ctx, const char *dir, xf_bank_t **out) {
-    *out = NULL;
-    size_t dl = strlen(dir);
-    while (dl > 1 && dir[dl - 1] == '/') dl--;
-    char *where = xf_malloc(ctx, dl + sizeof XF_BANK_FILE + 1);
-    if (!where) return XF_ERR_NOMEM;
-    snprintf(where, dl + sizeof XF_BANK_FILE + 1, "%.*s/%s", (int)dl, dir, XF_BANK_FILE);
-    char *text = NULL;
-    size_t len = 0;
-    xf_status st = xf_bank_read_text(ctx, where, &text, &len);
-    if (st) {
-        if (st == XF_ERR_NOTFOUND)
-            XF_ERR(ctx, XF_ERR_NOTFOUND, "%s: no bank.json (describe the models with 'xfer bank init %.*s')", where,
-                   (int)dl, dir);
-        xf_free(ctx, where);
-        return st;
-    }
+/* Parses text (len bytes) as DIR/bank.json; where names it in messages. */
+static xf_status open_text(xf_ctx_t *ctx, const char *dir, size_t dl, const char *where, const char *text, size_t len,
+                           xf_bank_t **out) {
+    xf_status st = XF_OK;
     cJSON *root = cJSON_ParseWithLength(text, len);
     if (!root) {
         const char *ep = cJSON_GetErrorPtr();
         long off = ep && ep >= text && ep <= text + len ? (long)(ep - text) : -1;
         st = XF_ERR(ctx, XF_ERR_FORMAT, "%s: not valid JSON (near byte %ld)", where, off);
     }
-    xf_free(ctx, text);
     if (!st) st = xf_bank_check_root(ctx, where, root, 1);
     xf_bank_t *b = NULL;
     if (!st && !(b = xf_calloc(ctx, 1, sizeof *b))) st = XF_ERR_NOMEM;
+    if (!st && !(b->dir = xf_malloc(ctx, dl + 1))) st = XF_ERR_NOMEM;
     if (st) {
+        xf_free(ctx, b);
         cJSON_Delete(root);
-        xf_free(ctx, where);
         return st;
     }
     b->ctx = ctx;
     b->root = root;
-    b->dir = where;
-    where[dl] = 0; /* the folder, without "/bank.json" */
+    memcpy(b->dir, dir, dl);
+    b->dir[dl] = 0;
     const cJSON *models = cJSON_GetObjectItemCaseSensitive(root, "models");
     b->n = cJSON_GetArraySize(models);
     if (b->n && !(b->e = xf_calloc(ctx, (size_t)b->n, sizeof *b->e))) st = XF_ERR_NOMEM;
@@ -315,6 +302,32 @@ xf_status xf_bank_open(xf_ctx_t *ctx, const char *dir, xf_bank_t **out) {
     }
     *out = b;
     return XF_OK;
+}
+
+xf_status xf_bank_open_mem(xf_ctx_t *ctx, const char *dir, const void *buf, size_t len, xf_bank_t **out) {
+    *out = NULL;
+    size_t dl = strlen(dir);
+    char where[1100];
+    snprintf(where, sizeof where, "%.1000s/%s", dir, XF_BANK_FILE);
+    return open_text(ctx, dir, dl, where, buf, len, out);
+}
+
+xf_status xf_bank_open(xf_ctx_t *ctx, const char *dir, xf_bank_t **out) {
+    *out = NULL;
+    size_t dl = strlen(dir);
+    while (dl > 1 && dir[dl - 1] == '/') dl--;
+    char *where = xf_malloc(ctx, dl + sizeof XF_BANK_FILE + 1);
+    if (!where) return XF_ERR_NOMEM;
+    snprintf(where, dl + sizeof XF_BANK_FILE + 1, "%.*s/%s", (int)dl, dir, XF_BANK_FILE);
+    char *text = NULL;
+    size_t len = 0;
+    xf_status st = xf_bank_read_text(ctx, where, &text, &len);
+    if (st == XF_ERR_NOTFOUND)
+        XF_ERR(ctx, XF_ERR_NOTFOUND, "%s: no bank.json (describe the models with 'xfer bank init %.*s')", where, (int)dl, dir);
+    if (!st) st = open_text(ctx, dir, dl, where, text, len, out);
+    xf_free(ctx, text);
+    xf_free(ctx, where);
+    return st;
 }
 
 void xf_bank_free(xf_bank_t *b) {

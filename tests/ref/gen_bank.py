@@ -17,6 +17,9 @@ its images resized, and one gets them replicated to 3 channels):
   convnet   Conv-BN-ReLU-MaxPool-Conv-BN-ReLU-GAP-Linear(16 -> 10), input 1x16x16
   mlp       Flatten-Linear(256 -> 24)-ReLU-Linear(24 -> 10), input 1x16x16
   resblock  Conv stem, one residual block, GAP, Linear(12 -> 6), input 3x12x12
+Also a small labelled set for the rank tests: digits_train_x.npy (200, 1, 8, 8) float32
+pixels / 16 and digits_train_y.npy (int64), digits_test_x/_y.npy (100 more), the first
+300 rows of scikit-learn's digits (8x8 images: smaller than every model's input).
 Run: /usr/bin/python3 tests/ref/gen_bank.py (from the repository root)."""
 import hashlib
 import io
@@ -97,6 +100,14 @@ def main():
                                ("resblock", ResBlock(), (3, 12, 12))):
         expected[name] = export(model, name, shape)
         assert expected[name]["bytes"] < 200_000
+    from sklearn.datasets import load_digits
+    import numpy as np
+    d = load_digits()
+    x = (d.images[:300] / 16.0).astype(np.float32).reshape(300, 1, 8, 8)
+    y = d.target[:300].astype(np.int64)
+    for name, sl in (("train", slice(0, 200)), ("test", slice(200, 300))):
+        np.save(os.path.join(OUT, "digits_%s_x.npy" % name), x[sl])
+        np.save(os.path.join(OUT, "digits_%s_y.npy" % name), y[sl])
     with open(os.path.join(OUT, "expected.json"), "w") as f:
         json.dump(expected, f, indent=1, sort_keys=True)
         f.write("\n")
