@@ -251,6 +251,29 @@ xf_status xf_oracle_write(xf_ctx_t *ctx, xf_oracle_plan_t *p);
  * of one architecture with different counts: XF_ERR_INVALID naming both. */
 xf_status xf_bench_layers_from_bank(xf_ctx_t *ctx, const char *bank_dir, xf_bench_layers *out);
 
+/* ---- results from a bank: every method's scores, as `xfer rank` computes them --------
+ * For each target and run r (0..runs-1), xf_rank (select.h) scores every model of the
+ * bank on a probe set drawn from the target's training data with PARC's sampler and seed
+ * XF_PROBE_SEED(r) (2020 + 3037 r, as PARC's evaluate.py); one results row per (run,
+ * model, target) with the bank mapping of the oracle (Architecture = architecture,
+ * Source Dataset = name) and one column per method, plus "default" (xfer's rule) when
+ * methods is "default" or "all", or "ensemble" (mean z-score) for a list of several.
+ * A model xf_rank could not use is left out of that run (a warning); a method that
+ * failed on a model leaves NaN there (xf_bench_evaluate then reports the method). */
+struct xf_params;
+typedef struct xf_bench_rank_opts {
+    int64_t probe;                  /* probe images per target and run; 500 (0 = all) */
+    int64_t runs;                   /* 5 */
+    const char *methods;            /* "all" (xf_rank_opts.methods) */
+    const struct xf_params *params; /* estimator parameters; may be NULL */
+    const char *cache_dir;          /* feature cache; NULL = the default */
+    int no_cache;
+    const char *corpus_dir;         /* for corpus:<task> targets; NULL = XF_CORPUS_DIR */
+} xf_bench_rank_opts;
+void xf_bench_rank_opts_default(xf_bench_rank_opts *o);
+xf_status xf_bench_results_from_bank(xf_ctx_t *ctx, const char *bank_dir, const xf_oracle_target *targets, int64_t T,
+                                     const xf_bench_rank_opts *o, xf_bench_results *out);
+
 #ifdef __cplusplus
 }
 #endif

@@ -128,7 +128,7 @@ static xf_status build_scores(joined *j, xf_bench_eval *e) {
             }
         if (bad && !j->opt->nan_as_zero) {
             char buf[512];
-            snprintf(buf, sizeof buf, "%lld non-finite score(s), the first at %s:%lld", (long long)bad, r->name,
+            snprintf(buf, sizeof buf, "%lld non-finite score(s), the first at %s:%lld", (long long)bad, r->name ? r->name : "results",
                      (long long)first);
             for (int64_t v = m; v < Mo; v += M) {
                 e->evaluated[v] = 0;

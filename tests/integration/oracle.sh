@@ -68,6 +68,27 @@ else bad "--jobs 2: $(cat "$T/err"; diff "$T/a.csv" "$T/c.csv")"; fi
 if "$X" bench --oracle "$T/a.csv" --results "$T/results.csv" --capacity --layers "$T/bank" >"$T/out" 2>"$T/err" &&
    grep -q '^params+capacity ' "$T/out"; then ok; else bad "bench on the oracle: $(cat "$T/out" "$T/err")"; fi
 
+# --- the second form of xfer bench: scores from the bank itself (xfer rank), 2 runs ---
+B=(--bank "$T/bank" --targets "$TG" --oracle "$T/a.csv" --probe 100 --runs 2 --cache-dir "$T/cache")
+if "$X" bench "${B[@]}" --results-out "$T/ranked.csv" --json >"$T/r1.json" 2>"$T/err"; then ok; else bad "bench --bank: $(cat "$T/err")"; fi
+if [ "$(wc -l <"$T/ranked.csv")" -eq 9 ] && head -1 "$T/ranked.csv" | grep -q '^Run,Architecture,Source Dataset,Target Dataset,.*knn.*,default$' &&
+   grep -q '^1,resblock,resblock,again,' "$T/ranked.csv"; then ok; else bad "ranked.csv: $(cat "$T/ranked.csv")"; fi
+if grep -q '"method": "default", "pearson": ' "$T/r1.json" && grep -q '"method": "knn", "pearson": ' "$T/r1.json"; then ok
+else bad "bench --bank json: $(cat "$T/r1.json")"; fi
+# the written table evaluates to the same numbers
+"$X" bench --oracle "$T/a.csv" --results "$T/ranked.csv" --json >"$T/r2.json" 2>"$T/err" || bad "bench on ranked.csv"
+if cmp -s "$T/r1.json" "$T/r2.json"; then ok; else bad "ranked.csv evaluates differently: $(diff "$T/r1.json" "$T/r2.json")"; fi
+for args in "--bank $T/bank --oracle $T/a.csv|--bank needs --targets" \
+            "--bank $T/bank --targets x.npy --oracle $T/a.csv --results $T/ranked.csv|not both" \
+            "--targets x.npy --oracle $T/a.csv --results $T/ranked.csv|--targets is used only with --bank" \
+            "--bank $T/bank --targets x.npy --oracle $T/a.csv --runs 0|--runs must be"; do
+  "$X" bench ${args%%|*} >"$T/out" 2>"$T/err"
+  rc=$?
+  if [ $rc -eq 2 ] && [ "$(wc -l <"$T/err")" -eq 1 ] && grep -qF -- "${args##*|}" "$T/err"; then ok; else bad "bench ${args%%|*}: rc $rc $(cat "$T/err")"; fi
+done
+if ! "$X" bench --bank "$T/bank" --targets "none=$T/none_x.npy" --oracle "$T/a.csv" >"$T/out" 2>"$T/err" &&
+   [ "$(wc -l <"$T/err")" -eq 1 ] && grep -q "none_x.npy" "$T/err"; then ok; else bad "bench --bank, missing data: $(cat "$T/err")"; fi
+
 # --- bad arguments ---
 check_err() {
   local want_rc=$1 want=$2; shift 2

@@ -484,6 +484,16 @@ static void test_oracle_lib(void) {
     CHECK(xf_oracle_run(ctx, p, 0, 1) != XF_OK && strstr(xf_errmsg(ctx), "model 'mlp' on target 't'"), "run: %s",
           xf_errmsg(ctx));
     xf_oracle_plan_free(p);
+    /* results from the bank: bad options, data that does not exist */
+    xf_bench_rank_opts ro;
+    xf_bench_rank_opts_default(&ro);
+    CHECK(ro.probe == 500 && ro.runs == 5 && !strcmp(ro.methods, "all"), "rank opts defaults");
+    ro.runs = 0;
+    xf_bench_results rr;
+    CHECK_ST(ctx, xf_bench_results_from_bank(ctx, dir, tg, 1, &ro, &rr), XF_ERR_INVALID);
+    ro.runs = 1;
+    CHECK(xf_bench_results_from_bank(ctx, dir, tg, 1, &ro, &rr) != XF_OK && strstr(xf_errmsg(ctx), "x_train.npy"),
+          "from bank, no data: %s", xf_errmsg(ctx));
     /* two models of one architecture with different depths */
     bo.architecture = "same";
     remove(to);
