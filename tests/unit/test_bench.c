@@ -351,6 +351,38 @@ static void test_csv(void) {
     const char *lb = "Architecture,Layers\nr50,fifty\n";
     CHECK_ST(ctx, xf_bench_layers_parse(ctx, lb, strlen(lb), "m.csv", &l), XF_ERR_FORMAT);
     CHECK(strstr(xf_errmsg(ctx), "m.csv:2: Layers 'fifty' is not a count"), "layers: %s", xf_errmsg(ctx));
+    const char *ld = "Architecture,Layers\nr50,50\nr50,18\n";
+    CHECK_ST(ctx, xf_bench_layers_parse(ctx, ld, strlen(ld), "m.csv", &l), XF_ERR_FORMAT);
+    CHECK(strstr(xf_errmsg(ctx), "m.csv:3: architecture 'r50' given twice"), "layers twice: %s", xf_errmsg(ctx));
+    CHECK_ST(ctx, xf_bench_layers_parse(ctx, "Architecture,Layers\n", 20, "m.csv", &l), XF_ERR_FORMAT);
+    CHECK_ST(ctx, xf_bench_layers_read(ctx, "/nonexistent/m.csv", &l), XF_ERR_IO);
+    {
+        /* a key longer than the 1024-byte limit */
+        static char longrow[1600];
+        size_t h = strlen(H);
+        memcpy(longrow, H, h);
+        memcpy(longrow + h, "0,", 2);
+        memset(longrow + h + 2, 'a', 1100);
+        strcpy(longrow + h + 1102, ",s,t,1\n");
+        bad_results(longrow, "r.csv:2: Architecture longer than 1024 bytes");
+    }
+    {
+        /* writers into a folder that does not exist */
+        xf_bench_oracle wo2 = {0};
+        CHECK_OK(ctx, xf_bench_oracle_add(ctx, &wo2, "a", "s", "t", 1));
+        CHECK_ST(ctx, xf_bench_oracle_write(ctx, "/nonexistent/o.csv", &wo2), XF_ERR_IO);
+        CHECK(strstr(xf_errmsg(ctx), "/nonexistent/o.csv.tmp: cannot create"), "oracle write: %s", xf_errmsg(ctx));
+        xf_bench_oracle_free(ctx, &wo2);
+        xf_bench_results wr;
+        const char *mm[1] = {"A"};
+        double one = 1;
+        CHECK_OK(ctx, xf_bench_results_init(ctx, &wr, 1, mm));
+        CHECK_OK(ctx, xf_bench_results_add(ctx, &wr, "0", "a", "s", "t", &one));
+        CHECK_ST(ctx, xf_bench_results_write(ctx, "/nonexistent/r.csv", &wr), XF_ERR_IO);
+        xf_bench_results_free(ctx, &wr);
+        CHECK_ST(ctx, xf_bench_results_init(ctx, &wr, 0, mm), XF_ERR_INVALID);
+        xf_bench_results_free(ctx, &wr);
+    }
     CHECK_ST(ctx, xf_bench_oracle_read(ctx, "/nonexistent/o.csv", &oo), XF_ERR_IO);
     CHECK(strstr(xf_errmsg(ctx), "/nonexistent/o.csv: cannot open"), "missing file: %s", xf_errmsg(ctx));
     xf_bench_results_free(ctx, &a);
