@@ -14,6 +14,8 @@
 #pragma weak xf_cli_train
 #pragma weak xf_cli_features
 #pragma weak xf_cli_finetune
+#pragma weak xf_cli_bench
+#pragma weak xf_cli_oracle
 #pragma weak xf_cli_bank
 #pragma weak xf_cli_rank
 
@@ -52,6 +54,8 @@ int main(int argc, char **argv) {
         {"bank", xf_cli_bank, "describe, list and verify a folder of ONNX models (bank.json)"},
         {"rank", xf_cli_rank, "rank a bank of models for a labelled dataset (which model to fine-tune)"},
         {"features", xf_cli_features, "network-free baseline features (raw, pooled, PCA, random projections)"},
+        {"bench", xf_cli_bench, "evaluate selection methods against an oracle (PARC's CSV formats)"},
+        {"oracle", xf_cli_oracle, "fine-tune every (model, target) pair of a bank: the benchmark's ground truth"},
         {"version", version, "print the version"},
     };
     size_t n = sizeof cmds / sizeof *cmds;
