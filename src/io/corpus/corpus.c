@@ -35,6 +35,7 @@
 #include FT_FREETYPE_H
 
 #define XF_CORPUS_BUILDER
+#include "xfer/output.h"
 #include "io/corpus/corpusInt.h"
 #include "xfer/corpus.h"
 #include "xfer/data.h"
@@ -106,29 +107,27 @@ static xf_status mkdirs(xf_ctx_t *ctx, const char *dir) {
 }
 
 xf_status xf_corpus_write_atomic(xf_ctx_t *ctx, const char *path, const char *text) {
-    char tmp[4200];
-    snprintf(tmp, sizeof tmp, "%s.tmp.%d", path, (int)getpid());
-    FILE *f = fopen(tmp, "wb");
-    if (!f) return XF_ERR(ctx, XF_ERR_IO, "%s: cannot create: %s", path, strerror(errno));
+    xf_outfile out;
+    xf_status st = xf_out_open(ctx, path, &out);
+    if (st) return st;
     size_t n = strlen(text);
-    int ok = fwrite(text, 1, n, f) == n;
-    ok = (fclose(f) == 0) && ok;
-    if (!ok || rename(tmp, path) != 0) {
+    if (n && fwrite(text, 1, n, out.f) != n) {
         int e = errno;
-        remove(tmp);
+        xf_out_close(ctx, &out, 0);
         return XF_ERR(ctx, XF_ERR_IO, "%s: write failed: %s", path, strerror(e));
     }
-    return XF_OK;
+    return xf_out_close(ctx, &out, 1);
 }
 
 /* Records a written file (relative to out_dir) with its size in corpus.json's list. */
 static xf_status note_file(builder *b, const char *rel) {
     char p[4200];
     snprintf(p, sizeof p, "%s/%s", b->o->out_dir, rel);
-    int64_t sz = file_size(p);
-    if (sz < 0) return XF_ERR(b->ctx, XF_ERR_IO, "%s: missing after writing", p);
+    int64_t sz = file_size(p), crc = xf_corpus_file_crc(p);
+    if (sz < 0 || crc < 0) return XF_ERR(b->ctx, XF_ERR_IO, "%s: missing after writing", p);
     cJSON *e = cJSON_CreateObject();
-    if (!e || !cJSON_AddStringToObject(e, "path", rel) || !cJSON_AddNumberToObject(e, "bytes", (double)sz)) {
+    if (!e || !cJSON_AddStringToObject(e, "path", rel) || !cJSON_AddNumberToObject(e, "bytes", (double)sz) ||
+        !cJSON_AddNumberToObject(e, "crc32", (double)crc)) {
         cJSON_Delete(e);
         return XF_ERR(b->ctx, XF_ERR_NOMEM, "corpus.json: out of memory");
     }
@@ -334,6 +333,9 @@ xf_status xf_corpus_build(xf_ctx_t *ctx, const xf_corpus_opts *opts, xf_corpus_r
         xf_ctx_clear_error(ctx);
     }
     if ((st = mkdirs(ctx, opts->out_dir)) != XF_OK) return st;
+    /* temporary files of an interrupted build (its process is gone) */
+    int swept = xf_out_sweep(ctx, opts->out_dir, 2);
+    if (swept) xf_log(ctx, XF_LOG_INFO, "%s: removed %d temporary files of an interrupted build", opts->out_dir, swept);
     char p[4200];
     snprintf(p, sizeof p, "%s/corpus.json", opts->out_dir);
     if (remove(p) != 0 && errno != ENOENT) return XF_ERR(ctx, XF_ERR_IO, "%s: cannot remove: %s", p, strerror(errno));
