@@ -21,7 +21,7 @@
 #include "cli.h"
 #include "xfer/data.h"
 #include "xfer/onnx.h"
-#include "xfer/output.h"
+#include "xfer/files.h"
 
 static const char *USAGE =
     "usage: xfer extract --model m.onnx --images X.npy|DATA [--layer auto|NAME] [--probs P.npy]\n"

@@ -14,7 +14,7 @@
 
 #include "cli.h"
 #include "xfer/data.h"
-#include "xfer/output.h"
+#include "xfer/files.h"
 
 #define CMD "features"
 

@@ -21,7 +21,7 @@
 #include "cli.h"
 #include "xfer/data.h"
 #include "xfer/onnx.h"
-#include "xfer/output.h"
+#include "xfer/files.h"
 #include "xfer/transfer.h"
 
 static const char *USAGE =

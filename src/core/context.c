@@ -8,7 +8,7 @@
 #include <unistd.h>
 
 #include "coreInt.h"
-#include "xfer/output.h"
+#include "xfer/files.h"
 
 const char *xf_status_str(xf_status st) {
     switch (st) {

@@ -10,7 +10,7 @@
 #include <sys/stat.h>
 #include <unistd.h>
 
-#include "xfer/output.h"
+#include "xfer/files.h"
 #include "io/ioInt.h"
 #include "xfer/npy.h"
 

@@ -15,7 +15,7 @@
 #include <unistd.h>
 
 #include "xfer/npy.h"
-#include "xfer/output.h"
+#include "xfer/files.h"
 
 #define NPY_MAX_HEADER (1 << 20)
 
@@ -240,12 +240,13 @@ xf_status xf_npy_read_mem(xf_ctx_t *ctx, const void *buf, size_t len, const char
 
 xf_status xf_npy_read(xf_ctx_t *ctx, const char *path, xf_array *out) {
     memset(out, 0, sizeof *out);
-    FILE *f = fopen(path, "rb");
-    if (!f) return XF_ERR(ctx, XF_ERR_IO, "%s: cannot open: %s", path, strerror(errno));
+    FILE *f;
+    xf_status ost = xf_file_open(ctx, path, &f);
+    if (ost) return ost;
     struct stat sb;
-    if (fstat(fileno(f), &sb) != 0 || !S_ISREG(sb.st_mode)) {
+    if (fstat(fileno(f), &sb) != 0) {
         fclose(f);
-        return XF_ERR(ctx, XF_ERR_IO, "%s: not a regular file", path);
+        return XF_ERR(ctx, XF_ERR_IO, "%s: cannot read: %s", path, strerror(errno));
     }
     size_t total = (size_t)sb.st_size;
     unsigned char pre[12];

@@ -35,7 +35,7 @@
 #include FT_FREETYPE_H
 
 #define XF_CORPUS_BUILDER
-#include "xfer/output.h"
+#include "xfer/files.h"
 #include "io/corpus/corpusInt.h"
 #include "xfer/corpus.h"
 #include "xfer/data.h"

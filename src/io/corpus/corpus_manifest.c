@@ -12,6 +12,7 @@
 #define XF_CORPUS_BUILDER
 #include <zlib.h>
 
+#include "xfer/files.h"
 #include "io/corpus/corpusInt.h"
 #include "xfer/corpus.h"
 
@@ -230,8 +231,9 @@ xf_status xf_corpus_read_info(xf_ctx_t *ctx, const char *dir, xf_corpus_report *
     memset(rep, 0, sizeof *rep);
     char p[4200];
     snprintf(p, sizeof p, "%s/corpus.json", dir);
-    FILE *f = fopen(p, "rb");
-    if (!f) return XF_ERR(ctx, XF_ERR_IO, "%s: cannot open: %s", p, strerror(errno));
+    FILE *f;
+    xf_status ost = xf_file_open(ctx, p, &f);
+    if (ost) return ost;
     char *text = NULL;
     long len = -1;
     if (fseek(f, 0, SEEK_END) == 0 && (len = ftell(f)) >= 0 && len < (64L << 20) && fseek(f, 0, SEEK_SET) == 0) {

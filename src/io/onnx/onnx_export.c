@@ -20,7 +20,7 @@
 #include <string.h>
 #include <unistd.h>
 
-#include "xfer/output.h"
+#include "xfer/files.h"
 #include "onnxInt.h"
 
 #if defined(__BYTE_ORDER__) && __BYTE_ORDER__ != __ORDER_LITTLE_ENDIAN__

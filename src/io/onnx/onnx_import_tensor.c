@@ -214,7 +214,7 @@ static xf_status read_external(imp *m, const Onnx__TensorProto *t, size_t need, 
                     m->file, t->name, loc);
         goto done;
     }
-    fd = open(rfile, O_RDONLY);
+    fd = open(rfile, O_RDONLY | O_NONBLOCK | O_CLOEXEC); /* a FIFO never blocks the import */
     struct stat sb;
     if (fd < 0 || fstat(fd, &sb) || !S_ISREG(sb.st_mode)) {
         st = XF_ERR(m->ctx, XF_ERR_IO, "%s: initializer '%s': cannot read external data file '%s'", m->file, t->name, loc);

@@ -1,4 +1,4 @@
-/* Output files (include/xfer/output.h): temporary file + rename for regular files, in
+/* Input and output files (include/xfer/files.h): temporary file + rename for regular files, in
  * place for character devices and FIFOs, refusal for what must never be written over
  * (an input of the command, a directory, a block device), and groups of outputs that
  * appear together.
@@ -21,7 +21,7 @@
 #include <unistd.h>
 
 #include "coreInt.h"
-#include "xfer/output.h"
+#include "xfer/files.h"
 
 typedef struct {
     char *key;      /* identity, see above */
@@ -332,4 +332,42 @@ int xf_out_sweep(xf_ctx_t *ctx, const char *dir, int depth) {
     }
     closedir(d);
     return removed;
+}
+
+xf_status xf_file_open_fd(xf_ctx_t *ctx, const char *path, int *fd) {
+    *fd = -1;
+    if (!path) return XF_ERR(ctx, XF_ERR_INVALID, "input path is NULL");
+    int d = open(path, O_RDONLY | O_NONBLOCK | O_CLOEXEC);
+    if (d < 0) return XF_ERR(ctx, XF_ERR_IO, "%s: cannot open: %s", path, strerror(errno));
+    struct stat sb;
+    if (fstat(d, &sb) != 0) {
+        int e = errno;
+        close(d);
+        return XF_ERR(ctx, XF_ERR_IO, "%s: cannot open: %s", path, strerror(e));
+    }
+    if (S_ISDIR(sb.st_mode)) {
+        close(d);
+        return XF_ERR(ctx, XF_ERR_IO, "%s: is a directory, expected a file", path);
+    }
+    if (!S_ISREG(sb.st_mode)) {
+        close(d);
+        return XF_ERR(ctx, XF_ERR_IO, "%s: not a regular file (a FIFO, device or socket); inputs must be regular files", path);
+    }
+    int fl = fcntl(d, F_GETFL);
+    if (fl >= 0) fcntl(d, F_SETFL, fl & ~O_NONBLOCK);
+    *fd = d;
+    return XF_OK;
+}
+
+xf_status xf_file_open(xf_ctx_t *ctx, const char *path, FILE **f) {
+    *f = NULL;
+    int fd;
+    xf_status st = xf_file_open_fd(ctx, path, &fd);
+    if (st) return st;
+    if (!(*f = fdopen(fd, "rb"))) {
+        int e = errno;
+        close(fd);
+        return XF_ERR(ctx, XF_ERR_IO, "%s: cannot open: %s", path, strerror(e));
+    }
+    return XF_OK;
 }

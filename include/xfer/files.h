@@ -1,4 +1,5 @@
-/* Writing output files: the one way xfer puts bytes at a path the user named.
+/* Input and output files: the one way xfer opens a file it reads and puts bytes at a
+ * path the user named.
  *
  * Every writer in the library (npy, ONNX export, corpus files) opens its output with
  * xf_out_open and finishes it with xf_out_close. The rules (docs/SECURITY.md):
@@ -25,8 +26,8 @@
  *     if (xf_out_commit(ctx)) goto fail;         // both appear now
  *   fail: xf_out_abort(ctx);                      // neither appears
  */
-#ifndef XFER_OUTPUT_H
-#define XFER_OUTPUT_H
+#ifndef XFER_FILES_H
+#define XFER_FILES_H
 #include <stdio.h>
 
 #include "xfer/core.h"
@@ -59,6 +60,13 @@ xf_status xf_out_claim(xf_ctx_t *ctx, const char *path);
 xf_status xf_out_commit(xf_ctx_t *ctx);
 /* Removes every finished output of the group not yet committed and ends the group. */
 void xf_out_abort(xf_ctx_t *ctx);
+
+/* ---- inputs ----
+ * Opens an input for reading: only a regular file is read. The open does not block (a
+ * FIFO with no writer would hang the command for ever), and a directory, FIFO, device or
+ * socket is refused with one line naming path. *fd / *f belong to the caller. */
+xf_status xf_file_open_fd(xf_ctx_t *ctx, const char *path, int *fd);
+xf_status xf_file_open(xf_ctx_t *ctx, const char *path, FILE **f);
 
 /* Removes leftover temporary files (NAME.tmp.<pid> and NAME.tmp.<pid>.<n>) of processes
  * that no longer run, in dir and its subdirectories down to `depth` levels; returns the
