@@ -102,7 +102,7 @@ int xf_cli_features(int argc, char **argv) {
         xf_status st = xf_npy_write_raw(ctx, path, XF_DT_F32, 2, shape, F);
         xf_free(ctx, F);
         if (st) { rc = xf_cli_fail(CMD, ctx); goto done; }
-        fprintf(stderr, "xfer features: %s (%lld x %lld) in %.2fs\n", path, (long long)m, (long long)dim, xf_now() - t0);
+        fprintf(stderr, "xfer features: computed %s (%lld x %lld) in %.2fs\n", k, (long long)m, (long long)dim, xf_now() - t0);
     }
     if (xf_out_commit(ctx)) { rc = xf_cli_fail(CMD, ctx); goto done; }
     rc = 0;
