@@ -30,15 +30,14 @@ expect() {
 }
 
 # ---- 1. outputs ----------------------------------------------------------------------
-# a character device at -o (as root: a private copy of /dev/null made with mknod) stays one
+# a character device at -o stays one. Never the system's /dev/null: a regressed binary
+# would replace it; a private copy made with mknod (root only) shows the same safely.
 if [ "$(id -u)" = 0 ] && mknod -m 666 "$T/nul" c 1 3 2>/dev/null; then
     "$XF_BIN" extract --model "$M" --images "$X" -o "$T/nul" 2>"$T/err" || bad "extract -o device: $(cat "$T/err")"
     [ -c "$T/nul" ] || bad "extract -o a character device replaced it by a regular file"
 else
     echo "hostile.sh: mknod part skipped (not root)"
 fi
-"$XF_BIN" extract --model "$M" --images "$X" -o /dev/null 2>"$T/err" || bad "extract -o /dev/null: $(cat "$T/err")"
-[ -c /dev/null ] || bad "/dev/null is no longer a character device"
 # a FIFO at -o: written in place, the reader gets a whole .npy
 mkfifo "$T/fifo"
 (timeout 60 cat "$T/fifo" >"$T/fifo.out") &
