@@ -11,7 +11,8 @@
  *     in place: it is never replaced by a regular file;
  *   - a directory, block device or socket at PATH is refused;
  *   - a path that is also an input of the command (same device and inode), or a path
- *     named twice as an output, is refused.
+ *     named twice as an output, is refused. While a group is open (below), every file
+ *     the library reads is recorded as an input; xf_out_input adds inputs read otherwise.
  *
  * A command with several outputs brackets its work with xf_out_begin / xf_out_commit:
  * between them finished outputs stay under their temporary names, and commit renames
@@ -51,7 +52,8 @@ xf_status xf_out_close(xf_ctx_t *ctx, xf_outfile *o, int ok);
 
 /* Starts a group of outputs that appear together (see above). */
 xf_status xf_out_begin(xf_ctx_t *ctx);
-/* Registers an input file of the command (NULL and missing files are ignored). */
+/* Registers an input file of the command (NULL and missing files are ignored); refused
+ * when it is an output already claimed. */
 xf_status xf_out_input(xf_ctx_t *ctx, const char *path);
 /* Checks an output path before any work: refused when it is an input, named twice, or
  * an existing directory, block device or socket. */

@@ -104,12 +104,17 @@ xf_status xf_out_begin(xf_ctx_t *ctx) {
     return XF_OK;
 }
 
-xf_status xf_out_input(xf_ctx_t *ctx, const char *path) {
-    if (!ctx) return XF_ERR_INVALID;
-    struct stat sb;
-    if (!path || stat(path, &sb) != 0) return XF_OK;
+/* Records an input (already stat'ed) of the open group; an input that is a claimed
+ * output is refused (the output would replace what is being read). */
+static xf_status add_input(xf_ctx_t *ctx, const char *path, const struct stat *sb) {
     struct xf_outgroup *g = group(ctx);
     if (!g) return XF_ERR_NOMEM;
+    char key[64];
+    snprintf(key, sizeof key, "d%llu:%llu", (unsigned long long)sb->st_dev, (unsigned long long)sb->st_ino);
+    for (int i = 0; i < g->n_out; i++)
+        if (!strcmp(g->out[i].key, key))
+            return XF_ERR(ctx, XF_ERR_INVALID, "%s: output is also an input of this command (%s); refusing to overwrite it",
+                          g->out[i].path, path);
     if (g->n_in == g->cap_in) {
         int nc = g->cap_in ? 2 * g->cap_in : 8;
         dev_t *d = xf_realloc(ctx, g->in_dev, sizeof *d * (size_t)nc);
@@ -124,10 +129,17 @@ xf_status xf_out_input(xf_ctx_t *ctx, const char *path) {
         g->cap_in = nc;
     }
     if (!(g->in_path[g->n_in] = dup_str(ctx, path))) return XF_ERR_NOMEM;
-    g->in_dev[g->n_in] = sb.st_dev;
-    g->in_ino[g->n_in] = sb.st_ino;
+    g->in_dev[g->n_in] = sb->st_dev;
+    g->in_ino[g->n_in] = sb->st_ino;
     g->n_in++;
     return XF_OK;
+}
+
+xf_status xf_out_input(xf_ctx_t *ctx, const char *path) {
+    if (!ctx) return XF_ERR_INVALID;
+    struct stat sb;
+    if (!path || stat(path, &sb) != 0) return XF_OK;
+    return add_input(ctx, path, &sb);
 }
 
 /* Finds or adds the output entry of path; `opening` marks it opened (a second open of
@@ -352,6 +364,14 @@ xf_status xf_file_open_fd(xf_ctx_t *ctx, const char *path, int *fd) {
     if (!S_ISREG(sb.st_mode)) {
         close(d);
         return XF_ERR(ctx, XF_ERR_IO, "%s: not a regular file (a FIFO, device or socket); inputs must be regular files", path);
+    }
+    /* inside a group of outputs, every file read is an input that no output may replace */
+    if (ctx && ctx->out && ctx->out->active) {
+        xf_status st = add_input(ctx, path, &sb);
+        if (st) {
+            close(d);
+            return st;
+        }
     }
     int fl = fcntl(d, F_GETFL);
     if (fl >= 0) fcntl(d, F_SETFL, fl & ~O_NONBLOCK);

@@ -70,6 +70,11 @@ expect 1 "no tensor named" "$XF_BIN" extract --model "$M" --images "$T/tiny-imag
 "$XF_BIN" extract --model "$M" --images "$T/tiny-images-idx3-ubyte" --labels-out "$T/y.npy" -o "$T/F.npy" 2>"$T/err" ||
     bad "extract with --labels-out: $(cat "$T/err")"
 [ -s "$T/y.npy" ] && [ -s "$T/F.npy" ] || bad "a successful extract wrote both outputs"
+# an input the library finds by itself (the labels beside an IDX file) is an input too
+cp "$T/tiny-labels-idx1-ubyte" "$T/labels.orig"
+expect 1 "also an input" "$XF_BIN" extract --model "$M" --images "$T/tiny-images-idx3-ubyte" --labels-out "$T/tiny-labels-idx1-ubyte" -o "$T/F2.npy"
+cmp -s "$T/labels.orig" "$T/tiny-labels-idx1-ubyte" || bad "--labels-out replaced the labels file it read"
+[ -e "$T/F2.npy" ] && bad "-o appeared although --labels-out was refused"
 # features --out-dir: a kind that fails late (pool larger than the image) -> nothing written
 expect 1 "pool" "$XF_BIN" features --data "$T/tiny-images-idx3-ubyte" --probe 0 --kind raw,pool:99 --out-dir "$T/fo"
 [ -e "$T/fo/labels.npy" ] || [ -e "$T/fo/raw.npy" ] && bad "features left outputs after a failed kind"
