@@ -2,8 +2,8 @@
 # The bad-input table (tests/integration/bad_input.tsv): every kind of bad file or
 # argument, across all formats and commands, must end with one error line on stderr that
 # names the file or argument, and the exit status the table gives (1 for bad input, 2 for
-# usage). A signal (status >= 128: a crash, an abort, a sanitizer report, a timeout) fails
-# the row whatever it says.
+# usage). A signal (status >= 128: a crash, an abort, a timeout) or a sanitizer report
+# (under make test-asan) fails the row whatever it says.
 set -u
 B=${XF_BIN:-build/xfer}
 R=${XF_REF:-tests/ref}
@@ -50,6 +50,8 @@ while IFS=$'\t' read -r kind want pat cmd; do
     last=$(tail -n 1 "$T/err")
     if [ $rc -ge 128 ] || [ $rc -eq 124 ]; then
         echo "FAIL [$kind]: killed or timed out (exit $rc): $(tail -c 400 "$T/err")" >&2; fail=1
+    elif grep -q 'runtime error:\|Sanitizer' "$T/err"; then
+        echo "FAIL [$kind]: sanitizer report: $(grep -m 3 'runtime error:\|Sanitizer' "$T/err")" >&2; fail=1
     elif [ "$rc" != "$want" ]; then
         echo "FAIL [$kind]: exit $rc, want $want: $last" >&2; fail=1
     elif ! grep -qF -- "$pat" <<<"$last"; then

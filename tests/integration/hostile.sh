@@ -24,6 +24,7 @@ expect() {
     timeout 60 "$@" >"$T/out" 2>"$T/err"
     local rc=$?
     if [ $rc -ne "$want" ]; then bad "$* -> exit $rc (want $want): $(head -c 300 "$T/err")"; return 1; fi
+    if grep -q 'runtime error:\|Sanitizer' "$T/err"; then bad "$* -> sanitizer report: $(grep -m 3 'runtime error:\|Sanitizer' "$T/err")"; return 1; fi
     # the error is the last line (progress lines may come before it)
     if ! tail -n 1 "$T/err" | grep -q -- "$pat"; then bad "$* -> message '$(head -c 300 "$T/err")' lacks '$pat'"; return 1; fi
     return 0
