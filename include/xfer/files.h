@@ -50,7 +50,8 @@ xf_status xf_out_open(xf_ctx_t *ctx, const char *path, xf_outfile *o);
  * removed. Returns an error naming the path when a write or the rename failed. */
 xf_status xf_out_close(xf_ctx_t *ctx, xf_outfile *o, int ok);
 
-/* Starts a group of outputs that appear together (see above). */
+/* Starts a group of outputs that appear together (see above). Groups nest: the outputs
+ * of an inner begin/commit pair wait for the outermost commit; an abort ends them all. */
 xf_status xf_out_begin(xf_ctx_t *ctx);
 /* Registers an input file of the command (NULL and missing files are ignored); refused
  * when it is an output already claimed. */
@@ -60,6 +61,9 @@ xf_status xf_out_input(xf_ctx_t *ctx, const char *path);
 xf_status xf_out_claim(xf_ctx_t *ctx, const char *path);
 /* Renames every finished output of the group into place and ends the group. */
 xf_status xf_out_commit(xf_ctx_t *ctx);
+/* The temporary file holding a finished output of the open group (NULL when path is not
+ * one): to read back what will appear at path once committed. */
+const char *xf_out_pending(xf_ctx_t *ctx, const char *path);
 /* Removes every finished output of the group not yet committed and ends the group. */
 void xf_out_abort(xf_ctx_t *ctx);
 

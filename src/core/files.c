@@ -31,7 +31,7 @@ typedef struct {
 } out_entry;
 
 struct xf_outgroup {
-    int active;
+    int active;     /* open groups: nested begin/commit pairs form one group */
     dev_t *in_dev;  /* (n_in) */
     ino_t *in_ino;  /* (n_in) */
     char **in_path; /* (n_in) for messages */
@@ -99,8 +99,7 @@ xf_status xf_out_begin(xf_ctx_t *ctx) {
     if (!ctx) return XF_ERR_INVALID;
     struct xf_outgroup *g = group(ctx);
     if (!g) return XF_ERR_NOMEM;
-    if (g->active) return XF_ERR(ctx, XF_ERR_INVALID, "xf_out_begin: a group of outputs is already open");
-    g->active = 1;
+    g->active++;
     return XF_OK;
 }
 
@@ -288,6 +287,10 @@ xf_status xf_out_commit(xf_ctx_t *ctx) {
     if (!ctx) return XF_ERR_INVALID;
     struct xf_outgroup *g = ctx->out;
     xf_status st = XF_OK;
+    if (g && g->active > 1) { /* an inner group: its outputs wait for the outermost commit */
+        g->active--;
+        return XF_OK;
+    }
     for (int i = 0; g && i < g->n_out; i++) {
         if (!g->out[i].tmp) continue;
         if (!st && rename(g->out[i].tmp, g->out[i].path) != 0)
@@ -296,6 +299,17 @@ xf_status xf_out_commit(xf_ctx_t *ctx) {
     }
     group_end(ctx, 1);
     return st;
+}
+
+const char *xf_out_pending(xf_ctx_t *ctx, const char *path) {
+    struct xf_outgroup *g = ctx ? ctx->out : NULL;
+    if (!g || !g->active || !path) return NULL;
+    char *key = out_key(ctx, path);
+    const char *tmp = NULL;
+    for (int i = 0; key && i < g->n_out && !tmp; i++)
+        if (!strcmp(g->out[i].key, key)) tmp = g->out[i].tmp;
+    xf_free(ctx, key);
+    return tmp;
 }
 
 void xf_out_abort(xf_ctx_t *ctx) {
