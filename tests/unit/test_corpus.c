@@ -797,6 +797,11 @@ static void test_corpus(xf_ctx_t *ctx, const char *fdir, int sanitized) {
         CHECK(st == XF_ERR_NOMEM, "alloc failure at %lld of %lld: %s (%s)", (long long)k, (long long)total,
               xf_status_str(st), xf_errmsg(ctx));
     }
+    /* the failed rebuilds left the previous corpus whole: reused, every file with its size
+     * and checksum */
+    e.force = 0;
+    CHECK_OK(ctx, xf_corpus_build(ctx, &e, &r2));
+    CHECK(r2.reused == 1, "failed rebuilds left the previous corpus whole (reused %d)", r2.reused);
     rm_rf(da);
     rm_rf(db);
     rm_rf(dc);
