@@ -35,7 +35,8 @@ static const char *USAGE =
     "the model's input (or --size) and normalised with --mean/--std. --probe N samples a\n"
     "PARC fixed-budget probe set of N images (at least 2 per class) from DATA first, and\n"
     "--labels-out writes the labels of the images extracted. --layer auto (default) is the\n"
-    "input of the last Gemm/MatMul. --probs writes softmax(final output) (N, Z).\n";
+    "input of the last Gemm/MatMul. --probs writes softmax(final output) (N, Z). The outputs\n"
+    "appear together once everything succeeded; an output that is an input is refused.\n";
 
 /* "a,b,c" (or one value for all channels) into v[3]. */
 static int parse_triple(const char *s, float *v) {

@@ -24,7 +24,9 @@ static void usage(void) {
            XF_CLI_DATA_HELP "\nSamples a probe set with PARC's fixed-budget sampler (N images, default 500, at least 2\n"
            "per class; --probe 0 keeps every image), computes each network-free feature kind and\n"
            "writes DIR/<kind>.npy, DIR/labels.npy and DIR/probe_idx.npy. SPEC names data as every\n"
-           "xfer command does (an image folder, IDX file, .npy array, 'digits', corpus:<task>).\n");
+           "xfer command does (an image folder, IDX file, .npy array, 'digits', corpus:<task>).\n"
+           "An IDX probe is streamed (only the sampled images are kept); the files appear together\n"
+           "once every kind is computed.\n");
 }
 
 int xf_cli_features(int argc, char **argv) {
