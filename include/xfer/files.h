@@ -53,8 +53,8 @@ xf_status xf_out_close(xf_ctx_t *ctx, xf_outfile *o, int ok);
 /* Starts a group of outputs that appear together (see above). Groups nest: the outputs
  * of an inner begin/commit pair wait for the outermost commit; an abort ends them all. */
 xf_status xf_out_begin(xf_ctx_t *ctx);
-/* Registers an input file of the command (NULL and missing files are ignored); refused
- * when it is an output already claimed. */
+/* Registers an input file of the open group (ignored without one, and for NULL and
+ * missing files); refused when it is an output already claimed. */
 xf_status xf_out_input(xf_ctx_t *ctx, const char *path);
 /* Checks an output path before any work: refused when it is an input, named twice, or
  * an existing directory, block device or socket. */

@@ -137,7 +137,7 @@ static xf_status add_input(xf_ctx_t *ctx, const char *path, const struct stat *s
 xf_status xf_out_input(xf_ctx_t *ctx, const char *path) {
     if (!ctx) return XF_ERR_INVALID;
     struct stat sb;
-    if (!path || stat(path, &sb) != 0) return XF_OK;
+    if (!ctx->out || !ctx->out->active || !path || stat(path, &sb) != 0) return XF_OK;
     return add_input(ctx, path, &sb);
 }
 
