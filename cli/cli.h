@@ -25,14 +25,15 @@ int xf_cli_parse_i64(const char *s, int64_t lo, int64_t hi, int64_t *out);
 int xf_cli_parse_f64(const char *s, double *out);
 /* Data options shared by every command that takes --data SPEC (docs/DATA_ARGUMENT.md):
  *   --split S  --size H[xW]  --resize R|stretch  --channels 1|3  --mean a[,b,c]
- *   --std a[,b,c]  --data-labels FILE  --corpus-dir DIR  --skip-bad
+ *   --std a[,b,c]  --data-labels FILE  --corpus-dir DIR  --skip-bad  --max-bytes B
  * If argv[*i] is one of them, consumes it (and its value), fills o and returns 1; returns
  * 0 if it is not a data option, -1 (after printing a usage error) if its value is bad. */
 struct xf_data_opts;
 int xf_cli_data_opt(const char *cmd, int argc, char **argv, int *i, struct xf_data_opts *o);
 #define XF_CLI_DATA_HELP \
     "data options: --split train|test  --size H[xW]  --resize R|stretch  --channels 1|3\n" \
-    "              --mean a[,b,c]  --std a[,b,c]  --data-labels FILE  --corpus-dir DIR  --skip-bad\n"
+    "              --mean a[,b,c]  --std a[,b,c]  --data-labels FILE  --corpus-dir DIR  --skip-bad\n" \
+    "              --max-bytes B (limit on an IDX file loaded whole; default 2 GiB)\n"
 /* Images for a model: checks that its input is (N, 1|3, H, W) and fills the channels and
  * size of o that the user left at 0 from it (images are then resized to the model). */
 xf_status xf_cli_fit_data_to_model(xf_ctx_t *ctx, const char *model, const xf_graph *g, struct xf_data_opts *o);

@@ -73,14 +73,15 @@ static int parse_floats(const char *v, float *out, int max) {
     while (*p && n < max) {
         char *end;
         double d = strtod(p, &end);
-        if (end == p) return -1;
+        if (end == p || !isfinite(d)) return -1;
         out[n++] = (float)d;
         if (*end == ',') p = end + 1;
         else if (*end == 0) { p = end; break; }
         else return -1;
     }
     if (*p) return -1;
-    for (int k = n; k < max; k++) out[k] = out[n - 1]; /* one value: every channel */
+    if (n != 1 && n != max) return -1; /* one value for every channel, or one per channel */
+    for (int k = n; k < max; k++) out[k] = out[0];
     return n;
 }
 
@@ -88,7 +89,7 @@ int xf_cli_data_opt(const char *cmd, int argc, char **argv, int *i, struct xf_da
     const char *a = argv[*i];
     if (!strcmp(a, "--skip-bad")) { o->skip_bad = 1; return 1; }
     static const char *const with_value[] = {"--split", "--size", "--resize", "--channels", "--mean",
-                                             "--std", "--data-labels", "--corpus-dir", NULL};
+                                             "--std", "--data-labels", "--corpus-dir", "--max-bytes", NULL};
     int k = 0;
     while (with_value[k] && strcmp(a, with_value[k])) k++;
     if (!with_value[k]) return 0;
@@ -120,7 +121,7 @@ int xf_cli_data_opt(const char *cmd, int argc, char **argv, int *i, struct xf_da
     case 4:
     case 5: {
         float f[3];
-        if (parse_floats(v, f, 3) < 0) { xf_cli_usage(cmd, "%s: '%s' is not a number list", a, v); return -1; }
+        if (parse_floats(v, f, 3) < 0) { xf_cli_usage(cmd, "%s: '%s' must be 1 or 3 comma-separated numbers (one for every channel, or one per channel)", a, v); return -1; }
         for (int c = 0; c < 3; c++) {
             if (k == 5 && !(f[c] > 0)) { xf_cli_usage(cmd, "--std: values must be positive"); return -1; }
             (k == 4 ? o->mean : o->std)[c] = f[c];
@@ -129,6 +130,12 @@ int xf_cli_data_opt(const char *cmd, int argc, char **argv, int *i, struct xf_da
     }
     case 6: o->labels = v; break;
     case 7: o->corpus_dir = v; break;
+    case 8: {
+        int64_t mb;
+        if (xf_cli_parse_i64(v, 1, INT64_MAX, &mb)) { xf_cli_usage(cmd, "--max-bytes: '%s' is not a byte count >= 1", v); return -1; }
+        o->max_bytes = mb;
+        break;
+    }
     }
     return 1;
 }

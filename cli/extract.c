@@ -22,6 +22,7 @@
 #include "xfer/data.h"
 #include "xfer/onnx.h"
 #include "xfer/select.h"
+#include "xfer/files.h"
 
 static const char *USAGE =
     "usage: xfer extract --model m.onnx --images X.npy|DATA [--layer auto|NAME] [--probs P.npy]\n"
@@ -35,7 +36,8 @@ static const char *USAGE =
     "the model's input (or --size) and normalised with --mean/--std. --probe N samples a\n"
     "PARC fixed-budget probe set of N images (at least 2 per class) from DATA first, and\n"
     "--labels-out writes the labels of the images extracted. --layer auto (default) is the\n"
-    "input of the last Gemm/MatMul. --probs writes softmax(final output) (N, Z).\n";
+    "input of the last Gemm/MatMul. --probs writes softmax(final output) (N, Z). The outputs\n"
+    "appear together once everything succeeded; an output that is an input is refused.\n";
 
 /* "a,b,c" (or one value for all channels) into v[3]. */
 static int parse_triple(const char *s, float *v) {
@@ -118,6 +120,10 @@ int xf_cli_extract(int argc, char **argv) {
     xf_dataset ds;
     memset(&ds, 0, sizeof ds);
     float *x = NULL, *feat = NULL, *prob = NULL;
+    /* the outputs appear together, after everything succeeded, and never over an input */
+    if (xf_out_begin(ctx) || xf_out_input(ctx, model) || xf_out_input(ctx, images) || xf_out_input(ctx, dopt.labels) ||
+        xf_out_claim(ctx, out) || (probs && xf_out_claim(ctx, probs)) || (labels_out && xf_out_claim(ctx, labels_out)))
+        goto fail;
 
     if (xf_onnx_import(ctx, model, &g) != XF_OK) goto fail;
     const xf_value *in = &g->values[g->input];
@@ -126,21 +132,9 @@ int xf_cli_extract(int argc, char **argv) {
         xf_data_opts o = dopt;
         if (xf_cli_fit_data_to_model(ctx, model, g, &o)) goto fail;
         for (int k = 0; k < 3; k++) o.mean[k] = mean[k], o.std[k] = stdv[k];
-        if (xf_data_open(ctx, images, &o, &ds) != XF_OK) goto fail;
-        if (probe > 0) {
-            /* PARC's fixed-budget probe set, then keep only those images */
-            int64_t *idx = NULL, m = 0;
-            xf_dataset sub;
-            memset(&sub, 0, sizeof sub);
-            if (xf_probe_sample(ctx, ds.y, ds.n, ds.k, probe, XF_PROBE_MIN_PER_CLASS, (uint64_t)seed, &idx, &m) ||
-                xf_dataset_subset(ctx, &ds, idx, m, &sub)) {
-                xf_free(ctx, idx);
-                goto fail;
-            }
-            xf_free(ctx, idx);
-            xf_dataset_free(ctx, &ds);
-            ds = sub;
-        }
+        int64_t *idx = NULL, m = 0;
+        if (xf_data_open_probe(ctx, images, &o, probe, XF_PROBE_MIN_PER_CLASS, (uint64_t)seed, &ds, &idx, &m) != XF_OK) goto fail;
+        xf_free(ctx, idx);
         if (labels_out) {
             int64_t *lab = xf_malloc(ctx, sizeof *lab * (size_t)(ds.n ? ds.n : 1)), shape1[1] = {ds.n};
             if (!lab) goto fail;
@@ -204,6 +198,7 @@ int xf_cli_extract(int argc, char **argv) {
         int64_t pshape[2] = {N, Z};
         if (xf_npy_write_raw(ctx, probs, XF_DT_F32, 2, pshape, prob) != XF_OK) goto fail;
     }
+    if (xf_out_commit(ctx) != XF_OK) goto fail;
     rc = 0;
 fail:
     if (rc) xf_cli_fail(cmd, ctx);

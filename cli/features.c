@@ -14,6 +14,7 @@
 
 #include "cli.h"
 #include "xfer/data.h"
+#include "xfer/files.h"
 
 #define CMD "features"
 
@@ -23,7 +24,9 @@ static void usage(void) {
            XF_CLI_DATA_HELP "\nSamples a probe set with PARC's fixed-budget sampler (N images, default 500, at least 2\n"
            "per class; --probe 0 keeps every image), computes each network-free feature kind and\n"
            "writes DIR/<kind>.npy, DIR/labels.npy and DIR/probe_idx.npy. SPEC names data as every\n"
-           "xfer command does (an image folder, IDX file, .npy array, 'digits', corpus:<task>).\n");
+           "xfer command does (an image folder, IDX file, .npy array, 'digits', corpus:<task>).\n"
+           "An IDX probe is streamed (only the sampled images are kept); the files appear together\n"
+           "once every kind is computed.\n");
 }
 
 int xf_cli_features(int argc, char **argv) {
@@ -40,16 +43,16 @@ int xf_cli_features(int argc, char **argv) {
         if (d > 0) continue;
         if (i + 1 >= argc) return xf_cli_usage(CMD, "%s needs a value", a);
         const char *v = argv[++i];
-        char *end = NULL;
+        int64_t iv;
         if (!strcmp(a, "--data")) spec = v;
         else if (!strcmp(a, "--kind")) kinds = v;
         else if (!strcmp(a, "--out-dir")) outdir = v;
         else if (!strcmp(a, "--probe")) {
-            probe = strtoll(v, &end, 10);
-            if (*end || probe < 0) return xf_cli_usage(CMD, "--probe: '%s' is not a count", v);
+            if (xf_cli_parse_i64(v, 0, INT64_MAX / 2, &iv)) return xf_cli_usage(CMD, "--probe: '%s' is not a count", v);
+            probe = iv;
         } else if (!strcmp(a, "--seed")) {
-            seed = strtoull(v, &end, 10);
-            if (*end) return xf_cli_usage(CMD, "--seed: '%s' is not an integer", v);
+            if (xf_cli_parse_i64(v, 0, INT64_MAX, &iv)) return xf_cli_usage(CMD, "--seed: '%s' is not an integer >= 0", v);
+            seed = (unsigned long long)iv;
         } else return xf_cli_usage(CMD, "unknown argument '%s'", a);
     }
     if (!spec) return xf_cli_usage(CMD, "--data is required");
@@ -59,30 +62,25 @@ int xf_cli_features(int argc, char **argv) {
     xf_ctx_t *ctx = xf_cli_ctx();
     if (!ctx) return xf_cli_fail(CMD, NULL);
     int rc = 1;
-    xf_dataset ds = {0}, pr = {0};
+    xf_dataset pr = {0};
     int64_t *idx = NULL, m = 0, *lab = NULL;
-    char *list = NULL;
-    if (xf_data_open(ctx, spec, &o, &ds)) { rc = xf_cli_fail(CMD, ctx); goto done; }
-    if (probe > 0) {
-        if (xf_probe_sample(ctx, ds.y, ds.n, ds.k, probe, XF_PROBE_MIN_PER_CLASS, seed, &idx, &m)) {
-            rc = xf_cli_fail(CMD, ctx);
-            goto done;
-        }
-    } else {
-        m = ds.n;
-        if (!(idx = xf_malloc(ctx, sizeof *idx * (size_t)m))) { rc = xf_cli_fail(CMD, ctx); goto done; }
-        for (int64_t i = 0; i < m; i++) idx[i] = i;
-    }
-    if (xf_dataset_subset(ctx, &ds, idx, m, &pr)) { rc = xf_cli_fail(CMD, ctx); goto done; }
+    char *list = strdup(kinds), *save = NULL;
+    char path[4096];
+    if (!list) { rc = xf_cli_fail(CMD, NULL); goto done; }
+    /* every kind is checked before any image is decoded */
+    for (char *k = strtok_r(list, ",", &save); k; k = strtok_r(NULL, ",", &save))
+        if (xf_features_check(ctx, k)) { xf_error_prefix(ctx, "--kind"); rc = xf_cli_fail(CMD, ctx); goto done; }
     if (mkdir(outdir, 0777) != 0) {
         struct stat sb;
         if (stat(outdir, &sb) != 0 || !S_ISDIR(sb.st_mode)) {
-            fprintf(stderr, "xfer features: %s: cannot create the output directory\n", outdir);
+            fprintf(stderr, "xfer features: --out-dir %s: cannot create the output directory\n", outdir);
             goto done;
         }
     }
-    char path[4096];
-    lab = xf_malloc(ctx, sizeof *lab * (size_t)m);
+    /* every output appears together once all are computed, never over an input */
+    if (xf_out_begin(ctx) || xf_out_input(ctx, spec) || xf_out_input(ctx, o.labels)) { rc = xf_cli_fail(CMD, ctx); goto done; }
+    if (xf_data_open_probe(ctx, spec, &o, probe, XF_PROBE_MIN_PER_CLASS, seed, &pr, &idx, &m)) { rc = xf_cli_fail(CMD, ctx); goto done; }
+    lab = xf_malloc(ctx, sizeof *lab * (size_t)(m ? m : 1));
     if (!lab) { rc = xf_cli_fail(CMD, ctx); goto done; }
     for (int64_t i = 0; i < m; i++) lab[i] = pr.y[i];
     int64_t shape1[1] = {m};
@@ -90,8 +88,8 @@ int xf_cli_features(int argc, char **argv) {
     if (xf_npy_write_raw(ctx, path, XF_DT_I64, 1, shape1, lab)) { rc = xf_cli_fail(CMD, ctx); goto done; }
     snprintf(path, sizeof path, "%s/probe_idx.npy", outdir);
     if (xf_npy_write_raw(ctx, path, XF_DT_I64, 1, shape1, idx)) { rc = xf_cli_fail(CMD, ctx); goto done; }
-    list = strdup(kinds);
-    char *save = NULL;
+    strcpy(list, kinds);
+    save = NULL;
     for (char *k = strtok_r(list, ",", &save); k; k = strtok_r(NULL, ",", &save)) {
         float *F;
         int64_t dim;
@@ -106,15 +104,15 @@ int xf_cli_features(int argc, char **argv) {
         xf_status st = xf_npy_write_raw(ctx, path, XF_DT_F32, 2, shape, F);
         xf_free(ctx, F);
         if (st) { rc = xf_cli_fail(CMD, ctx); goto done; }
-        fprintf(stderr, "xfer features: %s (%lld x %lld) in %.2fs\n", path, (long long)m, (long long)dim, xf_now() - t0);
+        fprintf(stderr, "xfer features: computed %s (%lld x %lld) in %.2fs\n", k, (long long)m, (long long)dim, xf_now() - t0);
     }
+    if (xf_out_commit(ctx)) { rc = xf_cli_fail(CMD, ctx); goto done; }
     rc = 0;
 done:
     free(list);
     xf_free(ctx, lab);
     xf_free(ctx, idx);
     xf_dataset_free(ctx, &pr);
-    xf_dataset_free(ctx, &ds);
     xf_ctx_free(ctx);
     return rc;
 }

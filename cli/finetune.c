@@ -21,6 +21,7 @@
 #include "cli.h"
 #include "xfer/data.h"
 #include "xfer/onnx.h"
+#include "xfer/files.h"
 #include "xfer/transfer.h"
 
 static const char *USAGE =
@@ -74,11 +75,6 @@ static void model_name(const char *path, char *buf, size_t cap) {
     snprintf(buf, cap, "%s", b);
     size_t l = strlen(buf);
     if (l > 5 && !strcmp(buf + l - 5, ".onnx")) buf[l - 5] = 0;
-}
-
-static int same_file(const char *a, const char *b) {
-    struct stat sa, sb;
-    return stat(a, &sa) == 0 && stat(b, &sb) == 0 && sa.st_dev == sb.st_dev && sa.st_ino == sb.st_ino;
 }
 
 static void on_epoch(void *user, const xf_ft_epoch *e) {
@@ -167,7 +163,6 @@ int xf_cli_finetune(int argc, char **argv) {
     if (!model) return xf_cli_usage(cmd, "--model is required");
     if (!data) return xf_cli_usage(cmd, "--data is required");
     if (test_labels && !test_data) return xf_cli_usage(cmd, "--test-labels needs --test-data");
-    if (out && same_file(out, model)) return xf_cli_usage(cmd, "-o %s is the model itself: choose another output", out);
     fo.seed = (uint64_t)seed;
 
     xf_ctx_t *ctx = xf_cli_ctx();
@@ -183,6 +178,10 @@ int xf_cli_finetune(int argc, char **argv) {
     memset(&te, 0, sizeof te);
     char corpus_task[512];
 
+    /* -o never replaces an input, and appears only when the run succeeded */
+    if (out && (xf_out_begin(ctx) || xf_out_input(ctx, model) || xf_out_input(ctx, data) || xf_out_input(ctx, test_data) ||
+                xf_out_input(ctx, test_labels) || xf_out_input(ctx, dopt.labels) || xf_out_claim(ctx, out)))
+        goto fail;
     if (xf_onnx_import(ctx, model, &g) != XF_OK) goto fail;
     xf_data_opts o = dopt;
     if (xf_cli_fit_data_to_model(ctx, model, g, &o) || xf_data_open(ctx, data, &o, &tr)) goto fail;
@@ -208,7 +207,7 @@ int xf_cli_finetune(int argc, char **argv) {
         xf_error_prefix(ctx, model);
         goto fail;
     }
-    if (out && xf_onnx_export(ctx, tuned, out) != XF_OK) goto fail;
+    if (out && (xf_onnx_export(ctx, tuned, out) != XF_OK || xf_out_commit(ctx) != XF_OK)) goto fail;
     struct rusage ru;
     double rss_mb = getrusage(RUSAGE_SELF, &ru) == 0 ? (double)ru.ru_maxrss / 1024.0 : 0;
     char name[256];

@@ -1,6 +1,7 @@
 /* xfer: dispatch to one subcommand. Subcommands not linked into this build (weak
  * symbols left NULL) are reported as unavailable rather than failing the link, so each
  * subcommand can live in its own file and land on its own. */
+#include <errno.h>
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
@@ -72,7 +73,13 @@ int main(int argc, char **argv) {
                 fprintf(stderr, "xfer: command '%s' is not available in this build\n", argv[1]);
                 return 2;
             }
-            return cmds[i].fn(argc - 1, argv + 1);
+            int rc = cmds[i].fn(argc - 1, argv + 1);
+            /* results that cannot be written are not results: `xfer score > /dev/full` fails */
+            if (fflush(stdout) != 0 || ferror(stdout)) {
+                fprintf(stderr, "xfer %s: standard output: write failed: %s\n", argv[1], strerror(errno));
+                return rc ? rc : 1;
+            }
+            return rc;
         }
     fprintf(stderr, "xfer: unknown command '%s' (try 'xfer --help')\n", argv[1]);
     return 2;

@@ -111,6 +111,18 @@ static void json_str(FILE *f, const char *s) {
     fputc('"', f);
 }
 
+/* A CSV field as RFC 4180 writes it: quoted (quotes doubled) when it holds a comma, a
+ * quote or a line break, so that a model name cannot add columns or rows. */
+static void csv_str(FILE *f, const char *s) {
+    if (!strpbrk(s, ",\"\r\n")) { fputs(s, f); return; }
+    fputc('"', f);
+    for (; *s; s++) {
+        if (*s == '"') fputc('"', f);
+        fputc(*s, f);
+    }
+    fputc('"', f);
+}
+
 int xf_cli_score(int argc, char **argv) {
     const char **feats = calloc((size_t)argc, sizeof *feats), **probs = calloc((size_t)argc, sizeof *probs);
     xf_param *params = calloc((size_t)argc, sizeof *params);
@@ -152,6 +164,12 @@ int xf_cli_score(int argc, char **argv) {
                 char *k = strdup(v);
                 if (!k) goto done;
                 k[eq - v] = 0;
+                for (int j = 0; j < npar; j++)
+                    if (!strcmp(params[j].key, k)) {
+                        rc = xf_cli_usage(CMD, "--param %s given twice ('%s' and '%s')", k, params[j].value, k + (eq - v) + 1);
+                        free(k);
+                        goto done;
+                    }
                 params[npar].key = k;
                 params[npar].value = k + (eq - v) + 1;
                 npar++;
@@ -414,8 +432,10 @@ int xf_cli_score(int argc, char **argv) {
                         printf("}\n");
                     }
                 } else if (fmt == 2) {
-                    if (r->ok) printf("%s,%s,%.10g,%d,%.6f\n", mn, en, r->score, r->rank, r->seconds);
-                    else printf("%s,%s,,,%.6f\n", mn, en, r->seconds);
+                    csv_str(stdout, mn);
+                    printf(",%s,", en);
+                    if (r->ok) printf("%.10g,%d,%.6f\n", r->score, r->rank, r->seconds);
+                    else printf(",,%.6f\n", r->seconds);
                 } else {
                     if (r->ok) printf("%-24s %-14s %14.6g %5d %10.4f\n", mn, en, r->score, r->rank, r->seconds);
                     else printf("%-24s %-14s %14s %5s %10.4f  (%s)\n", mn, en, "-", "-", r->seconds, r->err);
@@ -430,7 +450,10 @@ int xf_cli_score(int argc, char **argv) {
                     json_str(stdout, ms[i].name);
                     printf(", \"method\": \"ensemble\", \"score\": %.10g, \"rank\": %d, \"seconds\": 0, \"methods\": %d}\n",
                            ens[i], k, ens_n);
-                } else if (fmt == 2) printf("%s,ensemble,%.10g,%d,0\n", ms[i].name, ens[i], k);
+                } else if (fmt == 2) {
+                    csv_str(stdout, ms[i].name);
+                    printf(",ensemble,%.10g,%d,0\n", ens[i], k);
+                }
                 else printf("%-24s %-14s %14.6g %5d %10s\n", ms[i].name, "ensemble", ens[i], k, "-");
             }
     }

@@ -121,7 +121,12 @@ typedef struct xf_data_opts {
     const char *labels;     /* labels file for an IDX or .npy image file; NULL: found by name */
     const char *corpus_dir; /* where corpus:<task> lives; NULL = XF_CORPUS_DIR */
     int skip_bad;           /* image folders: skip an unreadable image with a warning (log) */
+    int64_t max_bytes;      /* limit on an IDX file loaded whole: its declared elements, stored and
+                               as float32, in bytes; 0 = XF_DATA_MAX_BYTES. Checked from the header
+                               before anything is inflated (a gzip bomb costs nothing). Streams
+                               and probes (xf_data_open_probe) hold one batch and the probe only. */
 } xf_data_opts;
+#define XF_DATA_MAX_BYTES ((int64_t)1 << 31)
 
 void xf_data_opts_default(xf_data_opts *o);
 
@@ -250,6 +255,13 @@ xf_status xf_probe_sample(xf_ctx_t *ctx, const int32_t *y, int64_t n, int k, int
  * XF_CORPUS_DIR. */
 #define XF_CORPUS_DIR "data/corpus"
 xf_status xf_data_open(xf_ctx_t *ctx, const char *spec, const xf_data_opts *opts, xf_dataset *out);
+/* xf_data_open followed by PARC's probe sampler (xf_probe_sample with budget, min_per_class
+ * and seed) and xf_dataset_subset, with the same result, but an IDX set is streamed: its
+ * labels are read first, the probe is sampled, and only the sampled images are kept, so
+ * memory is the probe plus one batch whatever the file declares. budget <= 0 keeps every
+ * image (*idx = 0..n-1). *idx (in selection order, *m entries) is allocated: xf_free. */
+xf_status xf_data_open_probe(xf_ctx_t *ctx, const char *spec, const xf_data_opts *opts, int64_t budget, int min_per_class,
+                             uint64_t seed, xf_dataset *out, int64_t **idx, int64_t *m);
 /* Writes ds as split `split` of the task folder taskdir (created if needed) in the layout
  * above: <split>_x.npy (float32, or uint8 = round(255 x) when store_u8, which requires
  * pixels in [0, 1]), <split>_y.npy (int64) and classes.txt (ds->classes; replaced, so

@@ -16,6 +16,9 @@
 extern "C" {
 #endif
 
+/* Checks a kind's name and argument syntax before any image is decoded (pool:S is bounded
+ * by the image size later). */
+xf_status xf_features_check(xf_ctx_t *ctx, const char *spec);
 /* x: (N, C, H, W) float32. spec: "raw", "pool:7", "pca:64", "randproj:256".
  * *out (N, *dim) is allocated with xf_malloc; free with xf_free. */
 xf_status xf_features_extract(xf_ctx_t *ctx, const char *spec, const float *x, int64_t N, int64_t C, int64_t H,

@@ -5,6 +5,7 @@
 #ifndef XFER_XFER_H
 #define XFER_XFER_H
 #include "xfer/core.h"
+#include "xfer/files.h"
 #include "xfer/array.h"
 #include "xfer/npy.h"
 #include "xfer/linalg.h"

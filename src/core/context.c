@@ -8,6 +8,7 @@
 #include <unistd.h>
 
 #include "coreInt.h"
+#include "xfer/files.h"
 
 const char *xf_status_str(xf_status st) {
     switch (st) {
@@ -38,7 +39,11 @@ xf_status xf_ctx_create(xf_ctx_t **out) {
     return XF_OK;
 }
 
-void xf_ctx_free(xf_ctx_t *ctx) { free(ctx); }
+void xf_ctx_free(xf_ctx_t *ctx) {
+    if (!ctx) return;
+    xf_out_abort(ctx); /* outputs of an unfinished group never appear */
+    free(ctx);
+}
 
 const char *xf_errmsg(const xf_ctx_t *ctx) { return ctx ? ctx->msg : "no context"; }
 const char *xf_errloc(const xf_ctx_t *ctx) { return ctx ? ctx->loc : ""; }

@@ -20,5 +20,6 @@ struct xf_ctx {
     xf_log_level log_min;
     xf_progress_fn prog_fn;
     void *prog_user;
+    struct xf_outgroup *out; /* output group state (files.c); NULL when none */
 };
 #endif

@@ -25,6 +25,7 @@ static const char *const gbc_params[] = {
     "dims=64  principal components kept first (stable_transfer configs: 64); 0: raw features",
     "variance_floor=1e-4  lower bound of each per-class, per-dimension variance",
     "variant=paper  paper: spherical log term times the dimension (exact D_B); published: stable_transfer's single term",
+    "max_classes=10000  refuse more classes: the class pairs cost O(C^2 k) (10^6 classes: minutes to hours)",
     NULL};
 
 static xf_status gbc_run(xf_ctx_t *ctx, const xf_est_input *in, const xf_params *p, xf_ws_t *ws, double *score) {
@@ -39,6 +40,11 @@ static xf_status gbc_run(xf_ctx_t *ctx, const xf_est_input *in, const xf_params 
     if ((st = xf_params_i64(ctx, p, M, "dims", 64, &dims))) return st;
     if ((st = xf_params_f64(ctx, p, M, "variance_floor", 1e-4, &vfloor))) return st;
     if (dims < 0 || !(vfloor > 0)) return XF_ERR(ctx, XF_ERR_INVALID, "gbc: dims must be >= 0 and variance_floor > 0");
+    int64_t max_classes;
+    if ((st = xf_params_i64(ctx, p, M, "max_classes", 10000, &max_classes))) return st;
+    if (C > max_classes)
+        return XF_ERR(ctx, XF_ERR_UNSUPPORTED, "gbc: %lld classes is above max_classes=%lld: the %.3g class pairs cost O(C^2 k); "
+                      "raise gbc.max_classes to run it", (long long)C, (long long)max_classes, 0.5 * (double)C * (double)(C - 1));
     xf_la_set_threads(xf_ctx_threads(ctx));
     int64_t *cnt = xf_ws_alloc(ws, (size_t)C * sizeof *cnt);
     if (!cnt) return XF_ERR_NOMEM;

@@ -122,6 +122,7 @@ static xf_status knn_fn(xf_ctx_t *ctx, const xf_est_input *in, const xf_params *
         return XF_ERR(ctx, XF_ERR_INVALID, "knn: parameter k=%lld must be in 1..N-1 = %lld", (long long)k,
                       (long long)N - 1);
     if (dims < 0) return XF_ERR(ctx, XF_ERR_INVALID, "knn: parameter dims=%lld is negative", (long long)dims);
+    if (B < 0) return XF_ERR(ctx, XF_ERR_INVALID, "knn: parameter block=%lld is negative", (long long)B);
     if (N > INT32_MAX) return XF_ERR(ctx, XF_ERR_INVALID, "knn: %lld samples is too many", (long long)N);
     {
         /* one class: every neighbour agrees and the accuracy is a meaningless 100 */

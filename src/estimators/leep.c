@@ -60,6 +60,7 @@ static xf_status leep_run(xf_ctx_t *ctx, const xf_est_input *in, const xf_params
     int64_t use_log;
     xf_status st = xf_params_i64(ctx, p, "leep", "log", 1, &use_log);
     if (st) return st;
+    if (use_log != 0 && use_log != 1) return XF_ERR(ctx, XF_ERR_INVALID, "leep: parameter log=%lld must be 0 or 1", (long long)use_log);
     int64_t Cp, *counts;
     int32_t *yd;
     if ((st = xf_est_classes(ctx, ws, "leep", in->y, in->N, in->C, &Cp, &yd, &counts))) return st;

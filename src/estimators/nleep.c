@@ -33,6 +33,7 @@ static xf_status nleep_run(xf_ctx_t *ctx, const xf_est_input *in, const xf_param
         (st = xf_params_i64(ctx, p, "nleep", "log", 1, &use_log)))
         return st;
     if (!(var > 0 && var <= 1)) return XF_ERR(ctx, XF_ERR_INVALID, "nleep: var must be in (0, 1], got %g", var);
+    if (use_log != 0 && use_log != 1) return XF_ERR(ctx, XF_ERR_INVALID, "nleep: parameter log=%lld must be 0 or 1", (long long)use_log);
     if (per < 1 || maxit < 1 || reg < 0 || tol < 0)
         return XF_ERR(ctx, XF_ERR_INVALID, "nleep: per_class and max_iter must be >= 1, reg_covar and tol >= 0");
     int64_t Cp, *counts;

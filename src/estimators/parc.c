@@ -147,6 +147,8 @@ static void bucket_ranks(uint16_t *e, uint64_t n, uint64_t base, uint64_t *h, ui
     }
 }
 
+#define PARC_PAIRS_PER_CHUNK 65536
+
 static xf_status parc_ranksum(xf_ctx_t *ctx, xf_ws_t *ws, const double *U, int64_t N, int64_t d,
                               const int32_t *y, int nth, int64_t B, int recompute, u128 *R2, u128 *T) {
     const int P = nth; /* fixed chunks per block: the same pairs land in the same chunk in both passes */
@@ -310,13 +312,21 @@ static xf_status parc_fn(xf_ctx_t *ctx, const xf_est_input *in, const xf_params 
     if ((st = xf_params_i64(ctx, p, m, "block", 0, &block))) return st;
     if ((st = xf_params_i64(ctx, p, m, "recompute", 0, &recompute))) return st;
     if (dims < 0) return XF_ERR(ctx, XF_ERR_INVALID, "parc: parameter dims=%lld is negative", (long long)dims);
+    if (block < 0) return XF_ERR(ctx, XF_ERR_INVALID, "parc: parameter block=%lld is negative", (long long)block);
+    if (recompute != 0 && recompute != 1)
+        return XF_ERR(ctx, XF_ERR_INVALID, "parc: parameter recompute=%lld must be 0 or 1", (long long)recompute);
     const char *kernel = xf_params_str(p, m, "kernel", "auto");
     int plain;
     if (strcmp(kernel, "auto") == 0) plain = 0;
     else if (strcmp(kernel, "plain") == 0) plain = 1;
     else return XF_ERR(ctx, XF_ERR_INVALID, "parc: parameter kernel: '%s' is not auto or plain", kernel);
     const int64_t N = in->N, C = in->C;
-    const int nth = xf_ctx_threads(ctx);
+    /* each chunk of pairs holds a (2^18 + 1)-bucket histogram (2 MB): never more chunks
+     * than there are PARC_PAIRS_PER_CHUNK pairs for (1024 threads on 60 samples took 2 GB).
+     * The rank sums are exact integers, so the chunking does not change the score. */
+    const uint64_t pairs = (uint64_t)N * (uint64_t)(N - 1) / 2;
+    int nth = xf_ctx_threads(ctx);
+    if ((uint64_t)nth > pairs / PARC_PAIRS_PER_CHUNK + 1) nth = (int)(pairs / PARC_PAIRS_PER_CHUNK + 1);
     xf_la_set_threads(nth);
 
     /* label structure first: a constant label RDM makes the score undefined */

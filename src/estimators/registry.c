@@ -3,6 +3,7 @@
  * Each estimator file defines one `const xf_estimator xf_est_def_<name>`; the table
  * below references them all (strong references, so the static library's linker pulls
  * every estimator object in). */
+#include <errno.h>
 #include <math.h>
 #include <stdlib.h>
 #include <string.h>
@@ -65,8 +66,9 @@ xf_status xf_params_f64(xf_ctx_t *ctx, const xf_params *p, const char *method, c
     *out = def;
     if (!v) return XF_OK;
     char *end;
+    errno = 0;
     double d = strtod(v, &end);
-    if (end == v || *end || !isfinite(d))
+    if (end == v || *end || !isfinite(d) || errno == ERANGE)
         return XF_ERR(ctx, XF_ERR_INVALID, "parameter %s.%s: '%s' is not a number", method ? method : "", key, v);
     *out = d;
     return XF_OK;
@@ -77,9 +79,12 @@ xf_status xf_params_i64(xf_ctx_t *ctx, const xf_params *p, const char *method, c
     *out = def;
     if (!v) return XF_OK;
     char *end;
+    errno = 0;
     long long d = strtoll(v, &end, 10);
     if (end == v || *end)
         return XF_ERR(ctx, XF_ERR_INVALID, "parameter %s.%s: '%s' is not an integer", method ? method : "", key, v);
+    if (errno == ERANGE) /* strtoll clamps: never report a clamped value as the user's */
+        return XF_ERR(ctx, XF_ERR_INVALID, "parameter %s.%s: '%s' is out of the 64-bit integer range", method ? method : "", key, v);
     *out = d;
     return XF_OK;
 }

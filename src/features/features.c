@@ -17,6 +17,19 @@ static xf_status parse_k(xf_ctx_t *ctx, const char *spec, const char *arg, int64
     return XF_OK;
 }
 
+xf_status xf_features_check(xf_ctx_t *ctx, const char *spec) {
+    if (!spec) return XF_ERR(ctx, XF_ERR_INVALID, "feature kind is NULL");
+    const char *colon = strchr(spec, ':');
+    size_t kl = colon ? (size_t)(colon - spec) : strlen(spec);
+    const char *arg = colon ? colon + 1 : NULL;
+    int64_t k;
+    if (kl == 3 && !strncmp(spec, "raw", 3) && !colon) return XF_OK;
+    if (kl == 4 && !strncmp(spec, "pool", 4)) return parse_k(ctx, spec, arg, 1, 65536, &k);
+    if (kl == 3 && !strncmp(spec, "pca", 3)) return parse_k(ctx, spec, arg, 1, 1 << 20, &k);
+    if (kl == 8 && !strncmp(spec, "randproj", 8)) return parse_k(ctx, spec, arg, 1, 1 << 16, &k);
+    return XF_ERR(ctx, XF_ERR_INVALID, "unknown feature kind '%s' (raw, pool:S, pca:K, randproj:K)", spec);
+}
+
 xf_status xf_features_extract(xf_ctx_t *ctx, const char *spec, const float *x, int64_t N, int64_t C, int64_t H,
                                int64_t W, uint64_t seed, float **out, int64_t *dim) {
     *out = NULL;

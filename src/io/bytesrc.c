@@ -11,6 +11,7 @@
 #include <string.h>
 #include <sys/stat.h>
 
+#include "xfer/files.h"
 #include "io/ioInt.h"
 
 static voidpf z_alloc(voidpf opaque, uInt items, uInt size) { return xf_calloc((xf_ctx_t *)opaque, items, size); }
@@ -85,17 +86,10 @@ xf_status xf_src_open_file(xf_ctx_t *ctx, const char *path, xf_src *s) {
     s->ctx = ctx;
     snprintf(s->name, sizeof s->name, "%s", path);
     s->raw_size = -1;
-    s->f = fopen(path, "rb");
-    if (!s->f) return XF_ERR(ctx, XF_ERR_IO, "%s: cannot open: %s", path, strerror(errno));
+    xf_status ost = xf_file_open(ctx, path, &s->f);
+    if (ost) return ost;
     struct stat sb;
-    if (fstat(fileno(s->f), &sb) == 0) {
-        if (S_ISDIR(sb.st_mode)) {
-            fclose(s->f);
-            s->f = NULL;
-            return XF_ERR(ctx, XF_ERR_IO, "%s: is a directory, expected a file", path);
-        }
-        s->raw_size = (int64_t)sb.st_size;
-    }
+    if (fstat(fileno(s->f), &sb) == 0) s->raw_size = (int64_t)sb.st_size;
     s->in = xf_malloc(ctx, XF_SRC_CHUNK);
     if (!s->in) {
         fclose(s->f);

@@ -10,6 +10,7 @@
 #include <sys/stat.h>
 #include <unistd.h>
 
+#include "xfer/files.h"
 #include "io/ioInt.h"
 #include "xfer/npy.h"
 
@@ -67,19 +68,24 @@ xf_status xf_corpus_write_split(xf_ctx_t *ctx, const char *taskdir, const char *
     }
     xf_free(ctx, y);
     if (!st) {
-        char tmp[4200];
         snprintf(p, need, "%s/classes.txt", taskdir);
-        snprintf(tmp, sizeof tmp, "%s.tmp.%ld", p, (long)getpid());
-        FILE *f = fopen(tmp, "w");
-        if (!f) st = XF_ERR(ctx, XF_ERR_IO, "%s: cannot write: %s", tmp, strerror(errno));
-        for (int i = 0; !st && i < ds->k; i++) {
+        xf_outfile out;
+        st = xf_out_open(ctx, p, &out);
+        int ok = !st;
+        for (int i = 0; ok && i < ds->k; i++) {
             const char *nm = ds->classes && ds->classes[i] ? ds->classes[i] : "";
-            if (!*nm || strpbrk(nm, "\r\n")) st = XF_ERR(ctx, XF_ERR_INVALID, "corpus %s: class %d has an empty or multi-line name", taskdir, i);
-            else fprintf(f, "%s\n", nm);
+            if (!*nm || strpbrk(nm, "\r\n")) {
+                st = XF_ERR(ctx, XF_ERR_INVALID, "corpus %s: class %d has an empty or multi-line name", taskdir, i);
+                ok = 0;
+            } else ok = fprintf(out.f, "%s\n", nm) >= 0;
         }
-        if (f && fclose(f) != 0 && !st) st = XF_ERR(ctx, XF_ERR_IO, "%s: write failed", tmp);
-        if (!st && rename(tmp, p) != 0) st = XF_ERR(ctx, XF_ERR_IO, "%s: cannot rename into place: %s", p, strerror(errno));
-        if (st && f) remove(tmp);
+        if (!st) {
+            if (!ok) {
+                int e = errno;
+                xf_out_close(ctx, &out, 0);
+                st = XF_ERR(ctx, XF_ERR_IO, "%s: write failed: %s", p, strerror(e));
+            } else st = xf_out_close(ctx, &out, 1);
+        } else xf_out_close(ctx, &out, 0);
     }
     xf_free(ctx, p);
     return st;

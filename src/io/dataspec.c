@@ -8,6 +8,7 @@
  * image folders. Array sources (IDX, .npy, digits, corpus) are converted image by image
  * from their stored dtype (uint8 / 255, uint16 / 65535, floats as they are) through the
  * same preprocessing as decoded images (prep.c), so no full-size float copy is made. */
+#include <math.h>
 #include <string.h>
 
 #include "io/ioInt.h"
@@ -63,6 +64,8 @@ xf_status xf_arr_image_to_tensor(xf_ctx_t *ctx, const xf_arr_layout_t *L, const 
             case XF_DT_F32: v = ((const float *)img)[s]; break;
             default: v = (float)((const double *)img)[s]; break;
             }
+            if (!isfinite(v)) /* NaN/inf pixels would reach every feature silently */
+                return XF_ERR(ctx, XF_ERR_INVALID, "pixel %zu of channel %lld is %g: images must be finite", i, (long long)ch, (double)v);
             pl[(size_t)ch * np + i] = v;
         }
     return xf_planes_to_tensor(ctx, pl, (int)L->c, (int)L->h, (int)L->w, o, c, h, w, ws, dst);
@@ -278,7 +281,7 @@ static xf_status idx_in_dir(xf_ctx_t *ctx, const char *dir, const char *split, c
     return XF_OK;
 }
 
-xf_status xf_data_resolve(xf_ctx_t *ctx, const char *spec, const xf_data_opts *o, xf_data_resolved *r) {
+static xf_status resolve(xf_ctx_t *ctx, const char *spec, const xf_data_opts *o, xf_data_resolved *r) {
     memset(r, 0, sizeof *r);
     if (!spec || !*spec) return XF_ERR(ctx, XF_ERR_INVALID, "data: empty data argument");
     const char *split = o ? o->split : NULL;
@@ -359,6 +362,40 @@ xf_status xf_data_resolve(xf_ctx_t *ctx, const char *spec, const xf_data_opts *o
     return XF_OK;
 }
 
+xf_status xf_data_resolve(xf_ctx_t *ctx, const char *spec, const xf_data_opts *o, xf_data_resolved *r) {
+    xf_status st = resolve(ctx, spec, o, r);
+    if (st || !o || !o->labels) return st;
+    /* a labels file only has a meaning for IDX and .npy image files: never ignore it */
+    const char *from = r->kind == XF_DATA_FOLDER ? "its class folders" : r->kind == XF_DATA_DIGITS ? "the digits file"
+                     : !strncmp(spec, "corpus:", 7) ? "its task folder" : NULL;
+    if (!from) return XF_OK;
+    st = XF_ERR(ctx, XF_ERR_INVALID, "--data-labels %s: %s takes its labels from %s; a labels file applies to IDX and .npy image files only",
+                o->labels, spec, from);
+    xf_data_resolved_free(ctx, r);
+    return st;
+}
+
+int64_t xf_data_max_bytes(const xf_data_opts *o) { return o && o->max_bytes > 0 ? o->max_bytes : XF_DATA_MAX_BYTES; }
+
+xf_status xf_data_idx_check_size(xf_ctx_t *ctx, const char *path, const xf_data_opts *o) {
+    xf_src s;
+    xf_status st = xf_src_open_file(ctx, path, &s);
+    if (st) return st;
+    xf_idx_hdr h;
+    st = xf_idx_read_header(&s, &h);
+    xf_src_close(&s);
+    if (st) return st;
+    /* what a whole load holds: the stored elements and their float32 copy */
+    int64_t cap = xf_data_max_bytes(o);
+    double need = (double)h.bytes > 4.0 * (double)h.count ? (double)h.bytes : 4.0 * (double)h.count;
+    if (need > (double)cap)
+        return XF_ERR(ctx, XF_ERR_UNSUPPORTED,
+                      "%s: the IDX header declares %zu elements (%.3g bytes as float32), above the limit of %lld bytes for data "
+                      "loaded whole (--max-bytes); sample a probe (--probe N) or raise the limit",
+                      path, h.count, need, (long long)cap);
+    return XF_OK;
+}
+
 void xf_data_resolved_free(xf_ctx_t *ctx, xf_data_resolved *r) {
     xf_free(ctx, r->path);
     xf_free(ctx, r->labels);
@@ -366,11 +403,11 @@ void xf_data_resolved_free(xf_ctx_t *ctx, xf_data_resolved *r) {
     memset(r, 0, sizeof *r);
 }
 
-static xf_status read_array(xf_ctx_t *ctx, xf_data_kind kind, const char *path, xf_array *a) {
-    if (kind == XF_DATA_IDX) return xf_idx_read(ctx, path, a);
+static xf_status read_array(xf_ctx_t *ctx, xf_data_kind kind, const char *path, const xf_data_opts *o, xf_array *a) {
     /* labels of an IDX set may be npy and the reverse: sniff */
-    xf_data_kind k;
-    xf_status st = xf_data_sniff(ctx, path, &k);
+    xf_data_kind k = kind;
+    xf_status st = kind == XF_DATA_IDX ? XF_OK : xf_data_sniff(ctx, path, &k);
+    if (!st && k == XF_DATA_IDX) st = xf_data_idx_check_size(ctx, path, o);
     if (st) return st;
     return k == XF_DATA_IDX ? xf_idx_read(ctx, path, a) : xf_npy_read(ctx, path, a);
 }
@@ -403,9 +440,9 @@ xf_status xf_data_open(xf_ctx_t *ctx, const char *spec, const xf_data_opts *opts
         char **names = NULL;
         int nn = 0;
         memset(&la, 0, sizeof la);
-        st = read_array(ctx, r.kind, r.path, &ia);
+        st = read_array(ctx, r.kind, r.path, opts, &ia);
         if (!st) {
-            st = read_array(ctx, r.kind, r.labels, &la);
+            st = read_array(ctx, r.kind, r.labels, opts, &la);
             if (!st && r.classes) st = xf_data_read_classes(ctx, r.classes, &names, &nn);
             if (!st) st = from_arrays(ctx, &ia, r.path, &la, r.labels, names, nn, opts, out);
             xf_array_free(ctx, &ia);

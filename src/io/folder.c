@@ -15,6 +15,7 @@
 #include <dirent.h>
 #include <stdlib.h>
 #include <string.h>
+#include <sys/stat.h>
 
 #include "io/ioInt.h"
 
@@ -99,30 +100,58 @@ static xf_status list_dir(xf_ctx_t *ctx, const char *dir, int want_dirs, strlist
     return XF_OK;
 }
 
-/* Every folder under dir (dir included), down to FOLDER_MAX_DEPTH levels. */
+/* Every folder under dir (dir included), down to FOLDER_MAX_DEPTH levels. Directory
+ * links are followed (as ImageFolder's os.walk(followlinks=True) does), so the folders
+ * on the way down are kept as (device, inode) pairs: a folder that is one of its own
+ * ancestors is a link loop (two links to '.' would multiply the images without end). */
 #define FOLDER_MAX_DEPTH 16
-static xf_status walk(xf_ctx_t *ctx, const char *dir, int depth, strlist *dirs) {
-    xf_status st = sl_push(ctx, dirs, dir);
-    if (st || depth >= FOLDER_MAX_DEPTH) return st;
+typedef struct {
+    dev_t dev[FOLDER_MAX_DEPTH + 2];
+    ino_t ino[FOLDER_MAX_DEPTH + 2];
+    const char *path[FOLDER_MAX_DEPTH + 2];
+    int n;
+} ancestors;
+
+/* Pushes dir onto the ancestors, or fails naming it when it is one of them already. */
+static xf_status enter(xf_ctx_t *ctx, ancestors *a, const char *dir) {
+    struct stat sb;
+    if (stat(dir, &sb) != 0) return XF_ERR(ctx, XF_ERR_IO, "%s: cannot open the folder", dir);
+    for (int i = 0; i < a->n; i++)
+        if (a->dev[i] == sb.st_dev && a->ino[i] == sb.st_ino)
+            return XF_ERR(ctx, XF_ERR_FORMAT, "%s: symbolic link loop: this folder is %s again", dir, a->path[i]);
+    if (a->n >= FOLDER_MAX_DEPTH + 2) return XF_ERR(ctx, XF_ERR_INTERNAL, "%s: folder nesting deeper than expected", dir);
+    a->dev[a->n] = sb.st_dev;
+    a->ino[a->n] = sb.st_ino;
+    a->path[a->n] = dir;
+    a->n++;
+    return XF_OK;
+}
+
+static xf_status walk(xf_ctx_t *ctx, const char *dir, int depth, ancestors *anc, strlist *dirs) {
+    xf_status st = enter(ctx, anc, dir);
+    if (st) return st;
+    st = sl_push(ctx, dirs, dir);
+    if (st || depth >= FOLDER_MAX_DEPTH) { anc->n--; return st; }
     strlist subs;
-    if ((st = list_dir(ctx, dir, 1, &subs))) return st;
+    if ((st = list_dir(ctx, dir, 1, &subs))) { anc->n--; return st; }
     for (int64_t i = 0; i < subs.n && !st; i++) {
         char *p = join(ctx, dir, subs.v[i]);
         if (!p) { st = XF_ERR_NOMEM; break; }
-        st = walk(ctx, p, depth + 1, dirs);
+        st = walk(ctx, p, depth + 1, anc, dirs);
         xf_free(ctx, p);
     }
     sl_free(ctx, &subs);
+    anc->n--;
     return st;
 }
 
 /* The images of one class as torchvision's make_dataset lists them: for each folder in
  * sorted(os.walk(class_dir)) order (full paths compared as strings), its image files
  * sorted by name. */
-static xf_status class_files(xf_ctx_t *ctx, const char *cdir, strlist *out) {
+static xf_status class_files(xf_ctx_t *ctx, const char *cdir, ancestors *anc, strlist *out) {
     memset(out, 0, sizeof *out);
     strlist dirs = {0};
-    xf_status st = walk(ctx, cdir, 0, &dirs);
+    xf_status st = walk(ctx, cdir, 0, anc, &dirs);
     if (!st && dirs.n > 1) qsort(dirs.v, (size_t)dirs.n, sizeof(char *), cmp_str);
     for (int64_t d = 0; d < dirs.n && !st; d++) {
         strlist files;
@@ -157,11 +186,13 @@ xf_status xf_folder_scan(xf_ctx_t *ctx, const char *root, xf_folder *out) {
     }
     int32_t *labels = NULL;
     int64_t lcap = 0;
+    ancestors anc = {.n = 0};
+    st = enter(ctx, &anc, root);
     for (int64_t c = 0; c < cls.n && !st; c++) {
         char *cdir = join(ctx, root, cls.v[c]);
         if (!cdir) { st = XF_ERR_NOMEM; break; }
         strlist files;
-        st = class_files(ctx, cdir, &files);
+        st = class_files(ctx, cdir, &anc, &files);
         if (!st && files.n == 0) st = XF_ERR(ctx, XF_ERR_FORMAT, "%s: empty class folder (no .png / .jpg / .jpeg files)", cdir);
         for (int64_t i = 0; !st && i < files.n; i++) {
             st = sl_push(ctx, &paths, files.v[i]);

@@ -24,6 +24,7 @@
 #include <jerror.h>
 #include <png.h>
 
+#include "xfer/files.h"
 #include "io/ioInt.h"
 
 #define IMAGE_MAX_FILE ((size_t)1 << 30)
@@ -253,12 +254,13 @@ xf_status xf_image_decode_mem(xf_ctx_t *ctx, const void *buf, size_t len, const 
 
 xf_status xf_image_read(xf_ctx_t *ctx, const char *path, xf_image *out) {
     memset(out, 0, sizeof *out);
-    FILE *f = fopen(path, "rb");
-    if (!f) return XF_ERR(ctx, XF_ERR_IO, "%s: cannot open: %s", path, strerror(errno));
+    FILE *f;
+    xf_status ost = xf_file_open(ctx, path, &f);
+    if (ost) return ost;
     struct stat sb;
-    if (fstat(fileno(f), &sb) != 0 || !S_ISREG(sb.st_mode)) {
+    if (fstat(fileno(f), &sb) != 0) {
         fclose(f);
-        return XF_ERR(ctx, XF_ERR_IO, "%s: not a regular file", path);
+        return XF_ERR(ctx, XF_ERR_IO, "%s: cannot read: %s", path, strerror(errno));
     }
     if ((uint64_t)sb.st_size > IMAGE_MAX_FILE) {
         fclose(f);

@@ -90,6 +90,10 @@ typedef struct xf_data_resolved {
 } xf_data_resolved;
 xf_status xf_data_resolve(xf_ctx_t *ctx, const char *spec, const xf_data_opts *o, xf_data_resolved *r);
 void xf_data_resolved_free(xf_ctx_t *ctx, xf_data_resolved *r);
+/* The limit on data loaded whole (opts->max_bytes, else XF_DATA_MAX_BYTES), and the check
+ * of an IDX file's declared size against it, from its header, before anything is inflated. */
+int64_t xf_data_max_bytes(const xf_data_opts *o);
+xf_status xf_data_idx_check_size(xf_ctx_t *ctx, const char *path, const xf_data_opts *o);
 xf_status xf_data_sniff(xf_ctx_t *ctx, const char *path, xf_data_kind *kind);
 xf_status xf_data_read_classes(xf_ctx_t *ctx, const char *path, char ***names, int *k);
 /* Labels array (any integer dtype, (n) or (n, 1)) -> int32 y (n); k_in > 0 fixes k. */

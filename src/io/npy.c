@@ -15,6 +15,7 @@
 #include <unistd.h>
 
 #include "xfer/npy.h"
+#include "xfer/files.h"
 
 #define NPY_MAX_HEADER (1 << 20)
 
@@ -239,12 +240,13 @@ xf_status xf_npy_read_mem(xf_ctx_t *ctx, const void *buf, size_t len, const char
 
 xf_status xf_npy_read(xf_ctx_t *ctx, const char *path, xf_array *out) {
     memset(out, 0, sizeof *out);
-    FILE *f = fopen(path, "rb");
-    if (!f) return XF_ERR(ctx, XF_ERR_IO, "%s: cannot open: %s", path, strerror(errno));
+    FILE *f;
+    xf_status ost = xf_file_open(ctx, path, &f);
+    if (ost) return ost;
     struct stat sb;
-    if (fstat(fileno(f), &sb) != 0 || !S_ISREG(sb.st_mode)) {
+    if (fstat(fileno(f), &sb) != 0) {
         fclose(f);
-        return XF_ERR(ctx, XF_ERR_IO, "%s: not a regular file", path);
+        return XF_ERR(ctx, XF_ERR_IO, "%s: cannot read: %s", path, strerror(errno));
     }
     size_t total = (size_t)sb.st_size;
     unsigned char pre[12];
@@ -298,11 +300,10 @@ xf_status xf_npy_write(xf_ctx_t *ctx, const char *path, const xf_array *a) {
     int major = 1;
     if (total - pre > 65535) { major = 2; pre = 12; total = (pre + hl + 63) / 64 * 64; }
     size_t hlen = total - pre;
-    char tmp[4096];
-    if (snprintf(tmp, sizeof tmp, "%s.tmp.%d", path, (int)getpid()) >= (int)sizeof tmp)
-        return XF_ERR(ctx, XF_ERR_INVALID, "%s: path too long", path);
-    FILE *f = fopen(tmp, "wb");
-    if (!f) return XF_ERR(ctx, XF_ERR_IO, "%s: cannot create: %s", path, strerror(errno));
+    xf_outfile out;
+    xf_status st = xf_out_open(ctx, path, &out);
+    if (st) return st;
+    FILE *f = out.f;
     unsigned char head[12] = {0x93, 'N', 'U', 'M', 'P', 'Y', (unsigned char)major, 0};
     if (major == 1) { head[8] = hlen & 0xff; head[9] = (hlen >> 8) & 0xff; }
     else for (int i = 0; i < 4; i++) head[8 + i] = (hlen >> (8 * i)) & 0xff;
@@ -311,13 +312,12 @@ xf_status xf_npy_write(xf_ctx_t *ctx, const char *path, const xf_array *a) {
     ok = ok && fputc('\n', f) != EOF;
     size_t bytes = (size_t)a->size * xf_dtype_size(a->dtype);
     ok = ok && (bytes == 0 || fwrite(a->data, 1, bytes, f) == bytes);
-    ok = (fclose(f) == 0) && ok;
-    if (!ok || rename(tmp, path) != 0) {
+    if (!ok) {
         int e = errno;
-        unlink(tmp);
+        xf_out_close(ctx, &out, 0);
         return XF_ERR(ctx, XF_ERR_IO, "%s: write failed: %s", path, strerror(e));
     }
-    return XF_OK;
+    return xf_out_close(ctx, &out, 1);
 }
 
 xf_status xf_npy_write_raw(xf_ctx_t *ctx, const char *path, xf_dtype dt, int ndim, const int64_t *shape,

@@ -75,6 +75,7 @@ static xf_status open_idx(xf_data_stream_t *s, const xf_data_resolved *r) {
     xf_data_kind lk;
     xf_status st = xf_data_sniff(ctx, r->labels, &lk);
     if (st) return st;
+    if (lk == XF_DATA_IDX && (st = xf_data_idx_check_size(ctx, r->labels, s->o))) return st;
     st = lk == XF_DATA_IDX ? xf_idx_read(ctx, r->labels, &la) : xf_npy_read(ctx, r->labels, &la);
     if (st) return st;
     if ((st = xf_src_open_file(ctx, r->path, &s->src))) { xf_array_free(ctx, &la); return st; }
@@ -208,4 +209,64 @@ int64_t xf_data_stream_count(const xf_data_stream_t *s) { return s->n; }
 int xf_data_stream_classes(const xf_data_stream_t *s, char *const **names) {
     *names = s->classes;
     return s->k;
+}
+
+/* The probe of an IDX set without loading it: labels first (the stream reads them whole),
+ * the sample, then one pass over the images keeping the sampled ones in selection order.
+ * Other sources are loaded whole (they hold real files, not a declared size). */
+xf_status xf_data_open_probe(xf_ctx_t *ctx, const char *spec, const xf_data_opts *opts, int64_t budget, int min_per_class,
+                             uint64_t seed, xf_dataset *out, int64_t **idx, int64_t *m) {
+    memset(out, 0, sizeof *out);
+    *idx = NULL;
+    *m = 0;
+    xf_data_resolved r;
+    xf_status st = xf_data_resolve(ctx, spec, opts, &r);
+    if (st) return st;
+    int streamed = r.kind == XF_DATA_IDX && budget > 0;
+    xf_data_resolved_free(ctx, &r);
+    if (!streamed) {
+        xf_dataset ds;
+        if ((st = xf_data_open(ctx, spec, opts, &ds))) return st;
+        if (budget > 0) st = xf_probe_sample(ctx, ds.y, ds.n, ds.k, budget, min_per_class, seed, idx, m);
+        else if (!(*idx = xf_malloc(ctx, sizeof **idx * (size_t)(ds.n ? ds.n : 1)))) st = XF_ERR_NOMEM;
+        else {
+            for (int64_t i = 0; i < ds.n; i++) (*idx)[i] = i;
+            *m = ds.n;
+        }
+        if (!st && budget > 0) st = xf_dataset_subset(ctx, &ds, *idx, *m, out);
+        if (!st && budget <= 0) *out = ds;
+        else xf_dataset_free(ctx, &ds);
+        if (st) { xf_free(ctx, *idx); *idx = NULL; *m = 0; }
+        return st;
+    }
+    xf_data_stream_t *s;
+    if ((st = xf_data_stream_open(ctx, spec, opts, 64, &s))) return st;
+    int64_t *pos = NULL; /* (n) place of image i in the probe, -1 if not sampled */
+    st = xf_probe_sample(ctx, s->labels, s->n, s->k, budget, min_per_class, seed, idx, m);
+    if (!st) st = xf_dataset_alloc(ctx, out, *m, s->c, s->h, s->w, s->k);
+    for (int i = 0; !st && i < s->k; i++) st = xf_dataset_set_class(ctx, out, i, s->classes[i]);
+    if (!st && !(pos = xf_malloc(ctx, sizeof *pos * (size_t)(s->n ? s->n : 1)))) st = XF_ERR_NOMEM;
+    if (!st) {
+        for (int64_t i = 0; i < s->n; i++) pos[i] = -1;
+        for (int64_t j = 0; j < *m; j++) pos[(*idx)[j]] = j;
+    }
+    size_t per = (size_t)s->c * s->h * s->w;
+    for (xf_batch b; !st;) {
+        if ((st = xf_data_stream_next(s, &b)) || b.n == 0) break;
+        for (int64_t i = 0; i < b.n; i++) {
+            int64_t j = pos[b.first + i];
+            if (j < 0) continue;
+            memcpy(out->x + (size_t)j * per, b.x + (size_t)i * per, per * sizeof(float));
+            out->y[j] = b.y[i];
+        }
+    }
+    xf_free(ctx, pos);
+    xf_data_stream_close(s);
+    if (st) {
+        xf_dataset_free(ctx, out);
+        xf_free(ctx, *idx);
+        *idx = NULL;
+        *m = 0;
+    }
+    return st;
 }

@@ -113,7 +113,7 @@ expect_err 2 "\-\-batch" --model "$M" "${TR[@]}" --batch 1
 expect_err 2 "\-\-mode" --model "$M" "${TR[@]}" --mode everything
 expect_err 2 "\-\-sweep" --model "$M" "${TR[@]}" --sweep sometimes
 expect_err 2 "\-\-val-fraction" --model "$M" "${TR[@]}" --val-fraction 1
-expect_err 2 "model itself" --model "$M" "${TR[@]}" -o "$M"
+expect_err 1 "also an input" --model "$M" "${TR[@]}" -o "$M"  # the file facility refuses it (docs/SECURITY.md)
 expect_err 2 "\-\-data is required" --model "$M"
 expect_err 1 "nonexistent.onnx" --model "$T/nonexistent.onnx" "${TR[@]}"
 expect_err 1 "nonexistent_x.npy" --model "$M" --data "$T/nonexistent_x.npy"

@@ -635,6 +635,33 @@ static void test_corpus(xf_ctx_t *ctx, const char *fdir, int sanitized) {
     CHECK_OK(ctx, xf_corpus_build(ctx, &o, &r2));
     CHECK(r2.reused == 0, "damaged corpus rebuilt");
     CHECK(same_corpus(da, db), "rebuild identical");
+    /* a byte changed, the size kept: the checksum in corpus.json catches it */
+    snprintf(p, sizeof p, "%s/new-fonts/train_x.npy", da);
+    {
+        FILE *f = fopen(p, "r+b");
+        int c0 = -1;
+        if (f && fseek(f, 200, SEEK_SET) == 0 && (c0 = fgetc(f)) != EOF && fseek(f, 200, SEEK_SET) == 0) fputc(c0 ^ 0x5a, f);
+        CHECK(f && c0 >= 0, "flip a byte of %s", p);
+        if (f) fclose(f);
+    }
+    CHECK_OK(ctx, xf_corpus_build(ctx, &o, &r2));
+    CHECK(r2.reused == 0, "same-size corruption: rebuilt (reused %d)", r2.reused);
+    CHECK(same_corpus(da, db), "rebuild after same-size corruption identical");
+    /* an interrupted build's temporaries (their process is gone) are removed by the next build;
+     * pid 2^22 + 1 is above Linux's largest pid, so no process has it */
+    {
+        char t1[1200], t2[1200];
+        snprintf(t1, sizeof t1, "%s/new-fonts/train_x.npy.tmp.4194305", da);
+        snprintf(t2, sizeof t2, "%s/corpus.json.tmp.4194305.0", da);
+        FILE *f1 = fopen(t1, "wb"), *f2 = fopen(t2, "wb");
+        CHECK(f1 && f2, "create stale temporaries");
+        if (f1) fclose(f1);
+        if (f2) fclose(f2);
+        o.force = 1;
+        CHECK_OK(ctx, xf_corpus_build(ctx, &o, &r2));
+        o.force = 0;
+        CHECK(access(t1, F_OK) != 0 && access(t2, F_OK) != 0, "stale temporaries removed by the next build");
+    }
     /* another font installed: the hash changes, the corpus is rebuilt; removed: back to
      * the same bytes */
     char extra[1100];
@@ -770,6 +797,11 @@ static void test_corpus(xf_ctx_t *ctx, const char *fdir, int sanitized) {
         CHECK(st == XF_ERR_NOMEM, "alloc failure at %lld of %lld: %s (%s)", (long long)k, (long long)total,
               xf_status_str(st), xf_errmsg(ctx));
     }
+    /* the failed rebuilds left the previous corpus whole: reused, every file with its size
+     * and checksum */
+    e.force = 0;
+    CHECK_OK(ctx, xf_corpus_build(ctx, &e, &r2));
+    CHECK(r2.reused == 1, "failed rebuilds left the previous corpus whole (reused %d)", r2.reused);
     rm_rf(da);
     rm_rf(db);
     rm_rf(dc);

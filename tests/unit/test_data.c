@@ -904,8 +904,51 @@ static void test_fashion_stream(void) {
     xf_data_stream_close(s);
 }
 
+/* xf_data_open_probe streams an IDX set (labels first, then only the sampled images):
+ * the same images, labels, classes and indices as loading everything and sampling, at a
+ * resize, on the small gzip set and on Fashion-MNIST's t10k when installed; other
+ * sources take the whole-load path. */
+static void probe_same(const char *spec, const xf_data_opts *o, int64_t budget, uint64_t seed) {
+    xf_dataset whole = {0}, sub = {0}, pr = {0};
+    int64_t *idx = NULL, *pidx = NULL, m = 0, pm = 0;
+    CHECK_OK(ctx, xf_data_open(ctx, spec, o, &whole));
+    CHECK_OK(ctx, xf_probe_sample(ctx, whole.y, whole.n, whole.k, budget, 1, seed, &idx, &m));
+    CHECK_OK(ctx, xf_dataset_subset(ctx, &whole, idx, m, &sub));
+    CHECK_OK(ctx, xf_data_open_probe(ctx, spec, o, budget, 1, seed, &pr, &pidx, &pm));
+    int same = pm == m && pr.n == sub.n && pr.k == sub.k && pr.c == sub.c && pr.h == sub.h && pr.w == sub.w;
+    for (int64_t i = 0; same && i < m; i++) same = pidx[i] == idx[i] && pr.y[i] == sub.y[i];
+    size_t per = (size_t)sub.c * sub.h * sub.w;
+    if (same) same = memcmp(pr.x, sub.x, (size_t)m * per * sizeof(float)) == 0;
+    for (int i = 0; same && i < pr.k; i++) same = !strcmp(pr.classes[i], sub.classes[i]);
+    CHECK(same, "%s: the streamed probe of %lld equals the whole load's (%lld of %lld)", spec, (long long)budget, (long long)pm,
+          (long long)whole.n);
+    xf_free(ctx, idx);
+    xf_free(ctx, pidx);
+    xf_dataset_free(ctx, &whole);
+    xf_dataset_free(ctx, &sub);
+    xf_dataset_free(ctx, &pr);
+}
+
+static void test_probe_stream(void) {
+    xf_data_opts o;
+    xf_data_opts_default(&o);
+    o.height = o.width = 3;
+    o.channels = 3;
+    probe_same(ref("data/idx_gz/train-images-idx3-ubyte.gz"), &o, 4, 11);
+    probe_same(ref("data/folder"), &o, 3, 5);
+    const char *dir = "/usr/share/datasets/fashion-mnist";
+    char p[256];
+    snprintf(p, sizeof p, "%s/t10k-images-idx3-ubyte.gz", dir);
+    if (!file_exists(p)) return;
+    xf_data_opts_default(&o);
+    o.split = "test";
+    o.height = o.width = 20;
+    probe_same(dir, &o, 500, 2020);
+}
+
 int main(void) {
     if (xf_ctx_create(&ctx)) return 1;
+    test_probe_stream();
     test_idx();
     test_fashion_mnist();
     test_digits();

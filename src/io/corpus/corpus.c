@@ -15,7 +15,7 @@
  *     drawn in families its training images never use (when the class has two or more).
  *   - Reuse: corpus.json records the version and a hash of every parameter and source file
  *     size; when they match and every listed file has its recorded size, nothing is
- *     rebuilt. corpus.json is removed first and written last.
+ *     rebuilt. Every file of a build appears together when it succeeded (files.h groups), corpus.json last.
  *
  * This file: the task table, the builder's file and split helpers, writing a task, and the
  * build driver. The rest is in corpus_fonts.c (scripts, font pools, glyph targets),
@@ -35,6 +35,7 @@
 #include FT_FREETYPE_H
 
 #define XF_CORPUS_BUILDER
+#include "xfer/files.h"
 #include "io/corpus/corpusInt.h"
 #include "xfer/corpus.h"
 #include "xfer/data.h"
@@ -106,29 +107,28 @@ static xf_status mkdirs(xf_ctx_t *ctx, const char *dir) {
 }
 
 xf_status xf_corpus_write_atomic(xf_ctx_t *ctx, const char *path, const char *text) {
-    char tmp[4200];
-    snprintf(tmp, sizeof tmp, "%s.tmp.%d", path, (int)getpid());
-    FILE *f = fopen(tmp, "wb");
-    if (!f) return XF_ERR(ctx, XF_ERR_IO, "%s: cannot create: %s", path, strerror(errno));
+    xf_outfile out;
+    xf_status st = xf_out_open(ctx, path, &out);
+    if (st) return st;
     size_t n = strlen(text);
-    int ok = fwrite(text, 1, n, f) == n;
-    ok = (fclose(f) == 0) && ok;
-    if (!ok || rename(tmp, path) != 0) {
+    if (n && fwrite(text, 1, n, out.f) != n) {
         int e = errno;
-        remove(tmp);
+        xf_out_close(ctx, &out, 0);
         return XF_ERR(ctx, XF_ERR_IO, "%s: write failed: %s", path, strerror(e));
     }
-    return XF_OK;
+    return xf_out_close(ctx, &out, 1);
 }
 
 /* Records a written file (relative to out_dir) with its size in corpus.json's list. */
 static xf_status note_file(builder *b, const char *rel) {
     char p[4200];
     snprintf(p, sizeof p, "%s/%s", b->o->out_dir, rel);
-    int64_t sz = file_size(p);
-    if (sz < 0) return XF_ERR(b->ctx, XF_ERR_IO, "%s: missing after writing", p);
+    const char *q = xf_out_pending(b->ctx, p); /* written, waiting for the build's commit */
+    int64_t sz = file_size(q ? q : p), crc = xf_corpus_file_crc(q ? q : p);
+    if (sz < 0 || crc < 0) return XF_ERR(b->ctx, XF_ERR_IO, "%s: missing after writing", p);
     cJSON *e = cJSON_CreateObject();
-    if (!e || !cJSON_AddStringToObject(e, "path", rel) || !cJSON_AddNumberToObject(e, "bytes", (double)sz)) {
+    if (!e || !cJSON_AddStringToObject(e, "path", rel) || !cJSON_AddNumberToObject(e, "bytes", (double)sz) ||
+        !cJSON_AddNumberToObject(e, "crc32", (double)crc)) {
         cJSON_Delete(e);
         return XF_ERR(b->ctx, XF_ERR_NOMEM, "corpus.json: out of memory");
     }
@@ -334,13 +334,19 @@ xf_status xf_corpus_build(xf_ctx_t *ctx, const xf_corpus_opts *opts, xf_corpus_r
         xf_ctx_clear_error(ctx);
     }
     if ((st = mkdirs(ctx, opts->out_dir)) != XF_OK) return st;
-    char p[4200];
-    snprintf(p, sizeof p, "%s/corpus.json", opts->out_dir);
-    if (remove(p) != 0 && errno != ENOENT) return XF_ERR(ctx, XF_ERR_IO, "%s: cannot remove: %s", p, strerror(errno));
+    /* temporary files of an interrupted build (its process is gone) */
+    int swept = xf_out_sweep(ctx, opts->out_dir, 2);
+    if (swept) xf_log(ctx, XF_LOG_INFO, "%s: removed %d temporary files of an interrupted build", opts->out_dir, swept);
     snprintf(rep->hash, sizeof rep->hash, "%s", hash);
     b.files = cJSON_CreateArray();
     if (!b.files) return XF_ERR(ctx, XF_ERR_NOMEM, "corpus.json: out of memory");
-    st = build(&b);
+    /* every file of the build appears together, corpus.json (written last) last, when the
+     * whole build succeeded; a failed or interrupted build leaves the previous corpus as
+     * it was (its temporaries are removed, or swept by the next build) */
+    st = xf_out_begin(ctx);
+    if (!st) st = build(&b);
+    if (!st) st = xf_out_commit(ctx);
+    else xf_out_abort(ctx);
     if (st == XF_OK) {
         rep->bytes = b.bytes;
         rep->reused = 0;

@@ -121,6 +121,10 @@ static inline int64_t file_size(const char *path) {
     return stat(path, &sb) == 0 && S_ISREG(sb.st_mode) ? (int64_t)sb.st_size : -1;
 }
 
+/* CRC-32 (zlib's) of a file's bytes; -1 when it cannot be read. Recorded in corpus.json so
+ * that a file changed without changing its size is not reused. */
+int64_t xf_corpus_file_crc(const char *path);
+
 /* The next image slot, labelled y; NULL when full (an internal counting error). */
 static inline uint8_t *split_push(split *s, int64_t y) {
     if (s->n >= s->cap) return NULL;

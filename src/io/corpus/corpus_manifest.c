@@ -10,6 +10,9 @@
 #include <ft2build.h>
 #include FT_FREETYPE_H
 #define XF_CORPUS_BUILDER
+#include <zlib.h>
+
+#include "xfer/files.h"
 #include "io/corpus/corpusInt.h"
 #include "xfer/corpus.h"
 
@@ -131,6 +134,18 @@ xf_status xf_corpus_write_json(builder *b) {
     return st;
 }
 
+int64_t xf_corpus_file_crc(const char *path) {
+    FILE *f = fopen(path, "rb");
+    if (!f) return -1;
+    unsigned char buf[1 << 16];
+    uLong crc = crc32(0L, Z_NULL, 0);
+    size_t n;
+    while ((n = fread(buf, 1, sizeof buf, f)) > 0) crc = crc32(crc, buf, (uInt)n);
+    int bad = ferror(f);
+    fclose(f);
+    return bad ? -1 : (int64_t)(crc & 0xffffffffu);
+}
+
 static const char *jstr(const cJSON *o, const char *k) {
     const cJSON *v = cJSON_GetObjectItemCaseSensitive(o, k);
     return cJSON_IsString(v) ? v->valuestring : NULL;
@@ -199,6 +214,12 @@ static xf_status parse_info(xf_ctx_t *ctx, const char *text, size_t len, const c
             char fp[4200];
             snprintf(fp, sizeof fp, "%s/%s", dir, rel);
             if (file_size(fp) != (int64_t)d) { st = XF_ERR(ctx, XF_ERR_IO, "%s: missing or changed", fp); break; }
+            /* the checksum (absent from corpora written before it was recorded) */
+            double crc;
+            if (jnum(e, "crc32", &crc) && xf_corpus_file_crc(fp) != (int64_t)crc) {
+                st = XF_ERR(ctx, XF_ERR_IO, "%s: changed (checksum differs from corpus.json)", fp);
+                break;
+            }
         }
     }
     cJSON_Delete(root);
@@ -210,8 +231,9 @@ xf_status xf_corpus_read_info(xf_ctx_t *ctx, const char *dir, xf_corpus_report *
     memset(rep, 0, sizeof *rep);
     char p[4200];
     snprintf(p, sizeof p, "%s/corpus.json", dir);
-    FILE *f = fopen(p, "rb");
-    if (!f) return XF_ERR(ctx, XF_ERR_IO, "%s: cannot open: %s", p, strerror(errno));
+    FILE *f;
+    xf_status ost = xf_file_open(ctx, p, &f);
+    if (ost) return ost;
     char *text = NULL;
     long len = -1;
     if (fseek(f, 0, SEEK_END) == 0 && (len = ftell(f)) >= 0 && len < (64L << 20) && fseek(f, 0, SEEK_SET) == 0) {

@@ -20,6 +20,7 @@
 #include <string.h>
 #include <unistd.h>
 
+#include "xfer/files.h"
 #include "onnxInt.h"
 
 #if defined(__BYTE_ORDER__) && __BYTE_ORDER__ != __ORDER_LITTLE_ENDIAN__
@@ -426,32 +427,15 @@ static Onnx__ValueInfoProto *value_info(ex *e, const xf_value *v) {
 }
 
 static xf_status write_file(xf_ctx_t *ctx, const char *path, const uint8_t *buf, size_t len) {
-    size_t pl = strlen(path);
-    char *tmp = xf_malloc(ctx, pl + 16);
-    if (!tmp) return XF_ERR_NOMEM;
-    snprintf(tmp, pl + 16, "%s.tmpXXXXXX", path);
-    int fd = mkstemp(tmp);
-    if (fd < 0) {
-        xf_status st = XF_ERR(ctx, XF_ERR_IO, "%s: cannot create a temporary file: %s", path, strerror(errno));
-        xf_free(ctx, tmp);
-        return st;
+    xf_outfile out;
+    xf_status st = xf_out_open(ctx, path, &out);
+    if (st) return st;
+    if (len && fwrite(buf, 1, len, out.f) != len) {
+        int e = errno;
+        xf_out_close(ctx, &out, 0);
+        return XF_ERR(ctx, XF_ERR_IO, "%s: write failed: %s", path, strerror(e));
     }
-    size_t done = 0;
-    while (done < len) {
-        ssize_t w = write(fd, buf + done, len - done);
-        if (w <= 0) break;
-        done += (size_t)w;
-    }
-    int bad = done != len || fsync(fd) != 0;
-    bad |= close(fd) != 0;
-    if (bad || rename(tmp, path) != 0) {
-        xf_status st = XF_ERR(ctx, XF_ERR_IO, "%s: write failed: %s", path, strerror(errno));
-        unlink(tmp);
-        xf_free(ctx, tmp);
-        return st;
-    }
-    xf_free(ctx, tmp);
-    return XF_OK;
+    return xf_out_close(ctx, &out, 1);
 }
 
 xf_status xf_onnx_export(xf_ctx_t *ctx, const xf_graph *g, const char *path) {

@@ -35,6 +35,7 @@
 #include <sys/stat.h>
 #include <unistd.h>
 
+#include "xfer/files.h"
 #include "onnx_importInt.h"
 
 /* ---------------------------------------------------------------------------------- */
@@ -225,12 +226,13 @@ xf_status xf_onnx_import_mem(xf_ctx_t *ctx, const void *buf, size_t len, const c
 xf_status xf_onnx_import(xf_ctx_t *ctx, const char *path, xf_graph **out) {
     if (!ctx || !path || !out) return ctx ? XF_ERR(ctx, XF_ERR_INVALID, "xf_onnx_import: NULL argument") : XF_ERR_INVALID;
     *out = NULL;
-    int fd = open(path, O_RDONLY);
-    if (fd < 0) return XF_ERR(ctx, XF_ERR_IO, "%s: %s", path, strerror(errno));
+    int fd;
+    xf_status ost = xf_file_open_fd(ctx, path, &fd);
+    if (ost) return ost;
     struct stat sb;
-    if (fstat(fd, &sb) || !S_ISREG(sb.st_mode)) {
+    if (fstat(fd, &sb)) {
         close(fd);
-        return XF_ERR(ctx, XF_ERR_IO, "%s: not a regular file", path);
+        return XF_ERR(ctx, XF_ERR_IO, "%s: cannot read: %s", path, strerror(errno));
     }
     size_t len = (size_t)sb.st_size;
     if (len == 0) {

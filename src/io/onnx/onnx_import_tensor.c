@@ -10,6 +10,7 @@
 #include <sys/stat.h>
 #include <unistd.h>
 
+#include "xfer/files.h"
 #include "onnx_importInt.h"
 
 /* ---------------------------------------------------------------------------------- */
@@ -214,12 +215,13 @@ static xf_status read_external(imp *m, const Onnx__TensorProto *t, size_t need, 
                     m->file, t->name, loc);
         goto done;
     }
-    fd = open(rfile, O_RDONLY);
+    fd = open(rfile, O_RDONLY | O_NONBLOCK | O_CLOEXEC); /* a FIFO never blocks the import */
     struct stat sb;
     if (fd < 0 || fstat(fd, &sb) || !S_ISREG(sb.st_mode)) {
         st = XF_ERR(m->ctx, XF_ERR_IO, "%s: initializer '%s': cannot read external data file '%s'", m->file, t->name, loc);
         goto done;
     }
+    if ((st = xf_out_input(m->ctx, rfile))) goto done; /* an input no output of the command may replace */
     if (len < 0) len = (int64_t)sb.st_size - off;
     if (off > (int64_t)sb.st_size || len < 0 || len > (int64_t)sb.st_size - off || (uint64_t)len != need) {
         st = XF_ERR(m->ctx, XF_ERR_FORMAT,
