@@ -20,7 +20,7 @@
 #include "xtest.h"
 
 #define REL_TOL 1e-4
-#define EQUAL_FLOOR 25
+#define EQUAL_FLOOR 85
 #define SKIP_CODE 77
 
 static int name_cmp(const void *a, const void *b) { return strcmp(*(char *const *)a, *(char *const *)b); }

@@ -156,6 +156,16 @@ static xf_status import_graph(imp *m, const Onnx__ModelProto *mp) {
                     for (size_t r = 0; r < gp->node[q]->n_input; r++)
                         if (gp->node[q]->input[r] && !strcmp(gp->node[q]->input[r], on)) { out_uses[k] = 1; break; }
         }
+        for (size_t k = 0; k < n->n_input; k++) { /* see imp_val.batch_merged */
+            int vi = n->input[k] && n->input[k][0] ? xf_onnx_tab_find(m, n->input[k]) : -1;
+            if (vi >= 0 && m->v[vi].batch_merged)
+                NERR(m, XF_ERR_UNSUPPORTED, "input '%s' merges the batch dimension (Flatten past axis 1); only a graph output may",
+                     n->input[k]);
+        }
+        if (m->opset < 7 && n->n_input == 2 && attr(n, "axis") && attr_i(n, "broadcast", 0)) {
+            imp_val *a0 = xf_onnx_in_val(m, 0), *a1 = xf_onnx_in_val(m, 1);
+            if (is_const(a0) && is_const(a1)) NERR(m, XF_ERR_UNSUPPORTED, "legacy broadcast (axis) between constants");
+        }
         int done = 0;
         int dom_ok = !n->domain || !n->domain[0] || !strcmp(n->domain, "ai.onnx");
         if (dom_ok && (st = xf_onnx_try_fold(m, &done))) return st;
