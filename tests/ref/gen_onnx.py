@@ -632,7 +632,7 @@ def check_export(d):
 
 def old_opset_models():
     """Models at opsets 1-10 written by hand, with PyTorch's outputs: the forms of
-    BatchNormalization (is_test, consumed_inputs), Add with legacy broadcast, PRelu with
+    BatchNormalization (is_test), Add with legacy broadcast, PRelu with
     one slope per channel (opset 6), LRN, Upsample (scales attribute at 7, input at 9),
     Reshape's shape attribute (opset 4), Concat's default axis (opset 3), Pad's
     'paddings' (opset 1), ConvTranspose, DepthToSpace, smooth activations, ReduceMean
@@ -647,8 +647,7 @@ def old_opset_models():
     bias, slope = r.standard_normal(4).astype(np.float32), r.uniform(0.05, 0.5, 4).astype(np.float32)
     w6 = mm(4 * 3 * 3, 3)
     nodes = [
-        helper.make_node("BatchNormalization", ["input", "s", "b", "m", "v"], ["bn"], is_test=1, epsilon=1e-5,
-                         consumed_inputs=[0, 0, 0, 1, 1], name="bn"),
+        helper.make_node("BatchNormalization", ["input", "s", "b", "m", "v"], ["bn"], is_test=1, epsilon=1e-5, name="bn"),
         helper.make_node("Add", ["bn", "bias"], ["add"], broadcast=1, axis=1, name="add_legacy"),
         helper.make_node("PRelu", ["add", "slope"], ["pr"], name="prelu"),
         helper.make_node("LRN", ["pr"], ["lrn"], size=3, alpha=0.3, beta=0.75, bias=2.0, name="lrn"),

@@ -229,6 +229,13 @@ int main(void) {
         snprintf(rel, sizeof rel, "onnx/%s.onnx", old[i]);
         check_model(ctx, xt_ref(rel, p, sizeof p), "onnx/hand_input.npy", old[i], 1);
     }
+    /* zoo-style classic CNNs at opsets 6, 7, 9 (gen_zoo.py) */
+    static const char *zoo[] = {"zoo/alexnet_op7", "zoo/inception_op9", "zoo/caffe2_op6"};
+    for (int i = 0; i < 3; i++) {
+        char rel[128];
+        snprintf(rel, sizeof rel, "onnx/%s.onnx", zoo[i]);
+        check_model(ctx, xt_ref(rel, p, sizeof p), "onnx/zoo/input.npy", zoo[i], 1);
+    }
     const char *big[] = {"resnet18", "mobilenet_v2", "densenet121", "vgg11_bn", "efficientnet_b0", "mobilenet_v3_small"};
     for (int i = 0; i < 6; i++) {
         char name[128];
