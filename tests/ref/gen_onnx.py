@@ -594,6 +594,32 @@ def run_torch(model, x):
             y = F.pad(i[0], tp, mode=mode, value=float(i[2]) if (mode == "constant" and i[2] is not None) else 0.0)
         elif op == "Transpose":
             y = i[0].permute(a["perm"])
+        elif op == "PRelu":
+            y = torch.where(i[0] > 0, i[0], i[0] * i[1])
+        elif op == "LRN":
+            size, C = a["size"], i[0].shape[1]
+            sq = i[0] * i[0]
+            sm = torch.stack([sq[:, max(0, c - (size - 1) // 2):min(C, c + size // 2 + 1)].sum(1) for c in range(C)], 1)
+            y = i[0] / (a.get("bias", 1.0) + a.get("alpha", 1e-4) / size * sm) ** a.get("beta", 0.75)
+        elif op == "LogSoftmax":
+            y = torch.log_softmax(i[0], a.get("axis", -1))
+        elif op in ("ReduceMean", "ReduceSum"):
+            axes = a["axes"] if op == "ReduceMean" else i[1].tolist()
+            f = torch.mean if op == "ReduceMean" else torch.sum
+            y = f(i[0], dim=tuple(axes), keepdim=bool(a.get("keepdims", 1)))
+        elif op == "ConvTranspose":
+            p = pads4(a)
+            y = F.conv_transpose2d(i[0], i[1], i[2], stride=a.get("strides", [1, 1]), dilation=a.get("dilations", [1, 1]),
+                                   groups=a.get("group", 1), output_padding=a.get("output_padding", [0, 0]))
+            # ONNX pads crop the full output (begins top/left, ends bottom/right); output_padding
+            # was added at the end before the crop
+            y = y[:, :, p[0]:y.shape[2] - p[2], p[1]:y.shape[3] - p[3]]
+        elif op == "Elu":
+            y = F.elu(i[0], a.get("alpha", 1.0))
+        elif op == "Celu":
+            y = F.celu(i[0], a.get("alpha", 1.0))
+        elif op == "Selu":
+            y = a.get("gamma", 1.0507009873554805) * torch.where(i[0] > 0, i[0], a.get("alpha", 1.6732632423543772) * torch.expm1(i[0]))
         else:
             raise RuntimeError("check_export: no torch rule for " + op)
         env[n.output[0]] = y
@@ -608,6 +634,8 @@ def check_export(d):
             continue
         stem = fn[: -len("_export.onnx")]
         ref = os.path.join(OUT, ("ext/" if stem.startswith("ext") else "") + stem + "_logits.npy")
+        if not os.path.exists(ref) and os.path.exists(os.path.join(OUT, "zoo", stem + "_logits.npy")):
+            ref, inputs[stem] = os.path.join(OUT, "zoo", stem + "_logits.npy"), "zoo/input.npy"  # gen_zoo.py
         if not os.path.exists(ref):
             continue
         m = onnx.load(os.path.join(d, fn))
@@ -634,7 +662,7 @@ def old_opset_models():
     """Models at opsets 1-10 written by hand, with PyTorch's outputs: the forms of
     BatchNormalization (is_test), Add with legacy broadcast, PRelu with
     one slope per channel (opset 6), LRN, Upsample (scales attribute at 7, input at 9),
-    Reshape's shape attribute (opset 4), Concat's default axis (opset 3), Pad's
+    Reshape's shape attribute and Concat's default axis (opset 3), Pad's
     'paddings' (opset 1), ConvTranspose, DepthToSpace, smooth activations, ReduceMean
     over one axis, GlobalMaxPool and a Flatten head feeding MatMul (the feature tap)."""
     r = np.random.default_rng(8)
@@ -700,9 +728,9 @@ def old_opset_models():
     save_npy("hand_opset9_features.npy", feat.numpy())
     save_npy("hand_opset9_logits.npy", logits.numpy())
 
-    # opset 7: Upsample(scales attribute) -> Dropout(ratio attribute) -> Selu -> Celu-free Softmax
-    # (axis 1, 2-D coercion) -> Flatten -> MatMul;  opset 4: Reshape(shape attribute) and
-    # Concat's default axis (1 before opset 4: opset 3);  opset 1: Pad(paddings)
+    # opset 7: Upsample(scales attribute) -> Dropout(ratio attribute) -> Selu -> Softmax
+    # (default axis 1, 2-D coercion) -> Flatten -> MatMul;  opset 3: Reshape's shape
+    # attribute (before 5) and Concat's default axis (1 before 4);  opset 1: Pad(paddings)
     w7 = mm(4 * 12 * 12, 3)
     nodes = [
         helper.make_node("Upsample", ["input"], ["up"], scales=[1.0, 1.0, 2.0, 2.0], name="up"),
