@@ -7,7 +7,9 @@
  *     xf_onnx_export(ctx, g, "copy.onnx");            // opset 13, float32 raw_data initializers
  *     xf_graph_free(g);
  *
- * Import reads opsets 11..18 of the default domain. Static shape arithmetic (Constant,
+ * Import reads opsets 1..18 of the default domain (the older forms of BatchNormalization,
+ * Add/Mul broadcast, Pad, Reshape, Concat, Upsample; docs/ONNX.md lists them and the
+ * operators: LRN, PRelu, ConvTranspose, ... of the classic CNNs). Static shape arithmetic (Constant,
  * Shape, Gather, Unsqueeze, Squeeze, Concat, Cast, Slice, Reshape, Add/Sub/Mul/Div of
  * constants, ...) is folded at import; the batch dimension stays symbolic (a Reshape
  * target taken from Shape() keeps 0 / -1 there). The PyTorch GroupNorm pattern

@@ -10,6 +10,10 @@
  * A constant becomes a graph parameter only when a runtime op consumes it, so unused
  * initializers and shape tensors never reach the graph.
  *
+ * Opsets 1..10 (the classic CNNs of the ONNX Model Zoo): BatchNormalization is_test /
+ * spatial, Add/Mul/Sub/Div legacy broadcast with axis, PRelu per channel, Reshape's shape
+ * and Pad's paddings attributes, Concat's default axis, Upsample; the classic operators
+ * themselves (LRN, PRelu, ConvTranspose, ...) are in onnx_import_classic.c.
  * Opset differences handled (11..18): Clip min/max and Pad pads as inputs, Softmax's 2-D
  * coercion before 13 (rewritten Flatten -> Softmax -> Reshape when it matters),
  * Unsqueeze/Squeeze/ReduceMean axes as attribute or input, Reshape allowzero (14),
