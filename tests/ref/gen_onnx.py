@@ -486,6 +486,23 @@ def bad_models():
     one([helper.make_node("DepthToSpace", ["input"], ["logits"], blocksize=2, name="d2s")], [], "depthtospace_channels.onnx")
     one([helper.make_node("Celu", ["input"], ["logits"], alpha=0.0, name="celu0")], [], "celu_alpha0.onnx")
     one([helper.make_node("LRN", ["input"], ["logits"], name="lrn_nosize")], [], "lrn_size.onnx")
+    one([helper.make_node("LRN", ["input"], ["logits"], size=3, name="lrn_2d")], [], "lrn_rank.onnx", shape=("N", 4))
+    one([helper.make_node("Upsample", ["input"], ["logits"], name="up_v1")], [], "upsample_opset6.onnx", opset=6)
+    one([helper.make_node("SpaceToDepth", ["input"], ["logits"], blocksize=3, name="s2d")], [], "spacetodepth_hw.onnx")
+    one([helper.make_node("DepthToSpace", ["input"], ["logits"], blocksize=1, mode="XYZ", name="d2s_mode")], [],
+        "depthtospace_mode.onnx")
+    one([helper.make_node("ConvTranspose", ["input", "w"], ["logits"], auto_pad="SAME_UPPER", name="ct_auto")],
+        [f32("w", np.ones((2, 2, 3, 3)))], "convtranspose_auto_pad.onnx")
+    one([helper.make_node("ConvTranspose", ["input", "w"], ["logits"], output_padding=[2, 2], name="ct_outpad")],
+        [f32("w", np.ones((2, 2, 3, 3)))], "convtranspose_output_padding.onnx")
+    one([helper.make_node("ReduceMean", ["input"], ["logits"], name="mean_all")], [], "reduce_all.onnx", opset=11)
+    one([helper.make_node("Relu", ["input"], ["r"], name="r"),
+         helper.make_node("Add", ["input", "r"], ["logits"], broadcast=1, axis=1, name="legacy_acts")], [],
+        "legacy_broadcast_acts.onnx", opset=6)
+    one([helper.make_node("Reshape", ["input"], ["logits"], name="reshape_noshape")], [], "reshape_attr_missing.onnx",
+        opset=4)
+    one([helper.make_node("Relu", ["input"], ["r"], name="r"),
+         helper.make_node("PRelu", ["input", "r"], ["logits"], name="prelu_act")], [], "prelu_activation_slope.onnx")
 
     # sub-graphs nested 3000 deep (Model.graph -> Graph.node -> Node.attribute -> Attribute.g
     # -> ...): must be refused before protobuf-c's recursive unpack sees it
