@@ -503,6 +503,9 @@ def bad_models():
         opset=4)
     one([helper.make_node("Relu", ["input"], ["r"], name="r"),
          helper.make_node("PRelu", ["input", "r"], ["logits"], name="prelu_act")], [], "prelu_activation_slope.onnx")
+    one([helper.make_node("Shape", ["input"], ["s"], name="shape"),
+         helper.make_node("Cast", ["s"], ["sf"], to="FLOAT", name="cast_v1"),
+         helper.make_node("Add", ["input", "sf"], ["logits"], name="use")], [], "cast_opset5.onnx", opset=5)
 
     # sub-graphs nested 3000 deep (Model.graph -> Graph.node -> Node.attribute -> Attribute.g
     # -> ...): must be refused before protobuf-c's recursive unpack sees it

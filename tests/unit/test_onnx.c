@@ -328,6 +328,7 @@ int main(void) {
         {"onnx/bad/legacy_broadcast_acts.onnx", XF_ERR_UNSUPPORTED, "node 'legacy_acts' (op Add): legacy broadcast (axis) of an activation"},
         {"onnx/bad/reshape_attr_missing.onnx", XF_ERR_FORMAT, "node 'reshape_noshape' (op Reshape): shape attribute"},
         {"onnx/bad/prelu_activation_slope.onnx", XF_ERR_UNSUPPORTED, "node 'prelu_act' (op PRelu): slope must be a constant"},
+        {"onnx/bad/cast_opset5.onnx", XF_ERR_UNSUPPORTED, "node 'cast_v1' (op Cast): Cast before opset 6"},
         {"onnx/bad/conv_channels.onnx", XF_ERR_SHAPE, "node 'conv_shape' (op Conv)"},
         {"onnx/bad/missing_output.onnx", XF_ERR_FORMAT, "graph output 'logits'"},
         {"onnx/bad/reshape_batch.onnx", XF_ERR_UNSUPPORTED, "node 'reshape_batch' (op Reshape): reshape target changes the batch"},
