@@ -150,7 +150,6 @@ xf_status xf_onnx_need_rank(imp *m, const imp_val *x, int rank);
 xf_status xf_onnx_act_tmp(imp *m, const char *base, const char *what, int ndim, const int64_t *shape, int *id);
 xf_status xf_onnx_materialize(imp *m, imp_val *v, int *id);
 xf_status xf_onnx_unary(imp *m, xf_op op, imp_val *x, const xf_node_attr *a);
-int64_t xf_onnx_window_out(int64_t in, int64_t k, int64_t s, int64_t d, int64_t p0, int64_t p1, int ceil_mode);
 
 /* onnx_import_classic.c: the operators of classic and older-opset CNNs (LRN, PRelu,
  * smooth activations, ConvTranspose, DepthToSpace/SpaceToDepth, Upsample, GlobalMaxPool,

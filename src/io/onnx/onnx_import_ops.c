@@ -859,6 +859,3 @@ xf_status xf_onnx_act_tmp(imp *m, const char *base, const char *what, int ndim, 
 }
 xf_status xf_onnx_materialize(imp *m, imp_val *v, int *id) { return materialize(m, v, id); }
 xf_status xf_onnx_unary(imp *m, xf_op op, imp_val *x, const xf_node_attr *a) { return op_unary(m, op, x, a); }
-int64_t xf_onnx_window_out(int64_t in, int64_t k, int64_t s, int64_t d, int64_t p0, int64_t p1, int ceil_mode) {
-    return window_out(in, k, s, d, p0, p1, ceil_mode);
-}
