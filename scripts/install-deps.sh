@@ -2,7 +2,8 @@
 # Installs the Debian packages xfer needs that are missing; idempotent and quiet when
 # nothing is missing. Usage: scripts/install-deps.sh [build|test|demo|bench|fixtures]
 #   build    compilers and libraries
-#   test     build + what the test suite uses (clang for fuzz replay builds, real data)
+#   test     build + what the test suite uses (clang for fuzz replay builds, real data,
+#            ONNX's backend test suite)
 #   demo     build + the embedded corpus's source packages (data, fonts, sklearn digits)
 #   bench    demo + the Python reference stack the benchmarks compare against
 #   fixtures bench: what tests/ref/*.py need to regenerate fixtures
@@ -15,7 +16,7 @@ data=(dataset-fashion-mnist python3-sklearn fonts-dejavu-core fonts-noto-core fo
 py=(python3-numpy python3-scipy python3-sklearn python3-torch python3-torchvision python3-onnx)
 case "$what" in
   build) pkgs=("${build[@]}") ;;
-  test) pkgs=("${build[@]}" clang dataset-fashion-mnist python3-sklearn fonts-dejavu-core fonts-freefont-ttf) ;;
+  test) pkgs=("${build[@]}" clang libonnx-testdata dataset-fashion-mnist python3-sklearn fonts-dejavu-core fonts-freefont-ttf) ;;
   demo) pkgs=("${build[@]}" "${data[@]}") ;;
   bench|fixtures) pkgs=("${build[@]}" "${data[@]}" "${py[@]}") ;;
   *) echo "install-deps.sh: unknown set '$what' (build|test|demo|bench|fixtures)" >&2; exit 2 ;;

@@ -50,6 +50,17 @@ typedef enum xf_op {
     XF_OP_PAD,            /* attr: pad_amounts (ONNX order: begins then ends), pad_mode, pad_value */
     XF_OP_TRANSPOSE,      /* attr: perm */
     XF_OP_INSTANCENORM,   /* in: X, scale, B  attr: eps (used for GroupNorm below opset 18) */
+    XF_OP_TANH,
+    XF_OP_ELU,            /* attr: alpha */
+    XF_OP_CELU,           /* attr: alpha */
+    XF_OP_SELU,           /* attr: alpha, beta (= ONNX gamma) */
+    XF_OP_ERF,
+    XF_OP_PRELU,          /* in: X, slope (1 or C values: one per channel, dimension 1) */
+    XF_OP_LRN,            /* attr: size, alpha, beta, bias (across channels) */
+    XF_OP_LOGSOFTMAX,     /* attr: axis */
+    XF_OP_REDUCEMEAN,     /* attr: axes_mask (bit k: dimension k; never the batch), keepdims */
+    XF_OP_REDUCESUM,      /* attr: axes_mask, keepdims */
+    XF_OP_CONVTRANSPOSE,  /* in: X, W (C, M/group, kh, kw), [B]  attr: kernel, stride, pads, dilation, group, out_pad */
     XF_OP__COUNT
 } xf_op;
 
@@ -71,10 +82,14 @@ typedef struct xf_node_attr {
     float ratio;            /* dropout */
     int gelu_tanh;          /* gelu approximation */
     int64_t pad_amounts[2 * XF_NN_MAXDIM]; int pad_n; int pad_mode; float pad_value; /* pad: mode 0 constant, 1 reflect, 2 edge */
+    int64_t size; float bias;      /* lrn (alpha, beta above: ONNX LRN's) */
+    unsigned axes_mask; int keepdims; /* reducemean, reducesum */
+    int64_t out_pad[2];            /* convtranspose: output_padding (h, w) */
 } xf_node_attr;
 
 /* Sets the defaults ONNX gives absent attributes (stride 1, dilation 1, group 1,
- * alpha = beta = 1, eps 1e-5, momentum 0.9, axis 1, ...). */
+ * alpha = beta = 1, eps 1e-5, momentum 0.9, axis 1, ...; per op: LRN alpha 1e-4,
+ * beta 0.75, bias 1; Selu alpha 1.67326, gamma 1.0507; reductions keepdims 1). */
 void xf_node_attr_default(xf_op op, xf_node_attr *a);
 
 typedef struct xf_value {

@@ -37,6 +37,17 @@ static const char *const op_names[XF_OP__COUNT] = {
     [XF_OP_PAD] = "Pad",
     [XF_OP_TRANSPOSE] = "Transpose",
     [XF_OP_INSTANCENORM] = "InstanceNormalization",
+    [XF_OP_TANH] = "Tanh",
+    [XF_OP_ELU] = "Elu",
+    [XF_OP_CELU] = "Celu",
+    [XF_OP_SELU] = "Selu",
+    [XF_OP_ERF] = "Erf",
+    [XF_OP_PRELU] = "PRelu",
+    [XF_OP_LRN] = "LRN",
+    [XF_OP_LOGSOFTMAX] = "LogSoftmax",
+    [XF_OP_REDUCEMEAN] = "ReduceMean",
+    [XF_OP_REDUCESUM] = "ReduceSum",
+    [XF_OP_CONVTRANSPOSE] = "ConvTranspose",
 };
 
 const char *xf_op_name(xf_op op) {
@@ -69,6 +80,12 @@ const nn_opdef *xf_nn_opdef(xf_op op) {
     case XF_OP_IDENTITY: return &xf_nn_op_identity;
     case XF_OP_PAD: return &xf_nn_op_pad;
     case XF_OP_TRANSPOSE: return &xf_nn_op_transpose;
+    case XF_OP_TANH: case XF_OP_ELU: case XF_OP_CELU: case XF_OP_SELU: case XF_OP_ERF: return &xf_nn_op_smooth;
+    case XF_OP_PRELU: return &xf_nn_op_prelu;
+    case XF_OP_LRN: return &xf_nn_op_lrn;
+    case XF_OP_LOGSOFTMAX: return &xf_nn_op_logsoftmax;
+    case XF_OP_REDUCEMEAN: case XF_OP_REDUCESUM: return &xf_nn_op_reduce;
+    case XF_OP_CONVTRANSPOSE: return &xf_nn_op_convtranspose;
     default: return NULL;
     }
 }
@@ -86,7 +103,10 @@ void xf_node_attr_default(xf_op op, xf_node_attr *a) {
     a->max = 3.402823466e38f;
     a->axis = 1;
     a->ratio = 0.5f;
-    if (op == XF_OP_SOFTMAX) a->axis = -1; /* opset >= 13 */
+    if (op == XF_OP_SOFTMAX || op == XF_OP_LOGSOFTMAX) a->axis = -1; /* opset >= 13 */
+    if (op == XF_OP_LRN) a->alpha = 1e-4f, a->beta = 0.75f, a->bias = 1.0f, a->size = 1;
+    if (op == XF_OP_SELU) a->alpha = 1.67326319217681884765625f, a->beta = 1.05070102214813232421875f;
+    a->keepdims = 1;
     if (op == XF_OP_CONCAT) a->axis = 1;
 }
 

@@ -157,7 +157,8 @@ extern const nn_opdef xf_nn_op_maxpool, xf_nn_op_avgpool, xf_nn_op_gap;
 extern const nn_opdef xf_nn_op_gemm, xf_nn_op_matmul;
 extern const nn_opdef xf_nn_op_concat, xf_nn_op_flatten, xf_nn_op_reshape, xf_nn_op_transpose, xf_nn_op_pad,
     xf_nn_op_identity, xf_nn_op_dropout;
-extern const nn_opdef xf_nn_op_softmax;
+extern const nn_opdef xf_nn_op_softmax, xf_nn_op_logsoftmax;
+extern const nn_opdef xf_nn_op_smooth, xf_nn_op_prelu, xf_nn_op_lrn, xf_nn_op_reduce, xf_nn_op_convtranspose;
 
 #ifdef XFER_HAVE_DNNL
 /* oneDNN convolution (conv_dnnl.c). create: primitives for node n at the batch of x[0]

@@ -196,6 +196,59 @@ optim_case("sgd", lambda ps: torch.optim.SGD(ps, lr=0.05, momentum=0.9, weight_d
 optim_case("sgd_nesterov", lambda ps: torch.optim.SGD(ps, lr=0.05, momentum=0.9, weight_decay=0.01, nesterov=True))
 optim_case("adamw", lambda ps: torch.optim.AdamW(ps, lr=0.01, betas=(0.9, 0.99), eps=1e-6, weight_decay=0.1))
 
+# ---- operators of older and classic CNNs (LRN, PRelu, smooth activations, LogSoftmax,
+# reductions, ConvTranspose). Placed after the cases above so their random draws, and
+# so their fixtures, stay as they were. ----
+xs = rn(2, 3, 4, 5, sc=1.5)
+case("tanh", "Tanh", {}, [xs], torch.tanh)
+case("elu", "Elu", {"alpha": 0.7}, [xs], lambda x: F.elu(x, 0.7))
+case("celu", "Celu", {"alpha": 1.3}, [xs], lambda x: F.celu(x, 1.3))
+case("selu", "Selu", {"alpha": 1.6732632423543772, "beta": 1.0507009873554805}, [xs], F.selu)
+case("erf", "Erf", {}, [xs], torch.erf)
+case("prelu_one", "PRelu", {}, [xs, np.array([0.25])], lambda x, s: F.prelu(x, s), params=(1,))
+case("prelu_channel", "PRelu", {}, [xs, rn(3, sc=0.5)], lambda x, s: F.prelu(x, s), params=(1,))
+
+
+def lrn_onnx(x, size, alpha, beta, bias):
+    """ONNX LRN written out (PyTorch's local_response_norm centres even windows the other way)."""
+    C = x.shape[1]
+    lo, hi = (size - 1) // 2, size // 2
+    sq = x * x
+    s = torch.stack([sq[:, max(0, c - lo):min(C, c + hi + 1)].sum(1) for c in range(C)], 1)
+    return x / (bias + alpha / size * s) ** beta
+
+
+case("lrn_odd", "LRN", {"size": 3, "alpha": 0.5, "beta": 0.75, "bias": 2.0}, [rn(2, 6, 3, 4)],
+     lambda x: lrn_onnx(x, 3, 0.5, 0.75, 2.0))
+case("lrn_even", "LRN", {"size": 4, "alpha": 0.8, "beta": 0.6, "bias": 1.5}, [rn(2, 5, 3, 3)],
+     lambda x: lrn_onnx(x, 4, 0.8, 0.6, 1.5))
+case("lrn_torch", "LRN", {"size": 5, "alpha": 1e-2, "beta": 0.75, "bias": 1.0}, [rn(2, 7, 3, 3, sc=2.0)],
+     lambda x: F.local_response_norm(x, 5, 1e-2, 0.75, 1.0))
+case("logsoftmax_axis1", "LogSoftmax", {"axis": 1}, [rn(3, 5, sc=2.0)], lambda x: F.log_softmax(x, 1))
+case("logsoftmax_mid", "LogSoftmax", {"axis": 1}, [rn(2, 3, 4, sc=2.0)], lambda x: F.log_softmax(x, 1))
+case("reducemean_h", "ReduceMean", {"axes_mask": 4, "keepdims": 0}, [xs], lambda x: x.mean(2))
+case("reducemean_cw", "ReduceMean", {"axes_mask": 10, "keepdims": 1}, [xs], lambda x: x.mean((1, 3), keepdim=True))
+case("reducesum_hw", "ReduceSum", {"axes_mask": 12, "keepdims": 0}, [xs], lambda x: x.sum((2, 3)))
+case("reducesum_c", "ReduceSum", {"axes_mask": 2, "keepdims": 1}, [xs], lambda x: x.sum(1, keepdim=True))
+
+
+def ctattrs(k, stride=(1, 1), pads=(0, 0, 0, 0), dil=(1, 1), group=1, out_pad=(0, 0)):
+    return {"kernel": [k, k], "stride": list(stride), "pads": list(pads), "dilation": list(dil), "group": group,
+            "out_pad": list(out_pad)}
+
+
+case("convtranspose_basic", "ConvTranspose", ctattrs(3, pads=(1, 1, 1, 1)), [rn(2, 3, 5, 4), rn(3, 4, 3, 3, sc=0.3), rn(4)],
+     lambda x, w, b: F.conv_transpose2d(x, w, b, padding=1), params=(1, 2))
+case("convtranspose_strided", "ConvTranspose", ctattrs(3, (3, 2), (1, 1, 1, 1), out_pad=(1, 1)),
+     [rn(2, 3, 4, 3), rn(3, 2, 3, 3, sc=0.3), rn(2)],
+     lambda x, w, b: F.conv_transpose2d(x, w, b, stride=(3, 2), padding=1, output_padding=(1, 1)), params=(1, 2))
+case("convtranspose_grouped_dilated", "ConvTranspose", ctattrs(2, (2, 2), dil=(2, 2), group=2),
+     [rn(2, 4, 3, 3), rn(4, 3, 2, 2, sc=0.3)],
+     lambda x, w: F.conv_transpose2d(x, w, None, stride=2, dilation=2, groups=2), params=(1,))
+# asymmetric pads crop the full output: top 1, left 0, bottom 0, right 2
+case("convtranspose_asym", "ConvTranspose", ctattrs(3, (2, 2), (1, 0, 0, 2)), [rn(2, 2, 3, 4), rn(2, 3, 3, 3, sc=0.3), rn(3)],
+     lambda x, w, b: F.conv_transpose2d(x, w, b, stride=2)[:, :, 1:, :-2], params=(1, 2))
+
 with open(os.path.join(OUT, "manifest.json"), "w") as f:
     json.dump(cases, f, indent=1)
 print("wrote %d cases to %s" % (len(cases), OUT))

@@ -445,7 +445,7 @@ def bad_models():
     t = f32("w", np.ones(4))
     t.dims[:] = [1 << 40, 1 << 40, 1 << 40]
     one([helper.make_node("Conv", ["input", "w"], ["logits"], name="conv_huge")], [t], "init_overflow.onnx")
-    one([helper.make_node("Relu", ["input"], ["logits"], name="relu_old")], [], "old_opset.onnx", opset=7)
+    one([helper.make_node("Relu", ["input"], ["logits"], name="relu_new")], [], "new_opset.onnx", opset=19)
     one([helper.make_node("Conv", ["input", "w"], ["logits"], name="conv_shape")], [f32("w", np.ones((3, 5, 1, 1)))],
         "conv_channels.onnx")
     one([helper.make_node("Relu", ["input"], ["r"], name="relu0")], [], "missing_output.onnx")
@@ -461,6 +461,51 @@ def bad_models():
         [i64("shape", [-1, 0])], "reshape_allowzero.onnx", opset=14)
     one([helper.make_node("Conv", ["input", "w"], ["logits"], name="conv1d")], [f32("w", np.ones((3, 2, 1)))],
         "conv1d.onnx", shape=("N", 2, 5))
+
+    # the classic-CNN operators and older opsets: what stays refused, one line each
+    one([helper.make_node("Flatten", ["input"], ["f"], axis=2, name="flat2"),
+         helper.make_node("Relu", ["f"], ["logits"], name="after_flat2")], [], "flatten_consumer.onnx")
+    one([helper.make_node("Flatten", ["input"], ["logits"], axis=0, name="flat0")], [], "flatten_axis0.onnx")
+    one([helper.make_node("PRelu", ["input", "s"], ["logits"], name="prelu_hw")], [f32("s", np.ones((2, 2)))],
+        "prelu_slope.onnx")
+    one([helper.make_node("Upsample", ["input", "sc"], ["logits"], mode="linear", name="up_linear")],
+        [f32("sc", [1, 1, 2, 2])], "upsample_linear.onnx", opset=9)
+    one([helper.make_node("Upsample", ["input"], ["logits"], scales=[1.0, 1.0, 1.5, 1.5], name="up_frac")], [],
+        "upsample_fraction.onnx", opset=7)
+    one([helper.make_node("Add", ["a", "b"], ["c"], broadcast=1, axis=1, name="legacy_consts"),
+         helper.make_node("Add", ["input", "c"], ["logits"], name="use_c")], [f32("a", np.ones((2, 2))), f32("b", [1, 2])],
+        "legacy_broadcast_consts.onnx", opset=6)
+    bnp = [f32(k, np.ones(2)) for k in ("s", "b", "m", "v")]
+    one([helper.make_node("BatchNormalization", ["input", "s", "b", "m", "v"], ["logits"], is_test=0, name="bn_train")],
+        bnp, "bn_is_test0.onnx", opset=6)
+    one([helper.make_node("BatchNormalization", ["input", "s", "b", "m", "v"], ["logits"], spatial=0, name="bn_pos")],
+        [f32(k, np.ones((2, 2, 2))) for k in ("s", "b", "m", "v")], "bn_spatial0.onnx", opset=7)
+    one([helper.make_node("ReduceSum", ["input"], ["logits"], axes=[0], name="sum_batch")], [], "reduce_batch.onnx", opset=11)
+    one([helper.make_node("ConvTranspose", ["input", "w"], ["logits"], output_shape=[4, 4], name="ct_shape")],
+        [f32("w", np.ones((2, 2, 3, 3)))], "convtranspose_output_shape.onnx")
+    one([helper.make_node("DepthToSpace", ["input"], ["logits"], blocksize=2, name="d2s")], [], "depthtospace_channels.onnx")
+    one([helper.make_node("Celu", ["input"], ["logits"], alpha=0.0, name="celu0")], [], "celu_alpha0.onnx")
+    one([helper.make_node("LRN", ["input"], ["logits"], name="lrn_nosize")], [], "lrn_size.onnx")
+    one([helper.make_node("LRN", ["input"], ["logits"], size=3, name="lrn_2d")], [], "lrn_rank.onnx", shape=("N", 4))
+    one([helper.make_node("Upsample", ["input"], ["logits"], name="up_v1")], [], "upsample_opset6.onnx", opset=6)
+    one([helper.make_node("SpaceToDepth", ["input"], ["logits"], blocksize=3, name="s2d")], [], "spacetodepth_hw.onnx")
+    one([helper.make_node("DepthToSpace", ["input"], ["logits"], blocksize=1, mode="XYZ", name="d2s_mode")], [],
+        "depthtospace_mode.onnx")
+    one([helper.make_node("ConvTranspose", ["input", "w"], ["logits"], auto_pad="SAME_UPPER", name="ct_auto")],
+        [f32("w", np.ones((2, 2, 3, 3)))], "convtranspose_auto_pad.onnx")
+    one([helper.make_node("ConvTranspose", ["input", "w"], ["logits"], output_padding=[2, 2], name="ct_outpad")],
+        [f32("w", np.ones((2, 2, 3, 3)))], "convtranspose_output_padding.onnx")
+    one([helper.make_node("ReduceMean", ["input"], ["logits"], name="mean_all")], [], "reduce_all.onnx", opset=11)
+    one([helper.make_node("Relu", ["input"], ["r"], name="r"),
+         helper.make_node("Add", ["input", "r"], ["logits"], broadcast=1, axis=1, name="legacy_acts")], [],
+        "legacy_broadcast_acts.onnx", opset=6)
+    one([helper.make_node("Reshape", ["input"], ["logits"], name="reshape_noshape")], [], "reshape_attr_missing.onnx",
+        opset=4)
+    one([helper.make_node("Relu", ["input"], ["r"], name="r"),
+         helper.make_node("PRelu", ["input", "r"], ["logits"], name="prelu_act")], [], "prelu_activation_slope.onnx")
+    one([helper.make_node("Shape", ["input"], ["s"], name="shape"),
+         helper.make_node("Cast", ["s"], ["sf"], to="FLOAT", name="cast_v1"),
+         helper.make_node("Add", ["input", "sf"], ["logits"], name="use")], [], "cast_opset5.onnx", opset=5)
 
     # sub-graphs nested 3000 deep (Model.graph -> Graph.node -> Node.attribute -> Attribute.g
     # -> ...): must be refused before protobuf-c's recursive unpack sees it
@@ -569,6 +614,32 @@ def run_torch(model, x):
             y = F.pad(i[0], tp, mode=mode, value=float(i[2]) if (mode == "constant" and i[2] is not None) else 0.0)
         elif op == "Transpose":
             y = i[0].permute(a["perm"])
+        elif op == "PRelu":
+            y = torch.where(i[0] > 0, i[0], i[0] * i[1])
+        elif op == "LRN":
+            size, C = a["size"], i[0].shape[1]
+            sq = i[0] * i[0]
+            sm = torch.stack([sq[:, max(0, c - (size - 1) // 2):min(C, c + size // 2 + 1)].sum(1) for c in range(C)], 1)
+            y = i[0] / (a.get("bias", 1.0) + a.get("alpha", 1e-4) / size * sm) ** a.get("beta", 0.75)
+        elif op == "LogSoftmax":
+            y = torch.log_softmax(i[0], a.get("axis", -1))
+        elif op in ("ReduceMean", "ReduceSum"):
+            axes = a["axes"] if op == "ReduceMean" else i[1].tolist()
+            f = torch.mean if op == "ReduceMean" else torch.sum
+            y = f(i[0], dim=tuple(axes), keepdim=bool(a.get("keepdims", 1)))
+        elif op == "ConvTranspose":
+            p = pads4(a)
+            y = F.conv_transpose2d(i[0], i[1], i[2], stride=a.get("strides", [1, 1]), dilation=a.get("dilations", [1, 1]),
+                                   groups=a.get("group", 1), output_padding=a.get("output_padding", [0, 0]))
+            # ONNX pads crop the full output (begins top/left, ends bottom/right); output_padding
+            # was added at the end before the crop
+            y = y[:, :, p[0]:y.shape[2] - p[2], p[1]:y.shape[3] - p[3]]
+        elif op == "Elu":
+            y = F.elu(i[0], a.get("alpha", 1.0))
+        elif op == "Celu":
+            y = F.celu(i[0], a.get("alpha", 1.0))
+        elif op == "Selu":
+            y = a.get("gamma", 1.0507009873554805) * torch.where(i[0] > 0, i[0], a.get("alpha", 1.6732632423543772) * torch.expm1(i[0]))
         else:
             raise RuntimeError("check_export: no torch rule for " + op)
         env[n.output[0]] = y
@@ -583,6 +654,8 @@ def check_export(d):
             continue
         stem = fn[: -len("_export.onnx")]
         ref = os.path.join(OUT, ("ext/" if stem.startswith("ext") else "") + stem + "_logits.npy")
+        if not os.path.exists(ref) and os.path.exists(os.path.join(OUT, "zoo", stem + "_logits.npy")):
+            ref, inputs[stem] = os.path.join(OUT, "zoo", stem + "_logits.npy"), "zoo/input.npy"  # gen_zoo.py
         if not os.path.exists(ref):
             continue
         m = onnx.load(os.path.join(d, fn))
@@ -605,12 +678,134 @@ def check_export(d):
         sys.exit("check_export: error above 1e-4")
 
 
+def old_opset_models():
+    """Models at opsets 1-10 written by hand, with PyTorch's outputs: the forms of
+    BatchNormalization (is_test), Add with legacy broadcast, PRelu with
+    one slope per channel (opset 6), LRN, Upsample (scales attribute at 7, input at 9),
+    Reshape's shape attribute and Concat's default axis (opset 3), Pad's
+    'paddings' (opset 1), ConvTranspose, DepthToSpace, smooth activations, ReduceMean
+    over one axis, GlobalMaxPool and a Flatten head feeding MatMul (the feature tap)."""
+    r = np.random.default_rng(8)
+    x = torch.from_numpy(np.load(os.path.join(OUT, "hand_input.npy")))  # (2, 4, 6, 6)
+    F = torch.nn.functional
+    mm = lambda n, k: (r.standard_normal((n, k)) * 0.2).astype(np.float32)
+    sv = [r.standard_normal(4).astype(np.float32) for _ in range(3)] + [r.uniform(0.5, 2, 4).astype(np.float32)]
+
+    # opset 6: BN(is_test) -> Add(bias (4), broadcast, axis 1) -> PRelu(4) -> LRN -> MaxPool -> Flatten -> MatMul
+    bias, slope = r.standard_normal(4).astype(np.float32), r.uniform(0.05, 0.5, 4).astype(np.float32)
+    w6 = mm(4 * 3 * 3, 3)
+    nodes = [
+        helper.make_node("BatchNormalization", ["input", "s", "b", "m", "v"], ["bn"], is_test=1, epsilon=1e-5, name="bn"),
+        helper.make_node("Add", ["bn", "bias"], ["add"], broadcast=1, axis=1, name="add_legacy"),
+        helper.make_node("PRelu", ["add", "slope"], ["pr"], name="prelu"),
+        helper.make_node("LRN", ["pr"], ["lrn"], size=3, alpha=0.3, beta=0.75, bias=2.0, name="lrn"),
+        helper.make_node("MaxPool", ["lrn"], ["mp"], kernel_shape=[2, 2], strides=[2, 2], name="pool"),
+        helper.make_node("Flatten", ["mp"], ["flat"], name="flat"),
+        helper.make_node("MatMul", ["flat", "w"], ["logits"], name="head"),
+    ]
+    inits = [f32(k, a) for k, a in zip(("s", "b", "m", "v"), sv)] + [f32("bias", bias), f32("slope", slope), f32("w", w6)]
+    write_model(model_of(nodes, inits, ["N", 4, 6, 6], "logits", 6), "hand_opset6.onnx")
+    with torch.no_grad():
+        t = [torch.from_numpy(a) for a in sv]
+        y = F.batch_norm(x, t[2], t[3], t[0], t[1], False, 0.1, 1e-5) + torch.from_numpy(bias).view(1, 4, 1, 1)
+        y = F.prelu(y, torch.from_numpy(slope))
+        sq = y * y
+        s = torch.stack([sq[:, max(0, c - 1):min(4, c + 2)].sum(1) for c in range(4)], 1)
+        y = y / (2.0 + 0.3 / 3 * s) ** 0.75
+        feat = F.max_pool2d(y, 2, 2).flatten(1)
+        logits = feat @ torch.from_numpy(w6)
+    save_npy("hand_opset6_features.npy", feat.numpy())
+    save_npy("hand_opset6_logits.npy", logits.numpy())
+
+    # opset 9: Upsample(scales input) -> ConvTranspose(stride 2, output_padding 1) -> Elu -> Tanh
+    # -> DepthToSpace(2) -> ReduceMean(axis 3, keepdims) -> GlobalMaxPool -> Flatten -> MatMul
+    wt = (r.standard_normal((4, 8, 3, 3)) * 0.3).astype(np.float32)
+    bt = r.standard_normal(8).astype(np.float32)
+    w9 = mm(2, 3)
+    nodes = [
+        helper.make_node("Upsample", ["input", "scales"], ["up"], mode="nearest", name="up"),
+        helper.make_node("ConvTranspose", ["up", "wt", "bt"], ["ct"], strides=[2, 2], pads=[1, 1, 1, 1],
+                         output_padding=[1, 1], name="deconv"),
+        helper.make_node("Elu", ["ct"], ["elu"], alpha=0.5, name="elu"),
+        helper.make_node("Tanh", ["elu"], ["th"], name="tanh"),
+        helper.make_node("DepthToSpace", ["th"], ["d2s"], blocksize=2, name="d2s"),
+        helper.make_node("ReduceMean", ["d2s"], ["rm"], axes=[3], keepdims=1, name="rmean"),
+        helper.make_node("GlobalMaxPool", ["rm"], ["gmp"], name="gmp"),
+        helper.make_node("Flatten", ["gmp"], ["flat"], name="flat"),
+        helper.make_node("MatMul", ["flat", "w"], ["logits"], name="head"),
+    ]
+    inits = [f32("scales", [1, 1, 2, 2]), f32("wt", wt), f32("bt", bt), f32("w", w9)]
+    write_model(model_of(nodes, inits, ["N", 4, 6, 6], "logits", 9), "hand_opset9.onnx")
+    with torch.no_grad():
+        y = F.interpolate(x, scale_factor=2, mode="nearest")
+        y = F.conv_transpose2d(y, torch.from_numpy(wt), torch.from_numpy(bt), stride=2, padding=1, output_padding=1)
+        y = torch.tanh(F.elu(y, 0.5))
+        b_, c_, h_, w_ = y.shape  # DepthToSpace, DCR mode (pixel_shuffle is CRD)
+        y = y.reshape(b_, 2, 2, c_ // 4, h_, w_).permute(0, 3, 4, 1, 5, 2).reshape(b_, c_ // 4, h_ * 2, w_ * 2)
+        y = y.mean(3, keepdim=True)
+        feat = y.amax((2, 3))
+        logits = feat @ torch.from_numpy(w9)
+    save_npy("hand_opset9_features.npy", feat.numpy())
+    save_npy("hand_opset9_logits.npy", logits.numpy())
+
+    # opset 7: Upsample(scales attribute) -> Dropout(ratio attribute) -> Selu -> Softmax
+    # (default axis 1, 2-D coercion) -> Flatten -> MatMul;  opset 3: Reshape's shape
+    # attribute (before 5) and Concat's default axis (1 before 4);  opset 1: Pad(paddings)
+    w7 = mm(4 * 12 * 12, 3)
+    nodes = [
+        helper.make_node("Upsample", ["input"], ["up"], scales=[1.0, 1.0, 2.0, 2.0], name="up"),
+        helper.make_node("Dropout", ["up"], ["dr"], ratio=0.3, name="drop"),
+        helper.make_node("Selu", ["dr"], ["se"], name="selu"),
+        helper.make_node("Softmax", ["se"], ["sm"], name="sm"),
+        helper.make_node("Flatten", ["sm"], ["flat"], name="flat"),
+        helper.make_node("MatMul", ["flat", "w"], ["logits"], name="head"),
+    ]
+    write_model(model_of(nodes, [f32("w", w7)], ["N", 4, 6, 6], "logits", 7), "hand_opset7.onnx")
+    with torch.no_grad():
+        y = F.selu(F.interpolate(x, scale_factor=2, mode="nearest"))
+        feat = torch.softmax(y.reshape(2, -1), 1)
+        logits = feat @ torch.from_numpy(w7)
+    save_npy("hand_opset7_features.npy", feat.numpy())
+    save_npy("hand_opset7_logits.npy", logits.numpy())
+
+    w3 = mm(8 * 36, 3)
+    nodes = [
+        helper.make_node("Reshape", ["input"], ["r"], shape=[0, 4, 36], name="reshape_attr"),
+        helper.make_node("Concat", ["r", "r"], ["cat"], name="cat_default_axis"),
+        helper.make_node("Flatten", ["cat"], ["flat"], name="flat"),
+        helper.make_node("MatMul", ["flat", "w"], ["logits"], name="head"),
+    ]
+    write_model(model_of(nodes, [f32("w", w3)], ["N", 4, 6, 6], "logits", 3), "hand_opset3.onnx")
+    with torch.no_grad():
+        r3 = x.reshape(2, 4, 36)
+        feat = torch.cat([r3, r3], 1).flatten(1)
+        logits = feat @ torch.from_numpy(w3)
+    save_npy("hand_opset3_features.npy", feat.numpy())
+    save_npy("hand_opset3_logits.npy", logits.numpy())
+
+    w1 = mm(4 * 7 * 9, 3)
+    nodes = [
+        helper.make_node("Pad", ["input"], ["p"], paddings=[0, 0, 1, 2, 0, 0, 0, 1], value=0.5, name="pad_v1"),
+        helper.make_node("Flatten", ["p"], ["flat"], name="flat"),
+        helper.make_node("MatMul", ["flat", "w"], ["logits"], name="head"),
+    ]
+    write_model(model_of(nodes, [f32("w", w1)], ["N", 4, 6, 6], "logits", 1), "hand_opset1.onnx")
+    with torch.no_grad():
+        feat = F.pad(x, (2, 1, 1, 0), value=0.5).flatten(1)
+        logits = feat @ torch.from_numpy(w1)
+    save_npy("hand_opset1_features.npy", feat.numpy())
+    save_npy("hand_opset1_logits.npy", logits.numpy())
+
+
 def main():
     if "--check-export" in sys.argv:
         check_export(sys.argv[sys.argv.index("--check-export") + 1])
         return
     hand_models()
     bad_models()
+    old_opset_models()
+    if "--hand-only" in sys.argv:  # the hand-written and bad models only (no torchvision exports)
+        return
     x32 = torch.from_numpy(images(2, 32, 11))
     save_npy("input32.npy", x32.numpy())
     calib32 = torch.from_numpy(images(8, 32, 12))

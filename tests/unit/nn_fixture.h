@@ -153,6 +153,11 @@ static int nnf_parse(xf_ctx_t *ctx, const cJSON *c, tcase *t) {
     t->attr.gelu_tanh = (int)num(a, "gelu_tanh", 0);
     t->attr.pad_mode = (int)num(a, "pad_mode", 0);
     t->attr.pad_value = (float)num(a, "pad_value", 0);
+    t->attr.size = (int64_t)num(a, "size", (double)t->attr.size);
+    t->attr.bias = (float)num(a, "bias", t->attr.bias);
+    t->attr.axes_mask = (unsigned)num(a, "axes_mask", 0);
+    t->attr.keepdims = (int)num(a, "keepdims", 1);
+    ints(a, "out_pad", t->attr.out_pad, NULL, 2);
     t->train = (int)num(a, "train", 0);
     const cJSON *e;
     int i = 0;

@@ -268,6 +268,57 @@ static void test_errors(xf_ctx_t *ctx) {
     }
 }
 
+/* One node over an input x (xs) and an optional parameter p (ps; NULL: none), expected to
+ * fail shape inference with a message containing want. */
+static void shape_refused(xf_ctx_t *ctx, xf_op op, const xf_node_attr *a, int xn, const int64_t *xs, int pn,
+                          const int64_t *ps, const char *want) {
+    xf_graph *g;
+    CHECK_OK(ctx, xf_graph_create(ctx, &g));
+    static float zeros[256];
+    int ids[2], y, n = 1;
+    int64_t s1[1] = {-1};
+    CHECK_OK(ctx, xf_graph_add_value(g, "x", xn, xs, NULL, &ids[0]));
+    g->input = ids[0];
+    if (ps) CHECK_OK(ctx, xf_graph_add_value(g, "p", pn, ps, zeros, &ids[n++]));
+    CHECK_OK(ctx, xf_graph_add_value(g, "y", 1, s1, NULL, &y));
+    CHECK_OK(ctx, xf_graph_add_node(g, op, "bad_node", ids, n, &y, 1, a));
+    CHECK_ST(ctx, xf_graph_infer_shapes(g), XF_ERR_SHAPE);
+    CHECK(strstr(xf_errmsg(ctx), want) && strstr(xf_errmsg(ctx), "bad_node"), "%s: message '%s' lacks '%s'",
+          xf_op_name(op), xf_errmsg(ctx), want);
+    xf_graph_free(g);
+}
+
+/* the shape rules of the classic-CNN ops refuse what their kernels cannot run */
+static void test_classic_op_errors(xf_ctx_t *ctx) {
+    int64_t x4[4] = {-1, 3, 4, 4}, x2[2] = {-1, 3};
+    xf_node_attr a;
+    xf_node_attr_default(XF_OP_LRN, &a);
+    a.size = 0;
+    shape_refused(ctx, XF_OP_LRN, &a, 4, x4, 0, NULL, "size 0");
+    a.size = 3, a.bias = 0.0f;
+    shape_refused(ctx, XF_OP_LRN, &a, 4, x4, 0, NULL, "bias must be > 0");
+    a.bias = 1.0f;
+    shape_refused(ctx, XF_OP_LRN, &a, 2, x2, 0, NULL, "input rank 2");
+    xf_node_attr_default(XF_OP_CELU, &a);
+    a.alpha = 0.0f;
+    shape_refused(ctx, XF_OP_CELU, &a, 4, x4, 0, NULL, "alpha must be non-zero");
+    xf_node_attr_default(XF_OP_PRELU, &a);
+    int64_t s2[1] = {2};
+    shape_refused(ctx, XF_OP_PRELU, &a, 4, x4, 1, s2, "slope has 2 values for 3 channels");
+    xf_node_attr_default(XF_OP_REDUCESUM, &a);
+    a.axes_mask = 1u | 4u;
+    shape_refused(ctx, XF_OP_REDUCESUM, &a, 4, x4, 0, NULL, "over the batch");
+    a.axes_mask = 1u << 5;
+    shape_refused(ctx, XF_OP_REDUCEMEAN, &a, 4, x4, 0, NULL, "axes mask");
+    xf_node_attr_default(XF_OP_CONVTRANSPOSE, &a);
+    int64_t w_ok[4] = {3, 2, 3, 3}, w_bad[4] = {2, 2, 3, 3};
+    shape_refused(ctx, XF_OP_CONVTRANSPOSE, &a, 4, x4, 4, w_bad, "weight (2, 2, ...) for 3 input channels");
+    a.out_pad[0] = 1;
+    shape_refused(ctx, XF_OP_CONVTRANSPOSE, &a, 4, x4, 4, w_ok, "output padding 1 must be below");
+    a.out_pad[0] = 0, a.pads[0] = a.pads[2] = 3;
+    shape_refused(ctx, XF_OP_CONVTRANSPOSE, &a, 4, x4, 4, w_ok, "pads leave an empty");
+}
+
 int main(void) {
     xf_ctx_t *ctx;
     if (xf_ctx_create(&ctx)) return 1;
@@ -276,6 +327,7 @@ int main(void) {
     test_xent(ctx);
     test_zoo(ctx);
     test_errors(ctx);
+    test_classic_op_errors(ctx);
     xf_ctx_free(ctx);
     return xt_done("test_nn_ops");
 }

@@ -222,6 +222,20 @@ int main(void) {
     check_model(ctx, xt_ref("onnx/hand_act14.onnx", p, sizeof p), "onnx/hand_input.npy", "hand_act14", 1);
     check_model(ctx, xt_ref("onnx/hand_shapes.onnx", p, sizeof p), "onnx/hand_input.npy", "hand_shapes", 1);
     check_model(ctx, xt_ref("onnx/ext/ext_ok.onnx", p, sizeof p), "onnx/hand_input.npy", "ext/ext_ok", 1);
+    /* opsets 1-9 and the classic-CNN operators (gen_onnx.py old_opset_models) */
+    static const char *old[] = {"hand_opset1", "hand_opset3", "hand_opset6", "hand_opset7", "hand_opset9"};
+    for (int i = 0; i < 5; i++) {
+        char rel[128];
+        snprintf(rel, sizeof rel, "onnx/%s.onnx", old[i]);
+        check_model(ctx, xt_ref(rel, p, sizeof p), "onnx/hand_input.npy", old[i], 1);
+    }
+    /* zoo-style classic CNNs at opsets 6, 7, 9 (gen_zoo.py) */
+    static const char *zoo[] = {"zoo/alexnet_op7", "zoo/inception_op9", "zoo/caffe2_op6"};
+    for (int i = 0; i < 3; i++) {
+        char rel[128];
+        snprintf(rel, sizeof rel, "onnx/%s.onnx", zoo[i]);
+        check_model(ctx, xt_ref(rel, p, sizeof p), "onnx/zoo/input.npy", zoo[i], 1);
+    }
     const char *big[] = {"resnet18", "mobilenet_v2", "densenet121", "vgg11_bn", "efficientnet_b0", "mobilenet_v3_small"};
     for (int i = 0; i < 6; i++) {
         char name[128];
@@ -290,7 +304,31 @@ int main(void) {
         {"onnx/bad/cycle.onnx", XF_ERR_FORMAT, "node 'cyc_a' (op Relu): input 'b' is not produced"},
         {"onnx/bad/init_wrong_size.onnx", XF_ERR_FORMAT, "tensor 'w': raw_data holds 6 elements, dims say 8"},
         {"onnx/bad/init_overflow.onnx", XF_ERR_FORMAT, "tensor 'w'"},
-        {"onnx/bad/old_opset.onnx", XF_ERR_UNSUPPORTED, "opset 7"},
+        {"onnx/bad/new_opset.onnx", XF_ERR_UNSUPPORTED, "opset 19 is not supported (1..18)"},
+        {"onnx/bad/flatten_consumer.onnx", XF_ERR_UNSUPPORTED, "node 'after_flat2' (op Relu): input 'f' merges the batch"},
+        {"onnx/bad/flatten_axis0.onnx", XF_ERR_UNSUPPORTED, "node 'flat0' (op Flatten): flatten at axis 0"},
+        {"onnx/bad/prelu_slope.onnx", XF_ERR_UNSUPPORTED, "node 'prelu_hw' (op PRelu): slope of 4 values"},
+        {"onnx/bad/upsample_linear.onnx", XF_ERR_UNSUPPORTED, "node 'up_linear' (op Upsample): only mode 'nearest'"},
+        {"onnx/bad/upsample_fraction.onnx", XF_ERR_UNSUPPORTED, "node 'up_frac' (op Upsample): scale 1.5"},
+        {"onnx/bad/legacy_broadcast_consts.onnx", XF_ERR_UNSUPPORTED, "node 'legacy_consts' (op Add): legacy broadcast"},
+        {"onnx/bad/bn_is_test0.onnx", XF_ERR_UNSUPPORTED, "node 'bn_train' (op BatchNormalization): is_test=0"},
+        {"onnx/bad/bn_spatial0.onnx", XF_ERR_UNSUPPORTED, "node 'bn_pos' (op BatchNormalization): spatial=0"},
+        {"onnx/bad/reduce_batch.onnx", XF_ERR_UNSUPPORTED, "node 'sum_batch' (op ReduceSum): reducing over the batch"},
+        {"onnx/bad/convtranspose_output_shape.onnx", XF_ERR_UNSUPPORTED, "node 'ct_shape' (op ConvTranspose): output_shape"},
+        {"onnx/bad/depthtospace_channels.onnx", XF_ERR_SHAPE, "node 'd2s' (op DepthToSpace): 2 channels"},
+        {"onnx/bad/celu_alpha0.onnx", XF_ERR_FORMAT, "node 'celu0' (op Celu): alpha must be non-zero"},
+        {"onnx/bad/lrn_size.onnx", XF_ERR_FORMAT, "node 'lrn_nosize' (op LRN): size 0"},
+        {"onnx/bad/lrn_rank.onnx", XF_ERR_UNSUPPORTED, "node 'lrn_2d' (op LRN): input rank 2"},
+        {"onnx/bad/upsample_opset6.onnx", XF_ERR_UNSUPPORTED, "node 'up_v1' (op Upsample): Upsample before opset 7"},
+        {"onnx/bad/spacetodepth_hw.onnx", XF_ERR_SHAPE, "node 's2d' (op SpaceToDepth): 2x2 input is not a multiple"},
+        {"onnx/bad/depthtospace_mode.onnx", XF_ERR_UNSUPPORTED, "node 'd2s_mode' (op DepthToSpace): mode must be"},
+        {"onnx/bad/convtranspose_auto_pad.onnx", XF_ERR_UNSUPPORTED, "node 'ct_auto' (op ConvTranspose): auto_pad"},
+        {"onnx/bad/convtranspose_output_padding.onnx", XF_ERR_FORMAT, "node 'ct_outpad' (op ConvTranspose): output_padding 2"},
+        {"onnx/bad/reduce_all.onnx", XF_ERR_UNSUPPORTED, "node 'mean_all' (op ReduceMean): reducing over every axis"},
+        {"onnx/bad/legacy_broadcast_acts.onnx", XF_ERR_UNSUPPORTED, "node 'legacy_acts' (op Add): legacy broadcast (axis) of an activation"},
+        {"onnx/bad/reshape_attr_missing.onnx", XF_ERR_FORMAT, "node 'reshape_noshape' (op Reshape): shape attribute"},
+        {"onnx/bad/prelu_activation_slope.onnx", XF_ERR_UNSUPPORTED, "node 'prelu_act' (op PRelu): slope must be a constant"},
+        {"onnx/bad/cast_opset5.onnx", XF_ERR_UNSUPPORTED, "node 'cast_v1' (op Cast): Cast before opset 6"},
         {"onnx/bad/conv_channels.onnx", XF_ERR_SHAPE, "node 'conv_shape' (op Conv)"},
         {"onnx/bad/missing_output.onnx", XF_ERR_FORMAT, "graph output 'logits'"},
         {"onnx/bad/reshape_batch.onnx", XF_ERR_UNSUPPORTED, "node 'reshape_batch' (op Reshape): reshape target changes the batch"},

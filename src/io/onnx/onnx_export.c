@@ -381,6 +381,66 @@ static xf_status export_node(ex *e, int idx) {
         n = simple(e, "Transpose", name, x, y);
         attr_ints(e, n, "perm", a->perm_n, a->perm);
         break;
+    case XF_OP_TANH: n = simple(e, "Tanh", name, x, y); break;
+    case XF_OP_ERF: n = simple(e, "Erf", name, x, y); break;
+    case XF_OP_ELU:
+    case XF_OP_CELU:
+        n = simple(e, nd->op == XF_OP_ELU ? "Elu" : "Celu", name, x, y);
+        attr_float(e, n, "alpha", a->alpha);
+        break;
+    case XF_OP_SELU:
+        n = simple(e, "Selu", name, x, y);
+        attr_float(e, n, "alpha", a->alpha);
+        attr_float(e, n, "gamma", a->beta);
+        break;
+    case XF_OP_PRELU: {
+        /* the engine's slope is per channel (dimension 1); opset 13 broadcasts numpy-style,
+         * so it is written as (C, 1, ..., 1) */
+        const xf_value *sv = &g->values[nd->in[1]];
+        int xr = g->values[nd->in[0]].ndim, sr = 1;
+        int64_t sd[XF_NN_MAXDIM] = {0}, C = sv->ndim ? sv->shape[0] : 1;
+        for (int k = 1; k < sv->ndim; k++) C *= sv->shape[k];
+        sd[0] = C;
+        if (C > 1)
+            for (; sr < xr - 1; sr++) sd[sr] = 1;
+        int as_is = C == 1 || (sv->ndim == sr && sv->shape[0] == C); /* imported slopes already are */
+        n = binary(e, "PRelu", name, x, as_is ? vname(e, nd->in[1]) : init_f32(e, name, "slope", sr, sd, sv->data), y);
+        break;
+    }
+    case XF_OP_LRN:
+        n = simple(e, "LRN", name, x, y);
+        attr_int(e, n, "size", a->size);
+        attr_float(e, n, "alpha", a->alpha);
+        attr_float(e, n, "beta", a->beta);
+        attr_float(e, n, "bias", a->bias);
+        break;
+    case XF_OP_LOGSOFTMAX:
+        n = simple(e, "LogSoftmax", name, x, y);
+        attr_int(e, n, "axis", a->axis);
+        break;
+    case XF_OP_REDUCEMEAN:
+    case XF_OP_REDUCESUM: {
+        int64_t ax[XF_NN_MAXDIM];
+        int na = 0;
+        for (int k = 0; k < XF_NN_MAXDIM; k++)
+            if (a->axes_mask >> k & 1u) ax[na++] = k;
+        if (nd->op == XF_OP_REDUCESUM) n = binary(e, "ReduceSum", name, x, init_i64(e, name, "axes", na, ax), y);
+        else {
+            n = simple(e, "ReduceMean", name, x, y);
+            attr_ints(e, n, "axes", na, ax);
+        }
+        attr_int(e, n, "keepdims", a->keepdims);
+        break;
+    }
+    case XF_OP_CONVTRANSPOSE:
+        n = node(e, "ConvTranspose", name, nd->n_in >= 3 && nd->in[2] >= 0 ? 3 : 2, 1);
+        if (!n || e->st) break;
+        for (int k = 0; k < (int)n->n_input; k++) n->input[k] = (char *)vname(e, nd->in[k]);
+        n->output[0] = (char *)y;
+        window_attrs(e, n, a, 1);
+        attr_int(e, n, "group", a->group);
+        attr_ints(e, n, "output_padding", 2, a->out_pad);
+        break;
     default:
         return XF_ERR(e->ctx, XF_ERR_UNSUPPORTED, "node '%s': op %d cannot be exported", name, (int)nd->op);
     }

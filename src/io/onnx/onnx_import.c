@@ -10,6 +10,10 @@
  * A constant becomes a graph parameter only when a runtime op consumes it, so unused
  * initializers and shape tensors never reach the graph.
  *
+ * Opsets 1..10 (the classic CNNs of the ONNX Model Zoo): BatchNormalization is_test /
+ * spatial, Add/Mul/Sub/Div legacy broadcast with axis, PRelu per channel, Reshape's shape
+ * and Pad's paddings attributes, Concat's default axis, Upsample; the classic operators
+ * themselves (LRN, PRelu, ConvTranspose, ...) are in onnx_import_classic.c.
  * Opset differences handled (11..18): Clip min/max and Pad pads as inputs, Softmax's 2-D
  * coercion before 13 (rewritten Flatten -> Softmax -> Reshape when it matters),
  * Unsqueeze/Squeeze/ReduceMean axes as attribute or input, Reshape allowzero (14),
@@ -156,6 +160,16 @@ static xf_status import_graph(imp *m, const Onnx__ModelProto *mp) {
                 for (size_t q = j + 1; q < gp->n_node && !out_uses[k]; q++)
                     for (size_t r = 0; r < gp->node[q]->n_input; r++)
                         if (gp->node[q]->input[r] && !strcmp(gp->node[q]->input[r], on)) { out_uses[k] = 1; break; }
+        }
+        for (size_t k = 0; k < n->n_input; k++) { /* see imp_val.batch_merged */
+            int vi = n->input[k] && n->input[k][0] ? xf_onnx_tab_find(m, n->input[k]) : -1;
+            if (vi >= 0 && m->v[vi].batch_merged)
+                NERR(m, XF_ERR_UNSUPPORTED, "input '%s' merges the batch dimension (Flatten past axis 1); only a graph output may",
+                     n->input[k]);
+        }
+        if (m->opset < 7 && n->n_input == 2 && attr(n, "axis") && attr_i(n, "broadcast", 0)) {
+            imp_val *a0 = xf_onnx_in_val(m, 0), *a1 = xf_onnx_in_val(m, 1);
+            if (is_const(a0) && is_const(a1)) NERR(m, XF_ERR_UNSUPPORTED, "legacy broadcast (axis) between constants");
         }
         int done = 0;
         int dom_ok = !n->domain || !n->domain[0] || !strcmp(n->domain, "ai.onnx");

@@ -20,7 +20,7 @@
 /* Bytes all folded constants of one model may hold together (docs/ONNX.md, Limits): the
  * per-constant cap alone let 80 unused ConstantOfShape nodes of a 6 KB model take 5 GB. */
 #define XF_ONNX_MAX_FOLD_BYTES ((int64_t)1 << 29)
-#define XF_ONNX_OPSET_MIN 11
+#define XF_ONNX_OPSET_MIN 1
 #define XF_ONNX_OPSET_MAX 18
 
 typedef enum { IV_ACT = 1, IV_CONST = 2 } iv_kind;
@@ -38,6 +38,9 @@ typedef struct imp_val {
     int64_t *i;         /* (n) when is_int */
     unsigned char *sym; /* (n) when is_int: 1 = this entry is the batch size */
     int f_borrowed;     /* f points at the graph parameter's data (after materialize) */
+    /* an activation whose ONNX shape merges the batch with later dimensions (Flatten past
+     * axis 1): the graph keeps the batch apart, so only a graph output may be one */
+    int batch_merged;
 } imp_val;
 
 typedef struct imp {
@@ -146,6 +149,16 @@ xf_status xf_onnx_param_new(imp *m, const char *base, const char *what, int ndim
                             int *id);
 xf_status xf_onnx_emit(imp *m, xf_op op, const int *in, int nin, int out, const xf_node_attr *a);
 xf_status xf_onnx_import_node(imp *m, const int *out_uses);
+xf_status xf_onnx_out_act(imp *m, int k, int ndim, const int64_t *shape, int *id);
+xf_status xf_onnx_need_rank(imp *m, const imp_val *x, int rank);
+xf_status xf_onnx_act_tmp(imp *m, const char *base, const char *what, int ndim, const int64_t *shape, int *id);
+xf_status xf_onnx_materialize(imp *m, imp_val *v, int *id);
+xf_status xf_onnx_unary(imp *m, xf_op op, imp_val *x, const xf_node_attr *a);
+
+/* onnx_import_classic.c: the operators of classic and older-opset CNNs (LRN, PRelu,
+ * smooth activations, ConvTranspose, DepthToSpace/SpaceToDepth, Upsample, GlobalMaxPool,
+ * reductions, Flatten past axis 1); *handled = 0 when op is none of them. */
+xf_status xf_onnx_import_classic(imp *m, const char *op, imp_val *x, int *handled);
 
 /* onnx_import_pattern.c */
 xf_status xf_onnx_try_groupnorm(imp *m, imp_val *x, imp_val *t, int *fused);

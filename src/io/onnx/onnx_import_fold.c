@@ -352,6 +352,7 @@ xf_status xf_onnx_try_fold(imp *m, int *done) {
             st = squeeze_dims(m, x->ndim, x->dims, ax, na, &nd, d);
         if (!st) st = fold_copy_shape(m, x, nd, d);
     } else if (!strcmp(op, "Cast")) {
+        if (m->opset < 6) NERR(m, XF_ERR_UNSUPPORTED, "Cast before opset 6 (the type named by a string) is not supported");
         int64_t to = attr_i(m->node, "to", 0);
         int want_int = xf_onnx_dtype_is_int((int)to);
         if (!xf_onnx_dtype_bytes((int)to)) NERR(m, XF_ERR_UNSUPPORTED, "cast to type %lld", (long long)to);

@@ -238,13 +238,41 @@ static xf_status op_binary(imp *m, const char *opn, imp_val *a, imp_val *b) {
     xf_status st;
     if (!a || !b) NERR(m, XF_ERR_FORMAT, "needs two inputs");
     int sub = opn[0] == 'S', div = opn[0] == 'D';
+    /* before opset 7: broadcast=1 with axis aligns B's dimensions with A's from axis on
+     * (numpy aligns the last ones) */
+    int legacy = m->opset < 7 && attr_i(m->node, "broadcast", 0) && attr(m->node, "axis");
     if (a->kind != IV_ACT) {
         if (sub || div) NERR(m, XF_ERR_UNSUPPORTED, "a constant minus/divided by an activation is not supported");
+        if (legacy) NERR(m, XF_ERR_UNSUPPORTED, "legacy broadcast (axis) of an activation onto a constant");
         imp_val *t = a; a = b; b = t;
     }
     xf_op op = (opn[0] == 'A' || sub) ? XF_OP_ADD : XF_OP_MUL;
     int in[2] = {a->vid, -1};
-    if (b->kind == IV_ACT) {
+    if (legacy) {
+        if (b->kind == IV_ACT) NERR(m, XF_ERR_UNSUPPORTED, "legacy broadcast (axis) of an activation");
+        int ra = m->g->values[a->vid].ndim;
+        int64_t ax = norm_axis(attr_i(m->node, "axis", 0), ra), bd[MAXD];
+        int pad = ra - (int)ax - b->ndim;
+        if (ax < 0 || pad < 0) NERR(m, XF_ERR_SHAPE, "B (rank %d) does not fit A (rank %d) from axis %lld", b->ndim, ra, (long long)ax);
+        if (pad > 0) { /* B with trailing 1s: numpy broadcasting then agrees */
+            for (int k = 0; k < b->ndim + pad; k++) bd[k] = k < b->ndim ? b->dims[k] : 1;
+            float *d = xf_malloc(m->ctx, (size_t)(b->n ? b->n : 1) * sizeof *d);
+            if (!d) return XF_ERR_NOMEM;
+            for (int64_t k = 0; k < b->n; k++) {
+                if (b->is_int && b->sym[k]) {
+                    xf_free(m->ctx, d);
+                    NERR(m, XF_ERR_UNSUPPORTED, "tensor '%s' depends on the batch size", b->name);
+                }
+                float v = b->is_int ? (float)b->i[k] : b->f[k];
+                d[k] = sub ? -v : div ? 1.0f / v : v;
+            }
+            st = xf_onnx_param_new(m, b->name, "aligned", b->ndim + pad, bd, d, &in[1]);
+            xf_free(m->ctx, d);
+            if (st) return st;
+        }
+    }
+    if (in[1] >= 0) {
+    } else if (b->kind == IV_ACT) {
         if (sub || div) NERR(m, XF_ERR_UNSUPPORTED, "%s of two activations is not supported", opn);
         in[1] = b->vid;
     } else if (sub || div) {
@@ -396,7 +424,7 @@ static xf_status op_decomposed(imp *m, const char *op, imp_val *x) {
     return emit2(m, XF_OP_MUL, xin, hs, out);
 }
 
-static xf_status op_softmax(imp *m, imp_val *x) {
+static xf_status op_softmax(imp *m, xf_op op, imp_val *x) {
     xf_status st;
     if ((st = need_rank(m, x, 0))) return st;
     const xf_value *xv = gval(m, x);
@@ -405,10 +433,10 @@ static xf_status op_softmax(imp *m, imp_val *x) {
     if (ax < 0 || ax >= nd) NERR(m, XF_ERR_FORMAT, "axis out of range");
     if (ax == 0) NERR(m, XF_ERR_UNSUPPORTED, "softmax over the batch dimension");
     xf_node_attr a;
-    xf_node_attr_default(XF_OP_SOFTMAX, &a);
+    xf_node_attr_default(op, &a);
     if (m->opset >= 13 || ax == nd - 1) {
         a.axis = ax;
-        return op_unary(m, XF_OP_SOFTMAX, x, &a);
+        return op_unary(m, op, x, &a);
     }
     /* before opset 13: softmax over the flattened trailing dims [axis, nd) */
     int64_t fs[2] = {-1, prod(xv->shape + ax, nd - (int)ax)};
@@ -424,7 +452,7 @@ static xf_status op_softmax(imp *m, imp_val *x) {
     if ((st = xf_onnx_emit(m, XF_OP_FLATTEN, &in, 1, flat, &fa))) return st;
     if ((st = act_tmp(m, x->name, "softmax", 2, fs, &sm))) return st;
     a.axis = 1;
-    if ((st = xf_onnx_emit(m, XF_OP_SOFTMAX, &flat, 1, sm, &a))) return st;
+    if ((st = xf_onnx_emit(m, op, &flat, 1, sm, &a))) return st;
     if ((st = out_act(m, 0, nd, s, &out))) return st;
     xf_node_attr ra;
     xf_node_attr_default(XF_OP_RESHAPE, &ra);
@@ -460,6 +488,11 @@ xf_status xf_onnx_import_node(imp *m, const int *out_uses) {
     if (!strcmp(op, "HardSigmoid") || !strcmp(op, "HardSwish") || !strcmp(op, "LeakyRelu"))
         return op_decomposed(m, op, x);
     if (!strcmp(op, "Identity")) {
+        if (out_uses[0]) { /* a graph output: a node, so the output has its own name */
+            xf_node_attr a;
+            xf_node_attr_default(XF_OP_IDENTITY, &a);
+            return op_unary(m, XF_OP_IDENTITY, x, &a);
+        }
         /* an alias: the output name points at the same activation */
         imp_val *v;
         int vid = x->vid;
@@ -507,6 +540,14 @@ xf_status xf_onnx_import_node(imp *m, const int *out_uses) {
         if ((st = need_rank(m, x, 0))) return st;
         if ((st = extra_outputs_unused(m, 1, out_uses))) return st;
         if (attr_i(n, "training_mode", 0)) NERR(m, XF_ERR_UNSUPPORTED, "training_mode=1 is not supported");
+        /* before opset 7: is_test=0 asks for batch statistics; before 9: spatial=0 for
+         * statistics per position (C x H x W inputs) */
+        if (m->opset < 7 && !attr_i(n, "is_test", 0)) NERR(m, XF_ERR_UNSUPPORTED, "is_test=0 (training mode) is not supported");
+        if (m->opset < 9 && !attr_i(n, "spatial", 1)) {
+            imp_val *sc = xf_onnx_in_val(m, 1);
+            int64_t C0 = gval(m, x)->ndim >= 2 ? gval(m, x)->shape[1] : -1;
+            if (!sc || sc->n != C0) NERR(m, XF_ERR_UNSUPPORTED, "spatial=0 with statistics per position is not supported");
+        }
         int64_t C = gval(m, x)->ndim >= 2 ? gval(m, x)->shape[1] : -1;
         int in[5] = {x->vid};
         for (int k = 1; k < 5; k++) {
@@ -608,7 +649,7 @@ xf_status xf_onnx_import_node(imp *m, const int *out_uses) {
         if (nin < 1 || nin > 4096) NERR(m, XF_ERR_UNSUPPORTED, "%d inputs", nin);
         if ((st = need_rank(m, x, 0))) return st;
         const xf_value *x0 = gval(m, x);
-        int64_t ax = norm_axis(attr_i(n, "axis", 0), x0->ndim);
+        int64_t ax = norm_axis(attr_i(n, "axis", m->opset < 4 ? 1 : 0), x0->ndim);
         if (ax <= 0 || ax >= x0->ndim) NERR(m, XF_ERR_UNSUPPORTED, "concat along axis %lld", (long long)ax);
         int in[XF_NODE_MAXIN], cnt = 0, xnd = x0->ndim;
         int64_t s[MAXD], x0s[MAXD];
@@ -646,9 +687,12 @@ xf_status xf_onnx_import_node(imp *m, const int *out_uses) {
         const xf_value *xv = gval(m, x);
         int64_t ax = norm_axis(attr_i(n, "axis", 1), xv->ndim);
         if (ax < 0 || ax > xv->ndim) NERR(m, XF_ERR_FORMAT, "axis out of range");
+        if (ax == 0) NERR(m, XF_ERR_UNSUPPORTED, "flatten at axis 0 would merge the batch dimension into one row");
         for (int k = 1; k < ax; k++)
-            if (xv->shape[k] != 1) NERR(m, XF_ERR_UNSUPPORTED, "flatten at axis %lld would merge the batch dimension", (long long)ax);
-        if (ax == 0) NERR(m, XF_ERR_UNSUPPORTED, "flatten at axis 0 would merge the batch dimension");
+            if (xv->shape[k] != 1) {
+                int h;
+                return xf_onnx_import_classic(m, op, x, &h);
+            }
         xf_node_attr a;
         xf_node_attr_default(XF_OP_FLATTEN, &a);
         a.axis = 1;
@@ -661,9 +705,28 @@ xf_status xf_onnx_import_node(imp *m, const int *out_uses) {
         int fused;
         if ((st = xf_onnx_try_groupnorm(m, x, xf_onnx_in_val(m, 1), &fused))) return st;
         if (fused) return XF_OK;
+        if (m->opset < 5) { /* the target as an attribute */
+            int cnt;
+            const int64_t *t = attr_ints(n, "shape", &cnt);
+            if (cnt < 1 || cnt > MAXD) NERR(m, XF_ERR_FORMAT, "shape attribute with %d entries", cnt);
+            int64_t ti[MAXD];
+            unsigned char sym[MAXD] = {0};
+            memcpy(ti, t, (size_t)cnt * sizeof *ti);
+            imp_val tv;
+            memset(&tv, 0, sizeof tv);
+            tv.name = "shape";
+            tv.kind = IV_CONST;
+            tv.is_int = 1;
+            tv.ndim = 1;
+            tv.dims[0] = tv.n = cnt;
+            tv.i = ti;
+            tv.sym = sym;
+            return op_reshape(m, x, &tv);
+        }
         return op_reshape(m, x, xf_onnx_in_val(m, 1));
     }
-    if (!strcmp(op, "Softmax")) return op_softmax(m, x);
+    if (!strcmp(op, "Softmax")) return op_softmax(m, XF_OP_SOFTMAX, x);
+    if (!strcmp(op, "LogSoftmax")) return op_softmax(m, XF_OP_LOGSOFTMAX, x);
     if (!strcmp(op, "Pad")) {
         if ((st = need_rank(m, x, 0))) return st;
         const xf_value *xv = gval(m, x);
@@ -695,7 +758,7 @@ xf_status xf_onnx_import_node(imp *m, const int *out_uses) {
                 p = pads;
             }
         } else {
-            p = attr_ints(n, "pads", &np);
+            p = attr_ints(n, m->opset < 2 ? "paddings" : "pads", &np);
             a.pad_value = attr_f(n, "value", 0.0f);
         }
         if (np != 2 * nd) NERR(m, XF_ERR_FORMAT, "pads has %d entries for rank %d", np, nd);
@@ -747,7 +810,7 @@ xf_status xf_onnx_import_node(imp *m, const int *out_uses) {
         return xf_onnx_emit(m, XF_OP_TRANSPOSE, &in, 1, out, &a);
     }
     if (!strcmp(op, "ReduceMean")) {
-        if ((st = need_rank(m, x, 4))) return st;
+        if ((st = need_rank(m, x, 0))) return st;
         const int64_t *ax;
         int na;
         if (m->opset >= 18) {
@@ -755,9 +818,12 @@ xf_status xf_onnx_import_node(imp *m, const int *out_uses) {
         } else
             ax = attr_ints(n, "axes", &na);
         int keep = (int)attr_i(n, "keepdims", 1);
-        int hw = na == 2 && ((norm_axis(ax[0], 4) == 2 && norm_axis(ax[1], 4) == 3) ||
-                             (norm_axis(ax[0], 4) == 3 && norm_axis(ax[1], 4) == 2));
-        if (!hw) NERR(m, XF_ERR_UNSUPPORTED, "only the mean over H and W (axes 2, 3) is supported");
+        int hw = na == 2 && gval(m, x)->ndim == 4 && ((norm_axis(ax[0], 4) == 2 && norm_axis(ax[1], 4) == 3) ||
+                                                       (norm_axis(ax[0], 4) == 3 && norm_axis(ax[1], 4) == 2));
+        if (!hw) {
+            int h;
+            return xf_onnx_import_classic(m, op, x, &h);
+        }
         const xf_value *xv = gval(m, x);
         int64_t s4[4] = {-1, xv->shape[1], 1, 1}, s2[2] = {-1, xv->shape[1]};
         xf_node_attr a;
@@ -775,8 +841,21 @@ xf_status xf_onnx_import_node(imp *m, const int *out_uses) {
         a.axis = 1;
         return xf_onnx_emit(m, XF_OP_FLATTEN, &mid, 1, out, &a);
     }
+    int handled;
+    if ((st = xf_onnx_import_classic(m, op, x, &handled)) || handled) return st;
     static const char *folding_only[] = {"Shape", "Gather", "Unsqueeze", "Squeeze", "Cast", "Slice", "ConstantOfShape", NULL};
     for (int k = 0; folding_only[k]; k++)
         if (!strcmp(op, folding_only[k])) NERR(m, XF_ERR_UNSUPPORTED, "supported only on constant (shape) inputs");
     NERR(m, XF_ERR_UNSUPPORTED, "unsupported op");
 }
+
+/* ---------------------------------------------------------------------------------- */
+/* the helpers above, for onnx_import_classic.c                                       */
+
+xf_status xf_onnx_out_act(imp *m, int k, int ndim, const int64_t *shape, int *id) { return out_act(m, k, ndim, shape, id); }
+xf_status xf_onnx_need_rank(imp *m, const imp_val *x, int rank) { return need_rank(m, x, rank); }
+xf_status xf_onnx_act_tmp(imp *m, const char *base, const char *what, int ndim, const int64_t *shape, int *id) {
+    return act_tmp(m, base, what, ndim, shape, id);
+}
+xf_status xf_onnx_materialize(imp *m, imp_val *v, int *id) { return materialize(m, v, id); }
+xf_status xf_onnx_unary(imp *m, xf_op op, imp_val *x, const xf_node_attr *a) { return op_unary(m, op, x, a); }

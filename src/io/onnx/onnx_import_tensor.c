@@ -346,3 +346,61 @@ xf_status xf_onnx_in_scalar(imp *m, int k, float *out, int *present) {
     *present = 1;
     return XF_OK;
 }
+
+/* ---------------------------------------------------------------------------------- */
+/* a serialized TensorProto on its own (ONNX test data: input_0.pb, output_0.pb)     */
+
+xf_status xf_onnx_tensor_read(xf_ctx_t *ctx, const char *path, xf_array *out) {
+    if (!ctx || !path || !out) return ctx ? XF_ERR(ctx, XF_ERR_INVALID, "xf_onnx_tensor_read: NULL argument") : XF_ERR_INVALID;
+    memset(out, 0, sizeof *out);
+    FILE *f = fopen(path, "rb");
+    if (!f) return XF_ERR(ctx, XF_ERR_IO, "%s: %s", path, strerror(errno));
+    struct stat sb;
+    if (fstat(fileno(f), &sb) || !S_ISREG(sb.st_mode) || sb.st_size <= 0 || sb.st_size > ((off_t)1 << 31)) {
+        fclose(f);
+        return XF_ERR(ctx, XF_ERR_FORMAT, "%s: not a regular, non-empty file under 2 GiB", path);
+    }
+    size_t len = (size_t)sb.st_size;
+    uint8_t *buf = xf_malloc(ctx, len);
+    if (!buf) {
+        fclose(f);
+        return XF_ERR_NOMEM;
+    }
+    size_t rd = fread(buf, 1, len, f);
+    fclose(f);
+    if (rd != len) {
+        xf_free(ctx, buf);
+        return XF_ERR(ctx, XF_ERR_IO, "%s: short read", path);
+    }
+    xf_status st = XF_OK;
+    Onnx__TensorProto *t = NULL;
+    ProtobufCAllocator pa;
+    xf_onnx_pb_allocator(ctx, &pa);
+    if (xf_onnx_wire_check(&onnx__tensor_proto__descriptor, buf, len, 0) ||
+        !(t = onnx__tensor_proto__unpack(&pa, len, buf))) {
+        xf_free(ctx, buf);
+        return XF_ERR(ctx, XF_ERR_FORMAT, "%s: not a serialized ONNX TensorProto", path);
+    }
+    /* decoded by the importer's own path (same checks as initializers; no external data) */
+    imp m;
+    memset(&m, 0, sizeof m);
+    m.ctx = ctx;
+    m.file = path;
+    imp_val v;
+    memset(&v, 0, sizeof v);
+    v.name = t->name ? t->name : "";
+    st = xf_onnx_load_tensor(&m, t, &v);
+    if (!st) {
+        int64_t dims[MAXD];
+        for (int k = 0; k < v.ndim; k++) dims[k] = v.dims[k];
+        st = xf_array_alloc(ctx, out, XF_DT_F32, v.ndim, dims);
+        if (!st) {
+            float *d = out->data;
+            for (int64_t k = 0; k < v.n; k++) d[k] = v.is_int ? (float)v.i[k] : v.f[k];
+        }
+    }
+    xf_onnx_const_free(&m, &v);
+    onnx__tensor_proto__free_unpacked(t, &pa);
+    xf_free(ctx, buf);
+    return st;
+}

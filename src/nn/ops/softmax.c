@@ -1,4 +1,4 @@
-/* Softmax over one axis (ONNX opset >= 13 semantics), forward and backward, and the
+/* Softmax and LogSoftmax over one axis (ONNX opset >= 13 semantics), forward and backward, and the
  * softmax cross-entropy loss that seeds training.
  *
  * Numerics: max-shifted exponentials, sums in double. Backward of y = softmax(x):
@@ -102,3 +102,44 @@ static xf_status softmax_bwd(nn_kctx *kc, const nn_t *const *x, const nn_t *y, c
 }
 
 const nn_opdef xf_nn_op_softmax = {softmax_shape, softmax_fwd, softmax_bwd, NULL, NULL, 0, 0, 1, 1, 0, 0};
+
+/* ---- LogSoftmax: y = x - max - log sum exp(x - max); dx = dy - softmax(x) * sum(dy) ---- */
+static xf_status logsoftmax_fwd(nn_kctx *kc, const nn_t *const *x, nn_t *y) {
+    int64_t outer, len, inner;
+    sm_dims(kc, y, &outer, &len, &inner);
+    const float *X = x[0]->d;
+    float *Y = y->d;
+#pragma omp parallel for num_threads(kc->threads) schedule(static)
+    for (int64_t o = 0; o < outer; o++)
+        for (int64_t i = 0; i < inner; i++) {
+            const float *a = X + o * len * inner + i;
+            float *b = Y + o * len * inner + i;
+            float m = a[0];
+            for (int64_t j = 1; j < len; j++) if (a[j * inner] > m) m = a[j * inner];
+            double s = 0;
+            for (int64_t j = 0; j < len; j++) s += exp((double)a[j * inner] - m);
+            double ls = log(s);
+            for (int64_t j = 0; j < len; j++) b[j * inner] = (float)((double)a[j * inner] - m - ls);
+        }
+    return XF_OK;
+}
+static xf_status logsoftmax_bwd(nn_kctx *kc, const nn_t *const *x, const nn_t *y, const float *dy, float *const *dx) {
+    if (!dx[0]) return XF_OK;
+    int64_t outer, len, inner;
+    sm_dims(kc, y, &outer, &len, &inner);
+    const float *Y = y->d;
+    float *G = dx[0];
+#pragma omp parallel for num_threads(kc->threads) schedule(static)
+    for (int64_t o = 0; o < outer; o++)
+        for (int64_t i = 0; i < inner; i++) {
+            int64_t base = o * len * inner + i;
+            double s = 0;
+            for (int64_t j = 0; j < len; j++) s += dy[base + j * inner];
+            for (int64_t j = 0; j < len; j++) {
+                int64_t t = base + j * inner;
+                G[t] += (float)(dy[t] - exp((double)Y[t]) * s);
+            }
+        }
+    return XF_OK;
+}
+const nn_opdef xf_nn_op_logsoftmax = {softmax_shape, logsoftmax_fwd, logsoftmax_bwd, NULL, NULL, 0, 0, 1, 1, 0, 0};
