@@ -14,6 +14,7 @@
 #pragma weak xf_cli_train
 #pragma weak xf_cli_features
 #pragma weak xf_cli_finetune
+#pragma weak xf_cli_experts
 
 typedef struct {
     const char *name;
@@ -47,6 +48,7 @@ int main(int argc, char **argv) {
         {"data", xf_cli_data, "build the embedded corpus (xfer data build)"},
         {"train", xf_cli_train, "train a network on a dataset"},
         {"finetune", xf_cli_finetune, "give a pretrained ONNX model a new head and fine-tune it"},
+        {"experts", xf_cli_experts, "expert models from the label hierarchy: build, select, export"},
         {"features", xf_cli_features, "network-free baseline features (raw, pooled, PCA, random projections)"},
         {"version", version, "print the version"},
     };

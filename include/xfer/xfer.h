@@ -14,4 +14,5 @@
 #include "xfer/data.h"
 #include "xfer/corpus.h"
 #include "xfer/transfer.h"
+#include "xfer/experts.h"
 #endif
