@@ -12,6 +12,8 @@ int xf_cli_train(int argc, char **argv);
 int xf_cli_features(int argc, char **argv);
 int xf_cli_finetune(int argc, char **argv);
 int xf_cli_experts(int argc, char **argv);
+int xf_cli_bank(int argc, char **argv);
+int xf_cli_rank(int argc, char **argv);
 
 /* shared helpers (cli/common.c) */
 /* Prints "xfer <cmd>: <message>" on one line to stderr and returns 1. */

@@ -21,6 +21,7 @@
 #include "cli.h"
 #include "xfer/data.h"
 #include "xfer/onnx.h"
+#include "xfer/select.h"
 
 static const char *USAGE =
     "usage: xfer extract --model m.onnx --images X.npy|DATA [--layer auto|NAME] [--probs P.npy]\n"
@@ -58,28 +59,6 @@ static int parse_triple(const char *s, float *v) {
 static int is_npy(const char *p) {
     size_t l = strlen(p);
     return l > 4 && !strcmp(p + l - 4, ".npy");
-}
-
-/* Non-batch element count of a value after planning. */
-static int value_dim(xf_net_t *net, int id, int64_t *dim) {
-    int nd;
-    int64_t shape[XF_NN_MAXDIM];
-    if (xf_net_shape(net, id, &nd, shape) != XF_OK) return -1;
-    int64_t d = 1;
-    for (int k = 1; k < nd; k++) d *= shape[k];
-    *dim = d;
-    return 0;
-}
-
-/* Row-wise softmax in float64 (max-shifted), written back as float32. */
-static void softmax_rows(float *p, int64_t n, int64_t z) {
-    for (int64_t i = 0; i < n; i++) {
-        float *r = p + i * z;
-        double mx = -INFINITY, s = 0;
-        for (int64_t k = 0; k < z; k++) mx = r[k] > mx ? r[k] : mx;
-        for (int64_t k = 0; k < z; k++) s += exp((double)r[k] - mx);
-        for (int64_t k = 0; k < z; k++) r[k] = (float)(exp((double)r[k] - mx) / s);
-    }
 }
 
 int xf_cli_extract(int argc, char **argv) {
@@ -134,7 +113,6 @@ int xf_cli_extract(int argc, char **argv) {
     if (threads > 0) xf_ctx_set_threads(ctx, (int)threads);
     int rc = 1;
     xf_graph *g = NULL;
-    xf_net_t *net = NULL;
     xf_array xa;
     memset(&xa, 0, sizeof xa);
     xf_dataset ds;
@@ -196,7 +174,6 @@ int xf_cli_extract(int argc, char **argv) {
         xf_error_prefix(ctx, images);
         goto fail;
     }
-    int64_t per = xa.size / N;
     xf_array_free(ctx, &xa);
 
     int fv;
@@ -215,40 +192,15 @@ int xf_cli_extract(int argc, char **argv) {
         XF_ERR(ctx, XF_ERR_NOTFOUND, "%s: the model has no output for --probs", model);
         goto fail;
     }
-    int64_t B = batch < N ? batch : N;
-    /* the executor reuses activation buffers: keep the tapped tensor (any layer) alive */
-    int keep[2] = {fv, ov};
-    xf_net_opts nopts = {keep, ov >= 0 ? 2 : 1, 0, 0};
-    if (xf_net_create_ex(ctx, g, B, XF_NET_INFER, &nopts, &net) != XF_OK) goto fail;
-    int64_t D, Z = 0;
-    if (value_dim(net, fv, &D) || (probs && value_dim(net, ov, &Z))) goto fail;
-    feat = xf_calloc(ctx, (size_t)N, (size_t)D * sizeof *feat);
-    if (!feat) goto fail;
-    if (probs && !(prob = xf_calloc(ctx, (size_t)N, (size_t)Z * sizeof *prob))) goto fail;
-    xf_progress(ctx, "extract", 0, N);
-    for (int64_t i = 0; i < N; i += B) {
-        int64_t b = N - i < B ? N - i : B;
-        if (xf_net_forward(net, x + i * per, b) != XF_OK) goto fail;
-        const float *f = xf_net_data(net, fv);
-        if (!f) {
-            XF_ERR(ctx, XF_ERR_INTERNAL, "%s: tensor '%s' was not computed", model, g->values[fv].name);
-            goto fail;
-        }
-        memcpy(feat + i * D, f, (size_t)(b * D) * sizeof *feat);
-        if (prob) {
-            const float *o = xf_net_data(net, ov);
-            if (!o) {
-                XF_ERR(ctx, XF_ERR_INTERNAL, "%s: output was not computed", model);
-                goto fail;
-            }
-            memcpy(prob + i * Z, o, (size_t)(b * Z) * sizeof *prob);
-        }
-        xf_progress(ctx, "extract", i + b, N);
+    int64_t D = 0, Z = 0;
+    /* one pass keeps both tensors (include/xfer/select.h, shared with xfer rank) */
+    if (xf_select_extract(ctx, g, x, N, batch, fv, ov, &feat, &D, probs ? &prob : NULL, &Z) != XF_OK) {
+        xf_error_prefix(ctx, model);
+        goto fail;
     }
     int64_t fshape[2] = {N, D};
     if (xf_npy_write_raw(ctx, out, XF_DT_F32, 2, fshape, feat) != XF_OK) goto fail;
     if (prob) {
-        softmax_rows(prob, N, Z);
         int64_t pshape[2] = {N, Z};
         if (xf_npy_write_raw(ctx, probs, XF_DT_F32, 2, pshape, prob) != XF_OK) goto fail;
     }
@@ -260,7 +212,6 @@ fail:
     xf_free(ctx, x);
     xf_array_free(ctx, &xa);
     xf_dataset_free(ctx, &ds);
-    xf_net_free(net);
     xf_graph_free(g);
     xf_ctx_free(ctx);
     return rc;

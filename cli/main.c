@@ -15,6 +15,8 @@
 #pragma weak xf_cli_features
 #pragma weak xf_cli_finetune
 #pragma weak xf_cli_experts
+#pragma weak xf_cli_bank
+#pragma weak xf_cli_rank
 
 typedef struct {
     const char *name;
@@ -49,6 +51,8 @@ int main(int argc, char **argv) {
         {"train", xf_cli_train, "train a network on a dataset"},
         {"finetune", xf_cli_finetune, "give a pretrained ONNX model a new head and fine-tune it"},
         {"experts", xf_cli_experts, "expert models from the label hierarchy: build, select, export"},
+        {"bank", xf_cli_bank, "describe, list and verify a folder of ONNX models (bank.json)"},
+        {"rank", xf_cli_rank, "rank a bank of models for a labelled dataset (which model to fine-tune)"},
         {"features", xf_cli_features, "network-free baseline features (raw, pooled, PCA, random projections)"},
         {"version", version, "print the version"},
     };

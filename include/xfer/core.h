@@ -157,6 +157,15 @@ double xf_rng_normal(xf_rng *r);           /* N(0, 1), Box-Muller */
 uint64_t xf_rng_below(xf_rng *r, uint64_t n); /* uniform in [0, n), unbiased; n > 0 */
 void xf_rng_shuffle_i64(xf_rng *r, int64_t *a, int64_t n);
 
+/* ---- SHA-256 (FIPS 180-4): content keys for bank models and cached features ---------- */
+typedef struct xf_sha256 { uint32_t h[8]; uint64_t len; uint8_t buf[64]; size_t nbuf; } xf_sha256;
+void xf_sha256_init(xf_sha256 *s);
+void xf_sha256_update(xf_sha256 *s, const void *data, size_t n);
+void xf_sha256_final(xf_sha256 *s, uint8_t out[32]);
+void xf_sha256_hex(const uint8_t digest[32], char hex[65]); /* lower-case, NUL-terminated */
+/* The digest of a whole file as 64 lower-case hex digits (what sha256sum prints). */
+xf_status xf_sha256_file(xf_ctx_t *ctx, const char *path, char hex[65]);
+
 /* ---- misc ------------------------------------------------------------------------- */
 double xf_now(void); /* monotonic seconds */
 const char *xf_version(void);

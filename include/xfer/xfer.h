@@ -15,4 +15,5 @@
 #include "xfer/corpus.h"
 #include "xfer/transfer.h"
 #include "xfer/experts.h"
+#include "xfer/bank.h"
 #endif
