@@ -16,6 +16,7 @@
 #include <cJSON.h>
 
 #include "expertsInt.h"
+#include "xfer/bank.h"
 #include "xfer/npy.h"
 #include "xfer/onnx.h"
 
@@ -410,8 +411,7 @@ xf_status xf_experts_export_to_bank(xf_ctx_t *ctx, const xf_experts_t *ex, int i
     cJSON *m = cJSON_CreateObject(), *in = cJSON_CreateObject(), *mean = cJSON_CreateArray(), *sd = cJSON_CreateArray();
     cJSON_AddStringToObject(m, "name", e->name);
     cJSON_AddStringToObject(m, "file", rel);
-    cJSON_AddStringToObject(m, "architecture", "small_resnet_adapters");
-    cJSON_AddStringToObject(m, "source", EXPERTS_SOURCE);
+        cJSON_AddStringToObject(m, "source", EXPERTS_SOURCE);
     cJSON_AddNumberToObject(m, "source_classes", (double)ex->Z);
     cJSON_AddNumberToObject(in, "channels", (double)ex->C);
     cJSON_AddNumberToObject(in, "height", (double)ex->H);
@@ -434,6 +434,7 @@ xf_status xf_experts_export_to_bank(xf_ctx_t *ctx, const xf_experts_t *ex, int i
     if (!out) return XF_ERR(ctx, XF_ERR_NOMEM, "%s: out of memory", bp);
     st = xf_experts_write_text(ctx, bp, out);
     cJSON_free(out);
+    if (!st) st = xf_bank_init(ctx, ex->dir, NULL); /* the new entry's sha256, layers, ... */
     return st;
 }
 

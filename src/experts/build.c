@@ -27,6 +27,7 @@
 #include <cJSON.h>
 
 #include "expertsInt.h"
+#include "xfer/bank.h"
 #include "xfer/npy.h"
 #include "xfer/onnx.h"
 
@@ -210,6 +211,8 @@ static xf_status write_bank(build *b) {
     }
     xf_status st = write_json(b, "bank.json", r);
     cJSON_Delete(r);
+    /* sha256, layers, params, feature and logits tensors from the models; our keys kept */
+    if (!st) st = xf_bank_init(b->ctx, b->o->out_dir, NULL);
     return st;
 }
 
