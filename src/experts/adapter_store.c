@@ -437,6 +437,10 @@ xf_status xf_adapter_store_read(xf_ctx_t *ctx, const char *path, xf_adapter_stor
     }
     for (int t = 0; t < s->nt; t++) {
         char *nm = get_str(ctx, &r);
+        if (!nm && !r.bad) {
+            st = XF_ERR_NOMEM;
+            goto fail;
+        }
         uint32_t nd = get_u32(&r);
         int same = nm && !r.bad && !strcmp(nm, s->tname[t]) && nd == (uint32_t)s->tndim[t];
         for (uint32_t d = 0; d < nd && d < XF_NN_MAXDIM; d++) same &= get_u64(&r) == (uint64_t)s->tshape[t][d];

@@ -84,6 +84,18 @@ check "export --to" '[ $rc -eq 0 ] && [ -s "$TMP/ra.onnx" ]'
 out=$("$BIN" experts export --bank "$A" --name nobody 2>&1); rc=$?
 check "export of an unknown expert: exit 1 naming it ($out)" '[ $rc -eq 1 ] && grep -q "no expert named .nobody." <<<"$out"'
 
+# a damaged bank: each problem is exit 1 with one line naming the file
+T=$TMP/bankT
+tamper() { rm -rf "$T"; cp -r "$A" "$T"; /usr/bin/python3 -c "$1" "$T"; "$BIN" experts select --bank "$T" --data corpus:hand-digits --corpus-dir "$C" 2>&1; }
+out=$(tamper 'import json,sys; p=sys.argv[1]+"/experts.json"; r=json.load(open(p)); r["experts"][0]["file"]="../x.onnx"; json.dump(r,open(p,"w"))'); rc=$?
+check "a record path leaving the bank ($out)" '[ $rc -eq 1 ] && grep -q "experts.json: experts\[0\].*leaving the bank" <<<"$out"'
+out=$(tamper 'import numpy as np,sys; np.save(sys.argv[1]+"/priors/full-tops.npy", np.ones(354))'); rc=$?
+check "a label prior not summing to 1 ($out)" '[ $rc -eq 1 ] && grep -q "priors/full-tops.npy: the prior sums to 354" <<<"$out"'
+out=$(tamper 'import sys; p=sys.argv[1]+"/adapters.xfad"; b=open(p,"rb").read(); open(p,"wb").write(b[:-9])'); rc=$?
+check "a truncated adapter store ($out)" '[ $rc -eq 1 ] && grep -q "adapters.xfad: checksum mismatch" <<<"$out"'
+out=$(tamper 'import sys; open(sys.argv[1]+"/experts.json","w").write("{")'); rc=$?
+check "a record that is not JSON ($out)" '[ $rc -eq 1 ] && grep -q "experts.json: not valid JSON" <<<"$out"'
+
 # errors
 out=$("$BIN" experts build --corpus "$TMP/nonexistent" --out "$TMP/bankX" 2>&1); rc=$?
 check "missing corpus: exit 1, one line naming it ($out)" '[ $rc -eq 1 ] && [ $(wc -l <<<"$out") -eq 1 ] && grep -q "nonexistent" <<<"$out"'

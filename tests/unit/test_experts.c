@@ -86,6 +86,18 @@ static void test_slices(void) {
     xf_slice_set_free(ctx, &r1);
     xf_slice_set_free(ctx, &r2);
     xf_slice_set_free(ctx, &s);
+    /* failing allocations in slicing: XF_ERR_NOMEM, nothing leaked */
+    int k, done = 0;
+    for (k = 1; k < 10000 && !done; k++) {
+        xf_ctx_fail_alloc_after(ctx, k);
+        xf_status s2 = xf_experts_slices(ctx, h, &ds, 40, &s);
+        xf_ctx_fail_alloc_after(ctx, 0);
+        if (s2 == XF_OK) {
+            done = 1;
+            xf_slice_set_free(ctx, &s);
+        } else CHECK(s2 == XF_ERR_NOMEM, "slices, allocation %d failing: %s", k, xf_status_str(s2));
+    }
+    CHECK(done && k > 3, "slices under failing allocations ended after %d", k);
     /* min-images too high: a clear error naming the largest slice */
     CHECK_ST(ctx, xf_experts_slices(ctx, h, &ds, 1000, &s), XF_ERR_INVALID);
     CHECK(strstr(xf_errmsg(ctx), "at least 1000") && strstr(xf_errmsg(ctx), "'animals' with 56"), "message: %s", xf_errmsg(ctx));
@@ -247,6 +259,21 @@ static void test_adapters(void) {
     CHECK_ST(ctx, xf_adapter_store_read(ctx, gp, &rd), XF_ERR_FORMAT);
     CHECK_ST(ctx, xf_adapter_store_read(ctx, "/nonexistent/store.xfad", &rd), XF_ERR_IO);
     CHECK_ST(ctx, xf_adapter_store_create(ctx, "/nonexistent/gen.onnx", 1, &rd), XF_ERR_IO);
+    /* every allocation of a store read failing in turn: an error, never a crash or a leak */
+    int k, ok = 0;
+    for (k = 1; k < 100000 && !ok; k++) {
+        xf_ctx_fail_alloc_after(ctx, k);
+        xf_status s2 = xf_adapter_store_read(ctx, sp, &rd);
+        xf_ctx_fail_alloc_after(ctx, 0);
+        if (s2 == XF_OK) {
+            ok = 1;
+            xf_adapter_store_free(rd);
+        } else if (s2 != XF_ERR_NOMEM) {
+            CHECK(0, "allocation %d failing gave %s: %s", k, xf_status_str(s2), xf_errmsg(ctx));
+            break;
+        }
+    }
+    CHECK(ok && k > 3, "store read under failing allocations ended after %d", k);
     xf_graph_free(a0);
     xf_graph_free(a1);
     xf_graph_free(gen);
