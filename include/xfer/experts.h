@@ -86,6 +86,8 @@ xf_status xf_adapter_store_create(xf_ctx_t *ctx, const char *backbone_onnx, uint
 /* Reads a store (docs/FORMATS.md, "Adapter store"); every size is checked against the
  * file, errors name it. */
 xf_status xf_adapter_store_read(xf_ctx_t *ctx, const char *path, xf_adapter_store_t **out);
+/* The same from memory (n bytes); name is used in messages. */
+xf_status xf_adapter_store_read_mem(xf_ctx_t *ctx, const void *data, size_t n, const char *name, xf_adapter_store_t **out);
 /* Writes the store to a temporary file renamed into place. */
 xf_status xf_adapter_store_write(xf_ctx_t *ctx, const xf_adapter_store_t *s, const char *path);
 void xf_adapter_store_free(xf_adapter_store_t *s);

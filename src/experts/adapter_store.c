@@ -390,15 +390,19 @@ xf_status xf_adapter_store_read(xf_ctx_t *ctx, const char *path, xf_adapter_stor
         xf_free(ctx, buf);
         return len > 0 && !buf ? XF_ERR_NOMEM : XF_ERR(ctx, XF_ERR_IO, "%s: cannot read (empty?)", path);
     }
+    xf_status st = xf_adapter_store_read_mem(ctx, buf, (size_t)len, path, out);
+    xf_free(ctx, buf);
+    return st;
+}
+
+xf_status xf_adapter_store_read_mem(xf_ctx_t *ctx, const void *data, size_t n, const char *path, xf_adapter_store_t **out) {
+    *out = NULL;
+    const uint8_t *buf = data;
     xf_status st = XF_OK;
     xf_graph *g = NULL;
     xf_adapter_store_t *s = xf_calloc(ctx, 1, sizeof *s);
-    if (!s) {
-        xf_free(ctx, buf);
-        return XF_ERR_NOMEM;
-    }
+    if (!s) return XF_ERR_NOMEM;
     s->ctx = ctx;
-    size_t n = (size_t)len;
     uint64_t sum;
     if (n < 48 || memcmp(buf, STORE_MAGIC, 8)) {
         st = XF_ERR(ctx, XF_ERR_FORMAT, "%s: not an adapter store (no %s header)", path, STORE_MAGIC);
@@ -483,12 +487,10 @@ xf_status xf_adapter_store_read(xf_ctx_t *ctx, const char *path, xf_adapter_stor
         goto fail;
     }
     xf_graph_free(g);
-    xf_free(ctx, buf);
     *out = s;
     return XF_OK;
 fail:
     xf_graph_free(g);
-    xf_free(ctx, buf);
     xf_adapter_store_free(s);
     return st;
 }

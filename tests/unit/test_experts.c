@@ -280,12 +280,51 @@ static void test_adapters(void) {
     xf_adapter_store_free(st);
 }
 
+/* the store seeds written by tests/ref/gen_adapter_store_seeds.py (an independent packer
+ * in Python, following docs/FORMATS.md): each accepted or refused as documented */
+static void test_store_seeds(void) {
+    static const struct { const char *file; xf_status st; const char *msg; } cases[] = {
+        {"good.xfad", XF_OK, ""},
+        {"good_empty.xfad", XF_OK, ""},
+        {"bad_version.xfad", XF_ERR_UNSUPPORTED, "version 2"},
+        {"bad_tensor_count.xfad", XF_ERR_FORMAT, "11 adapter tensors listed, the backbone takes 12"},
+        {"bad_tensor_name.xfad", XF_ERR_FORMAT, "adapter tensor 0 does not match"},
+        {"bad_tensor_shape.xfad", XF_ERR_FORMAT, "adapter tensor 0 does not match"},
+        {"bad_set_count.xfad", XF_ERR_FORMAT, "1000000 adapter sets do not fit"},
+        {"dup_set.xfad", XF_ERR_FORMAT, "'x' appears twice"},
+        {"trailing.xfad", XF_ERR_FORMAT, "3 bytes after the last adapter set"},
+        {"truncated.xfad", XF_ERR_FORMAT, "checksum mismatch"},
+        {"bad_checksum.xfad", XF_ERR_FORMAT, "checksum mismatch"},
+        {"bad_magic.xfad", XF_ERR_FORMAT, "not an adapter store"},
+    };
+    char p[1024], rel[256];
+    for (size_t i = 0; i < sizeof cases / sizeof *cases; i++) {
+        snprintf(rel, sizeof rel, "../fuzz/corpus/fuzz_adapter_store/%s", cases[i].file);
+        xf_adapter_store_t *s = NULL;
+        xf_status st = xf_adapter_store_read(ctx, xt_ref(rel, p, sizeof p), &s);
+        CHECK(st == cases[i].st && (st == XF_OK || strstr(xf_errmsg(ctx), cases[i].msg)), "%s: %s '%s'", cases[i].file,
+              xf_status_str(st), st ? xf_errmsg(ctx) : "");
+        if (s && !strcmp(cases[i].file, "good.xfad")) {
+            CHECK(xf_adapter_store_count(s) == 2 && !strcmp(xf_adapter_store_name(s, 1), "adapter-b"), "good.xfad sets");
+            xf_graph *g;
+            CHECK_OK(ctx, xf_adapter_store_graph(ctx, s, 1, &g, NULL));
+            if (g) {
+                int v = xf_graph_find(g, "adapter1.conv2.weight");
+                CHECK(v >= 0 && g->values[v].shape[0] == 8 && g->values[v].shape[1] == 4, "adapter1.conv2.weight (8, 4, 1, 1)");
+                xf_graph_free(g);
+            }
+        }
+        xf_adapter_store_free(s);
+    }
+}
+
 int main(void) {
     if (xf_ctx_create(&ctx) != XF_OK) return 1;
     xf_ctx_set_threads(ctx, 1);
     test_slices();
     test_kl();
     test_adapters();
+    test_store_seeds();
     xf_ctx_free(ctx);
     return xt_done("test_experts");
 }
