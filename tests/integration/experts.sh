@@ -43,6 +43,7 @@ EOF'
 check "rerun of a finished build skips every model" '[ $rc -eq 0 ] && [ "$(grep -c "already built, skipped" "$TMP/a2.err")" -eq 10 ]'
 
 # killed after the third model, then rerun: continues, same bytes as the uninterrupted build
+rm -f "$TMP/b1.err" # a previous run's log would satisfy the wait below at once
 "$BIN" experts build $OPTS --out "$B" 2>"$TMP/b1.err" & pid=$!
 for _ in $(seq 1 6000); do grep -q "\[3/10\] .*: done" "$TMP/b1.err" 2>/dev/null && break; kill -0 $pid 2>/dev/null || break; sleep 0.05; done
 kill -9 $pid 2>/dev/null; wait $pid 2>/dev/null
