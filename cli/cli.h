@@ -13,6 +13,7 @@ int xf_cli_features(int argc, char **argv);
 int xf_cli_finetune(int argc, char **argv);
 int xf_cli_bench(int argc, char **argv);
 int xf_cli_oracle(int argc, char **argv);
+int xf_cli_experts(int argc, char **argv);
 int xf_cli_bank(int argc, char **argv);
 int xf_cli_rank(int argc, char **argv);
 

@@ -17,6 +17,7 @@
 #pragma weak xf_cli_finetune
 #pragma weak xf_cli_bench
 #pragma weak xf_cli_oracle
+#pragma weak xf_cli_experts
 #pragma weak xf_cli_bank
 #pragma weak xf_cli_rank
 
@@ -52,6 +53,7 @@ int main(int argc, char **argv) {
         {"data", xf_cli_data, "build the embedded corpus (xfer data build)"},
         {"train", xf_cli_train, "train a network on a dataset"},
         {"finetune", xf_cli_finetune, "give a pretrained ONNX model a new head and fine-tune it"},
+        {"experts", xf_cli_experts, "expert models from the label hierarchy: build, select, export"},
         {"bank", xf_cli_bank, "describe, list and verify a folder of ONNX models (bank.json)"},
         {"rank", xf_cli_rank, "rank a bank of models for a labelled dataset (which model to fine-tune)"},
         {"features", xf_cli_features, "network-free baseline features (raw, pooled, PCA, random projections)"},

@@ -15,6 +15,7 @@
 #include "xfer/data.h"
 #include "xfer/corpus.h"
 #include "xfer/transfer.h"
+#include "xfer/experts.h"
 #include "xfer/bank.h"
 #include "xfer/benchmark.h"
 #endif
