@@ -38,6 +38,16 @@ int xf_cli_data_opt(const char *cmd, int argc, char **argv, int *i, struct xf_da
 /* Images for a model: checks that its input is (N, 1|3, H, W) and fills the channels and
  * size of o that the user left at 0 from it (images are then resized to the model). */
 xf_status xf_cli_fit_data_to_model(xf_ctx_t *ctx, const char *model, const xf_graph *g, struct xf_data_opts *o);
+/* The fine-tuning protocol options shared by `finetune` and `oracle` (docs/FINETUNE.md):
+ *   --mode full|head|adapters  --lr a,b,...  --epochs E  --steps N  --batch B
+ *   --momentum M  --wd W  --val-fraction F  --seed S
+ * If a (with value v) is one of them, fills o and returns 1; returns 0 if it is not one,
+ * -1 (after printing a usage error) if v is bad. */
+struct xf_ft_opts;
+int xf_cli_ft_opt(const char *cmd, const char *a, const char *v, struct xf_ft_opts *o);
+/* The test set of a fine-tuning run: test_data when given; else for corpus:<task>[:split]
+ * the task's test split (buf receives "corpus:<task>", *split "test"); else NULL. */
+const char *xf_cli_test_spec(const char *data, const char *test_data, char *buf, size_t cap, const char **split);
 /* Creates a context with stderr logging and the stderr progress reporter. */
 xf_ctx_t *xf_cli_ctx(void);
 #endif

@@ -9,6 +9,7 @@
 
 #include "cli.h"
 #include "xfer/data.h"
+#include "xfer/transfer.h"
 
 int xf_cli_fail(const char *cmd, xf_ctx_t *ctx) {
     fprintf(stderr, "xfer %s: %s\n", cmd, ctx ? xf_errmsg(ctx) : "out of memory");
@@ -138,4 +139,70 @@ int xf_cli_data_opt(const char *cmd, int argc, char **argv, int *i, struct xf_da
     }
     }
     return 1;
+}
+
+/* "a,b,c": 1 to XF_FT_MAX_LRS positive finite numbers. */
+static int parse_lrs(const char *s, double *lrs, int *n) {
+    *n = 0;
+    const char *p = s;
+    while (*p) {
+        if (*n == XF_FT_MAX_LRS) return -1;
+        char *end;
+        errno = 0;
+        double v = strtod(p, &end);
+        if (errno || end == p || !isfinite(v) || !(v > 0)) return -1;
+        lrs[(*n)++] = v;
+        if (*end == ',') {
+            p = end + 1;
+            if (!*p) return -1;
+        } else if (*end) return -1;
+        else p = end;
+    }
+    return *n > 0 ? 0 : -1;
+}
+
+int xf_cli_ft_opt(const char *cmd, const char *a, const char *v, struct xf_ft_opts *o) {
+    double f;
+    int64_t i;
+    if (!strcmp(a, "--mode")) {
+        if (xf_ft_mode_parse(v, &o->mode)) return xf_cli_usage(cmd, "--mode must be full, head or adapters, got '%s'", v), -1;
+    } else if (!strcmp(a, "--lr")) {
+        if (parse_lrs(v, o->lrs, &o->n_lrs))
+            return xf_cli_usage(cmd, "--lr takes 1 to %d comma-separated positive numbers, got '%s'", XF_FT_MAX_LRS, v), -1;
+    } else if (!strcmp(a, "--epochs")) {
+        if (xf_cli_parse_i64(v, 1, 1000000, &o->epochs)) return xf_cli_usage(cmd, "--epochs must be an integer >= 1, got '%s'", v), -1;
+    } else if (!strcmp(a, "--steps")) {
+        if (xf_cli_parse_i64(v, 1, INT64_MAX / 4, &o->steps)) return xf_cli_usage(cmd, "--steps must be an integer >= 1, got '%s'", v), -1;
+    } else if (!strcmp(a, "--batch")) {
+        if (xf_cli_parse_i64(v, 2, 1 << 20, &o->batch)) return xf_cli_usage(cmd, "--batch must be an integer >= 2, got '%s'", v), -1;
+    } else if (!strcmp(a, "--momentum")) {
+        if (xf_cli_parse_f64(v, &f) || !(f >= 0 && f < 1)) return xf_cli_usage(cmd, "--momentum must lie in [0, 1), got '%s'", v), -1;
+        o->momentum = f;
+    } else if (!strcmp(a, "--wd")) {
+        if (xf_cli_parse_f64(v, &f) || !(f >= 0)) return xf_cli_usage(cmd, "--wd must be a number >= 0, got '%s'", v), -1;
+        o->weight_decay = f;
+    } else if (!strcmp(a, "--val-fraction")) {
+        if (xf_cli_parse_f64(v, &f) || !(f > 0 && f < 1)) return xf_cli_usage(cmd, "--val-fraction must lie in (0, 1), got '%s'", v), -1;
+        o->val_fraction = f;
+    } else if (!strcmp(a, "--seed")) {
+        if (xf_cli_parse_i64(v, 0, INT64_MAX, &i)) return xf_cli_usage(cmd, "--seed must be an integer >= 0, got '%s'", v), -1;
+        o->seed = (uint64_t)i;
+    } else
+        return 0;
+    return 1;
+}
+
+const char *xf_cli_test_spec(const char *data, const char *test_data, char *buf, size_t cap, const char **split) {
+    *split = NULL;
+    if (test_data) {
+        if (!strcmp(test_data, data)) *split = "test"; /* the same source: its test split */
+        return test_data;
+    }
+    if (strncmp(data, "corpus:", 7) || cap < 16) return NULL;
+    const char *task = data + 7, *colon = strchr(task, ':');
+    size_t l = colon ? (size_t)(colon - task) : strlen(task);
+    if (l > cap - 8) l = cap - 8;
+    snprintf(buf, cap, "corpus:%.*s", (int)l, task);
+    *split = "test";
+    return buf;
 }

@@ -49,24 +49,6 @@ static const char *USAGE =
     "  --json           one JSON object instead of the table\n";
 
 /* "0.1,0.03,0.01": every value a positive finite number */
-static int parse_lrs(const char *s, double *lrs, int *n) {
-    *n = 0;
-    const char *p = s;
-    while (*p) {
-        if (*n == XF_FT_MAX_LRS) return -1;
-        char *end;
-        errno = 0;
-        double v = strtod(p, &end);
-        if (errno || end == p || !isfinite(v) || !(v > 0)) return -1;
-        lrs[(*n)++] = v;
-        if (*end == ',') {
-            p = end + 1;
-            if (!*p) return -1;
-        } else if (*end) return -1;
-        else p = end;
-    }
-    return *n > 0 ? 0 : -1;
-}
 
 /* the model's name: the file name without its directory and .onnx */
 static void model_name(const char *path, char *buf, size_t cap) {
@@ -103,7 +85,8 @@ static void print_num(double v, int valid) {
 int xf_cli_finetune(int argc, char **argv) {
     const char *cmd = "finetune", *model = NULL, *data = NULL, *test_data = NULL, *test_labels = NULL, *out = NULL;
     int json = 0;
-    int64_t threads = 0, seed = 0;
+    int64_t threads = 0;
+    int ft;
     xf_ft_opts fo;
     xf_ft_opts_default(&fo);
     xf_data_opts dopt;
@@ -123,34 +106,13 @@ int xf_cli_finetune(int argc, char **argv) {
         if (d > 0) continue;
         if (i + 1 >= argc) return xf_cli_usage(cmd, "option '%s' needs a value", a);
         const char *v = argv[++i];
-        double f;
         if (!strcmp(a, "--model")) model = v;
         else if (!strcmp(a, "--data")) data = v;
         else if (!strcmp(a, "--test-data")) test_data = v;
         else if (!strcmp(a, "--test-labels")) test_labels = v;
         else if (!strcmp(a, "-o") || !strcmp(a, "--output")) out = v;
-        else if (!strcmp(a, "--mode")) {
-            if (xf_ft_mode_parse(v, &fo.mode)) return xf_cli_usage(cmd, "--mode must be full, head or adapters, got '%s'", v);
-        } else if (!strcmp(a, "--lr")) {
-            if (parse_lrs(v, fo.lrs, &fo.n_lrs))
-                return xf_cli_usage(cmd, "--lr takes 1 to %d comma-separated positive numbers, got '%s'", XF_FT_MAX_LRS, v);
-        } else if (!strcmp(a, "--epochs")) {
-            if (xf_cli_parse_i64(v, 1, 1000000, &fo.epochs)) return xf_cli_usage(cmd, "--epochs must be an integer >= 1, got '%s'", v);
-        } else if (!strcmp(a, "--steps")) {
-            if (xf_cli_parse_i64(v, 1, INT64_MAX / 4, &fo.steps)) return xf_cli_usage(cmd, "--steps must be an integer >= 1, got '%s'", v);
-        } else if (!strcmp(a, "--batch")) {
-            if (xf_cli_parse_i64(v, 2, 1 << 20, &fo.batch)) return xf_cli_usage(cmd, "--batch must be an integer >= 2, got '%s'", v);
-        } else if (!strcmp(a, "--momentum")) {
-            if (xf_cli_parse_f64(v, &f) || !(f >= 0 && f < 1)) return xf_cli_usage(cmd, "--momentum must lie in [0, 1), got '%s'", v);
-            fo.momentum = f;
-        } else if (!strcmp(a, "--wd")) {
-            if (xf_cli_parse_f64(v, &f) || !(f >= 0)) return xf_cli_usage(cmd, "--wd must be a number >= 0, got '%s'", v);
-            fo.weight_decay = f;
-        } else if (!strcmp(a, "--val-fraction")) {
-            if (xf_cli_parse_f64(v, &f) || !(f > 0 && f < 1)) return xf_cli_usage(cmd, "--val-fraction must lie in (0, 1), got '%s'", v);
-            fo.val_fraction = f;
-        } else if (!strcmp(a, "--seed")) {
-            if (xf_cli_parse_i64(v, 0, INT64_MAX, &seed)) return xf_cli_usage(cmd, "--seed must be an integer >= 0, got '%s'", v);
+        else if ((ft = xf_cli_ft_opt(cmd, a, v, &fo)) != 0) {
+            if (ft < 0) return 2;
         } else if (!strcmp(a, "--sweep")) {
             if (strcmp(v, "parallel") && strcmp(v, "serial"))
                 return xf_cli_usage(cmd, "--sweep must be parallel or serial, got '%s'", v);
@@ -163,7 +125,6 @@ int xf_cli_finetune(int argc, char **argv) {
     if (!model) return xf_cli_usage(cmd, "--model is required");
     if (!data) return xf_cli_usage(cmd, "--data is required");
     if (test_labels && !test_data) return xf_cli_usage(cmd, "--test-labels needs --test-data");
-    fo.seed = (uint64_t)seed;
 
     xf_ctx_t *ctx = xf_cli_ctx();
     if (!ctx) return xf_cli_fail(cmd, NULL);
@@ -186,18 +147,11 @@ int xf_cli_finetune(int argc, char **argv) {
     xf_data_opts o = dopt;
     if (xf_cli_fit_data_to_model(ctx, model, g, &o) || xf_data_open(ctx, data, &o, &tr)) goto fail;
     /* the test set: --test-data, or a corpus task's test split */
-    const char *tspec = test_data;
+    const char *tsplit;
+    const char *tspec = xf_cli_test_spec(data, test_data, corpus_task, sizeof corpus_task, &tsplit);
     xf_data_opts ot = o;
     ot.labels = test_labels;
-    if (!tspec && !strncmp(data, "corpus:", 7)) {
-        const char *task = data + 7, *colon = strchr(task, ':');
-        size_t l = colon ? (size_t)(colon - task) : strlen(task);
-        if (l >= sizeof corpus_task - 8) l = sizeof corpus_task - 8;
-        snprintf(corpus_task, sizeof corpus_task, "corpus:%.*s", (int)l, task);
-        tspec = corpus_task;
-        ot.split = "test";
-    } else if (tspec && !strcmp(tspec, data) && !test_labels)
-        ot.split = "test";
+    if (tsplit && !(test_data && test_labels)) ot.split = tsplit;
     if (tspec && xf_data_open(ctx, tspec, &ot, &te) != XF_OK) goto fail;
 
     xf_imageset trs = {tr.x, tr.y, tr.n, tr.c, tr.h, tr.w, tr.k};

@@ -39,28 +39,11 @@ static const char *USAGE =
     "pair is recorded in oracle.csv.state/; a killed run, rerun with the same options,\n"
     "skips the pairs already done and writes the same oracle.csv.\n";
 
-static int parse_lrs(const char *s, double *lrs, int *n) {
-    *n = 0;
-    const char *p = s;
-    while (*p) {
-        if (*n == XF_FT_MAX_LRS) return -1;
-        char *end;
-        errno = 0;
-        double v = strtod(p, &end);
-        if (errno || end == p || !isfinite(v) || !(v > 0)) return -1;
-        lrs[(*n)++] = v;
-        if (*end == ',') {
-            p = end + 1;
-            if (!*p) return -1;
-        } else if (*end) return -1;
-        else p = end;
-    }
-    return *n > 0 ? 0 : -1;
-}
 
 int xf_cli_oracle(int argc, char **argv) {
     const char *cmd = "oracle", *bank = NULL, *targets = NULL, *out = NULL;
-    int64_t jobs = 1, threads = 0, seed = 0, resize = 0;
+    int64_t jobs = 1, threads = 0, resize = 0;
+    int ft;
     int headonly = 0;
     xf_ft_opts fo;
     xf_ft_opts_default(&fo);
@@ -82,7 +65,6 @@ int xf_cli_oracle(int argc, char **argv) {
         }
         if (i + 1 >= argc) return xf_cli_usage(cmd, "option '%s' needs a value", a);
         const char *v = argv[++i];
-        double f;
         if (!strcmp(a, "--bank")) bank = v;
         else if (!strcmp(a, "--targets")) targets = v;
         else if (!strcmp(a, "--out") || !strcmp(a, "-o")) out = v;
@@ -96,35 +78,14 @@ int xf_cli_oracle(int argc, char **argv) {
             if (xf_cli_parse_i64(v, 1, 1024, &jobs)) return xf_cli_usage(cmd, "--jobs must be an integer in 1..1024, got '%s'", v);
         } else if (!strcmp(a, "--threads")) {
             if (xf_cli_parse_i64(v, 0, 4096, &threads)) return xf_cli_usage(cmd, "--threads must be an integer >= 0, got '%s'", v);
-        } else if (!strcmp(a, "--mode")) {
-            if (xf_ft_mode_parse(v, &fo.mode)) return xf_cli_usage(cmd, "--mode must be full, head or adapters, got '%s'", v);
-        } else if (!strcmp(a, "--lr")) {
-            if (parse_lrs(v, fo.lrs, &fo.n_lrs))
-                return xf_cli_usage(cmd, "--lr takes 1 to %d comma-separated positive numbers, got '%s'", XF_FT_MAX_LRS, v);
-        } else if (!strcmp(a, "--epochs")) {
-            if (xf_cli_parse_i64(v, 1, 1000000, &fo.epochs)) return xf_cli_usage(cmd, "--epochs must be an integer >= 1, got '%s'", v);
-        } else if (!strcmp(a, "--steps")) {
-            if (xf_cli_parse_i64(v, 1, INT64_MAX / 4, &fo.steps)) return xf_cli_usage(cmd, "--steps must be an integer >= 1, got '%s'", v);
-        } else if (!strcmp(a, "--batch")) {
-            if (xf_cli_parse_i64(v, 2, 1 << 20, &fo.batch)) return xf_cli_usage(cmd, "--batch must be an integer >= 2, got '%s'", v);
-        } else if (!strcmp(a, "--momentum")) {
-            if (xf_cli_parse_f64(v, &f) || !(f >= 0 && f < 1)) return xf_cli_usage(cmd, "--momentum must lie in [0, 1), got '%s'", v);
-            fo.momentum = f;
-        } else if (!strcmp(a, "--wd")) {
-            if (xf_cli_parse_f64(v, &f) || !(f >= 0)) return xf_cli_usage(cmd, "--wd must be a number >= 0, got '%s'", v);
-            fo.weight_decay = f;
-        } else if (!strcmp(a, "--val-fraction")) {
-            if (xf_cli_parse_f64(v, &f) || !(f > 0 && f < 1)) return xf_cli_usage(cmd, "--val-fraction must lie in (0, 1), got '%s'", v);
-            fo.val_fraction = f;
-        } else if (!strcmp(a, "--seed")) {
-            if (xf_cli_parse_i64(v, 0, INT64_MAX, &seed)) return xf_cli_usage(cmd, "--seed must be an integer >= 0, got '%s'", v);
+        } else if ((ft = xf_cli_ft_opt(cmd, a, v, &fo)) != 0) {
+            if (ft < 0) return 2;
         } else
             return xf_cli_usage(cmd, "unknown option '%s'", a);
     }
     if (!bank) return xf_cli_usage(cmd, "--bank is required");
     if (!targets) return xf_cli_usage(cmd, "--targets is required");
     if (!out) return xf_cli_usage(cmd, "--out is required");
-    fo.seed = (uint64_t)seed;
 
     xf_ctx_t *ctx = xf_cli_ctx();
     if (!ctx) return xf_cli_fail(cmd, NULL);

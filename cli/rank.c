@@ -40,7 +40,8 @@ static void usage(FILE *f) {
             "                   better half by validation accuracy continues) and reports the pick, its\n"
             "                   validation and --test-data accuracy and the time against fine-tuning the\n"
             "                   whole bank (estimated from the measured per-model cost). --epochs: the\n"
-            "                   full budget (10), --lr: learning rate (0.01), --mode (full).\n"
+            "                   full budget (10), --lr: learning rate (0.01), --mode (full). Without\n"
+            "                   --test-data, corpus:<task> is tested on its test split.\n"
             "--cache DIR        feature cache (default $XDG_CACHE_HOME/xfer or ~/.cache/xfer): a second\n"
             "                   run on the same inputs extracts nothing\n"
             "--json             one object per model: model, rank, score, scores{method: value}, ...\n"
@@ -354,12 +355,14 @@ int xf_cli_rank(int argc, char **argv) {
         ho.ft.n_lrs = 1;
         ho.ft.on_epoch = pg.tty ? on_epoch : NULL;
         ho.ft.user = &pg;
-        if (test_data) {
+        char corpus_task[300];
+        const char *tsplit, *tspec = xf_cli_test_spec(data, test_data, corpus_task, sizeof corpus_task, &tsplit);
+        if (tspec) {
             xf_data_opts topt = dopt;
-            topt.split = NULL;
-            if (xf_data_open(ctx, test_data, &topt, &ts) != XF_OK) goto fail;
+            topt.split = tsplit;
+            if (xf_data_open(ctx, tspec, &topt, &ts) != XF_OK) goto fail;
         }
-        if (xf_rank_halving(ctx, bank, r, &ds, test_data ? &ts : NULL, &ho, &h) != XF_OK) goto fail;
+        if (xf_rank_halving(ctx, bank, r, &ds, tspec ? &ts : NULL, &ho, &h) != XF_OK) goto fail;
         have_h = 1;
         if (pg.tty) fputc('\n', stderr);
         if (fmt == 1) {
