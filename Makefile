@@ -3,7 +3,7 @@ JOBS ?= $(shell nproc)
 BUILD ?= build
 CMAKE_FLAGS ?=
 
-.PHONY: all build test test-fast test-asan demo bench fixtures fuzz clean
+.PHONY: all build test test-fast test-asan demo bench bench-selection fixtures fuzz clean
 
 all: build
 
@@ -38,6 +38,13 @@ bench:
 	@scripts/install-deps.sh bench
 	@$(MAKE) --no-print-directory build
 	@scripts/bench.sh
+
+# The corpus model-selection benchmark behind `xfer rank --method default` (docs/SELECTION.md):
+# expert bank, oracle, every estimator; resumable, minutes once the oracle is cached.
+bench-selection:
+	@scripts/install-deps.sh demo
+	@$(MAKE) --no-print-directory build
+	@bench/selection.sh
 
 # Regenerate the committed reference fixtures (needs the Python stack; the tests do not).
 fixtures:

@@ -47,7 +47,8 @@ static const char *USAGE =
     "[NAME=]TRAIN[@TEST], the probe drawn from TRAIN) and run r, 'xfer rank' scores every model\n"
     "with every method (--methods, default all, plus the 'default' rule) on a probe of --probe\n"
     "images drawn with seed 2020 + 3037 r (PARC's); Architecture and Source Dataset are the bank\n"
-    "entry's architecture and name, as 'xfer oracle' writes them. --results-out keeps the table.\n"
+    "entry's architecture and name, as 'xfer oracle' writes them. --results-out keeps the table;\n"
+    "without --oracle this form only writes it.\n"
     "  --nan-as-zero          PARC's fillna(0): a NaN score counts as 0 (default: a method with\n"
     "                         a NaN score is reported as not evaluated, the others are)\n";
 
@@ -125,7 +126,8 @@ int xf_cli_bench(int argc, char **argv) {
             return xf_cli_usage("bench", "%s needs a value", a);
         else return xf_cli_usage("bench", "unknown argument '%s'", a);
     }
-    if (!oracle) return xf_cli_usage("bench", "--oracle FILE is required");
+    if (!oracle && !(bank && results_out))
+        return xf_cli_usage("bench", "--oracle FILE is required (the --bank form may instead only write --results-out)");
     if (bank && results) return xf_cli_usage("bench", "give --results FILE or --bank BANK --targets ..., not both");
     if (!bank && !results) return xf_cli_usage("bench", "--results FILE (or --bank BANK --targets ...) is required");
     if (bank && !targets) return xf_cli_usage("bench", "--bank needs --targets SPEC[,SPEC...]");
@@ -166,10 +168,14 @@ int xf_cli_bench(int argc, char **argv) {
             }
         }
         free(list);
-        if (k < T || xf_bench_oracle_read(ctx, oracle, &o) ||
+        if (k < T || (oracle && xf_bench_oracle_read(ctx, oracle, &o)) ||
             xf_bench_results_from_bank(ctx, bank, tg, T, &ro, &r) ||
             (results_out && xf_bench_results_write(ctx, results_out, &r))) {
             rc = xf_cli_fail("bench", ctx);
+            goto done;
+        }
+        if (!oracle) { /* only the results table was asked for */
+            rc = 0;
             goto done;
         }
     }

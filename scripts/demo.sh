@@ -1,60 +1,80 @@
 #!/usr/bin/env bash
-# make demo: xfer's main job on data Debian ships. Until the model pipeline lands, the
-# "bank" is a set of network-free feature extractors (raw pixels, pooled pixels, PCA,
-# random ReLU projections). For a Fashion-MNIST task, xfer
-#   1. samples a 500-image probe set (PARC's fixed-budget sampler),
-#   2. extracts each extractor's features on it,
-#   3. scores every extractor with the transferability estimators (`xfer score`),
-#   4. measures the truth: a linear classifier trained on 5,000 images with each
-#      extractor's features and tested on 5,000 others,
-#   5. prints how well each estimator's ranking agrees with that truth.
+# make demo: xfer's main job on the embedded corpus. For each of the corpus's 7 target
+# tasks, "which model of my bank should I fine-tune?":
+#   1. the corpus (`xfer data build`) and an expert bank (`xfer experts build`: a
+#      generalist trained on the whole upstream, then one expert per node of its label
+#      hierarchy, Puigcerver et al. 2021), made once and reused;
+#   2. the bank ranked: the generalist and its 16 full experts, three networks pretrained
+#      on Fashion-MNIST and a random-weights control (21 models; scripts/benchmark_bank.py);
+#   3. per target, `xfer rank` (xfer's default selection rule on a 500-image probe)
+#      picks a model and fine-tunes it (`--finetune-top 1`);
+#   4. a table: the pick, its test accuracy, and from the benchmark's oracle (every model
+#      fine-tuned on every target, bench/data/selection/oracle.csv, `make bench-selection`)
+#      the generalist's and the best model's accuracy and the regret of the pick; and the
+#      time of selection against fine-tuning the whole bank.
+# First run about 15-20 minutes on 2 cores (the expert bank), later runs under 2 minutes
+# (bank and probe features cached). XF_DEMO_OUT (out) moves the outputs.
 set -euo pipefail
 cd "$(dirname "$0")/.."
 X=build/xfer
-OUT=${XF_DEMO_OUT:-out/demo}
-DATA=/usr/share/datasets/fashion-mnist
-KINDS=raw,pool:4,pool:7,pca:4,pca:16,pca:64,randproj:16,randproj:128,randproj:1024
-METHODS=${XF_DEMO_METHODS:-knn,linear,logme,parc,hscore,hscore-shrink,gbc,transrate,nleep,sfda,ncti,etran}
-rm -rf "$OUT"; mkdir -p "$OUT"
+OUT=${XF_DEMO_OUT:-out}
+EXPERTS=$OUT/experts
+BANK=$OUT/selection/bank
+ORACLE=bench/data/selection/oracle.csv
+TARGETS="hand-digits new-scripts new-fonts font-digits script-id fashion-fine fashion-coarse"
+mkdir -p "$OUT/demo"
+t_start=$(date +%s)
 
-echo "== 1-2. probe set of 500 Fashion-MNIST test images, features from 9 extractors"
-$X features --data "$DATA" --split test --probe 500 --kind "$KINDS" --out-dir "$OUT/probe" 2>&1 | sed 's/^/   /'
-feats=()
-for k in ${KINDS//,/ }; do feats+=("$OUT/probe/${k//:/-}.npy"); done
-
-echo
-echo "== 3. xfer score: every estimator, every extractor (rank 1 = predicted best)"
-t0=$(date +%s%N)
-$X score --features "${feats[@]}" --labels "$OUT/probe/labels.npy" --method "$METHODS" --csv > "$OUT/scores.csv"
-t1=$(date +%s%N)
-table() { awk -F, '{ printf "   %-14s %-14s %12s %5s %9s\n", $1, $2, $3, $4, $5 }'; }
-awk -F, 'NR==1 || $2=="ensemble" || $2=="parc" || $2=="logme" || $2=="knn"' "$OUT/scores.csv" | table
-echo "   (full table: $OUT/scores.csv; all $(($(wc -l < "$OUT/scores.csv") - 1)) scores in $(( (t1 - t0) / 1000000 )) ms)"
+echo "== 1. corpus and expert bank ($EXPERTS; built once, then reused)"
+$X data build | tail -1 | sed 's/^/   /'
+$X experts build --corpus data/corpus --out "$EXPERTS" --random-controls 2>&1 |
+    grep -v 'already built, skipped' | sed 's/^/   /'
 
 echo
-echo "== 4. the truth: a linear classifier per extractor, trained on 5,000 and tested on 5,000"
-echo "      other images of the train split (disjoint from the probe set)"
-$X features --data "$DATA" --split train --probe 10000 --seed 1 --kind "$KINDS" --out-dir "$OUT/full" 2>/dev/null
-tfeats=()
-for k in ${KINDS//,/ }; do tfeats+=("$OUT/full/${k//:/-}.npy"); done
-$X score --features "${tfeats[@]}" --labels "$OUT/full/labels.npy" --method linear --csv > "$OUT/oracle.csv"
-table < "$OUT/oracle.csv"
+echo "== 2. the bank: generalist + 16 full experts + 3 Fashion-MNIST networks + a random control"
+/usr/bin/python3 scripts/benchmark_bank.py "$EXPERTS" "$BANK"
+$X bank init "$BANK" --architecture small-resnet >/dev/null
+$X bank list "$BANK" | sed 's/^/   /' | head -4
+echo "   ... ($(grep -c '"file"' "$BANK/bank.json") models)"
 
 echo
-echo "== 5. how well each estimator predicts the truth (Pearson r over the 9 extractors, x100,"
-echo "      as PARC's benchmark reports; and whether its top pick is the true best)"
-awk -F, '
-  FNR == 1 { next }
-  NR == FNR { if ($2 == "linear") { truth[$1] = $3; if ($4 == 1) best = $1 }; next }
-  $3 != "" { s[$2, $1] = $3; n[$2]++; meth[$2] = 1; if ($4 == 1) top[$2] = $1 }
-  END {
-    for (m in meth) {
-      sx = sy = sxx = syy = sxy = 0; k = 0
-      for (key in s) { split(key, p, SUBSEP); if (p[1] != m) continue
-        x = s[key]; y = truth[p[2]]; sx += x; sy += y; sxx += x*x; syy += y*y; sxy += x*y; k++ }
-      vx = sxx - sx*sx/k; vy = syy - sy*sy/k
-      r = (vx > 0 && vy > 0) ? 100 * (sxy - sx*sy/k) / sqrt(vx*vy) : 0
-      printf "%08.2f|   %-14s r = %6.1f   top pick: %-14s %s\n", 500 + r, m, r, top[m], (top[m] == best ? "(the true best)" : "")
-    }
-    printf "99999999|   true best extractor: %s (%.1f%% test accuracy)\n", best, truth[best]
-  }' "$OUT/oracle.csv" "$OUT/scores.csv" | sort -t'|' -k1,1 -r | cut -d'|' -f2-
+echo "== 3. per target: xfer rank --method default, then fine-tune the pick"
+for t in $TARGETS; do
+    echo "   -- corpus:$t"
+    $X rank --bank "$BANK" --data "corpus:$t" --method default --finetune-top 1 --epochs 4 --lr 0.1 \
+        --json > "$OUT/demo/rank-$t.json" 2> >(grep -v '^$' | sed 's/^/      /' >&2)
+done
+
+echo
+echo "== 4. the pick per target against the oracle of this bank ($ORACLE)"
+/usr/bin/python3 - "$OUT/demo" "$ORACLE" $TARGETS <<'PY'
+import csv, json, os, sys
+out, oracle_path, targets = sys.argv[1], sys.argv[2], sys.argv[3:]
+oracle = {}
+if os.path.exists(oracle_path):
+    for r in csv.DictReader(open(oracle_path, newline="")):
+        oracle.setdefault(r["Target Dataset"].split(":")[-1].split("=")[0], {})[r["Source Dataset"]] = float(r["Oracle"])
+fmt = "   %-15s %-22s %7s %8s %7s %-22s %7s %7s %9s %8s"
+print(fmt % ("target", "pick", "test %", "oracle", "gen.", "best (oracle)", "best", "regret", "select s", "bank s"))
+sums = [0.0, 0.0, 0.0]
+for t in targets:
+    rows = [json.loads(l) for l in open(os.path.join(out, "rank-%s.json" % t)) if l.strip()]
+    ft = next(r["finetune"] for r in rows if "finetune" in r)
+    pick, acc = ft["pick"], ft.get("test_acc")
+    o = oracle.get(t, {})
+    best = max(o, key=o.get) if o else None
+    cell = lambda v: "-" if v is None else "%.1f" % v
+    regret = o[best] - o[pick] if best and pick in o else None
+    sel = ft["seconds_rank"] + ft["seconds_finetune"]
+    print(fmt % (t, pick, cell(acc), cell(o.get(pick)), cell(o.get("generalist")), best or "-",
+                 cell(o.get(best) if best else None), cell(regret), "%.0f" % sel, "%.0f" % ft["seconds_whole_bank"]))
+    sums[0] += sel
+    sums[1] += ft["seconds_whole_bank"]
+    sums[2] += regret or 0.0
+print("   mean regret %.2f points; selection + one fine-tune %.0f s against %.0f s to fine-tune the whole bank (%.1fx)"
+      % (sums[2] / len(targets), sums[0], sums[1], sums[1] / max(sums[0], 1e-9)))
+print("   test %: the pick fine-tuned now (lr 0.1, 4 epochs); oracle/gen./best: the benchmark's oracle of")
+print("   this bank (full fine-tuning, lr sweep 0.1/0.03, 4 epochs); regret = best - pick, in points.")
+PY
+echo
+echo "demo done in $(( $(date +%s) - t_start )) s; outputs under $OUT/"

@@ -78,7 +78,12 @@ else bad "bench --bank json: $(cat "$T/r1.json")"; fi
 # the written table evaluates to the same numbers
 "$X" bench --oracle "$T/a.csv" --results "$T/ranked.csv" --json >"$T/r2.json" 2>"$T/err" || bad "bench on ranked.csv"
 if cmp -s "$T/r1.json" "$T/r2.json"; then ok; else bad "ranked.csv evaluates differently: $(diff "$T/r1.json" "$T/r2.json")"; fi
+# without --oracle the second form only writes the table (cached features: same scores)
+B2=(--bank "$T/bank" --targets "$TG" --probe 100 --runs 2 --cache-dir "$T/cache")
+if "$X" bench "${B2[@]}" --results-out "$T/only.csv" >"$T/out" 2>"$T/err" && [ ! -s "$T/out" ] &&
+   cmp -s "$T/ranked.csv" "$T/only.csv"; then ok; else bad "bench --bank without --oracle: $(cat "$T/err")"; fi
 for args in "--bank $T/bank --oracle $T/a.csv|--bank needs --targets" \
+            "--bank $T/bank --targets x.npy|--oracle FILE is required" \
             "--bank $T/bank --targets x.npy --oracle $T/a.csv --results $T/ranked.csv|not both" \
             "--targets x.npy --oracle $T/a.csv --results $T/ranked.csv|--targets is used only with --bank" \
             "--bank $T/bank --targets x.npy --oracle $T/a.csv --runs 0|--runs must be"; do
