@@ -32,7 +32,7 @@ static void usage(FILE *f) {
             "every model over it (images resized and their channels replicated to each model's input,\n"
             "normalised with its bank.json mean/std), scores the features with transferability\n"
             "estimators and prints the bank best first.\n\n"
-            "--method default   xfer's rule: %s (provisional)\n"
+            "--method default   xfer's rule: %s (docs/SELECTION.md)\n"
             "--method NAME,...  one estimator, or the mean of several estimators' z-scores\n"
             "--method all       every estimator's score, ranked by the default rule\n"
             "--capacity         adds PARC's depth term: z-scored score + layers / 50\n"

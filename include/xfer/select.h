@@ -113,7 +113,7 @@ typedef struct xf_rank_opts {
 } xf_rank_opts;
 void xf_rank_opts_default(xf_rank_opts *o);
 
-/* The default rule in words ("mean of z-scored parc, logme, knn") and its methods. */
+/* The default rule in words ("mean of z-scored linear, hscore-shrink, ncti") and its methods. */
 const char *xf_rank_default_rule(void);
 int xf_rank_default_methods(const char *const **names); /* returns the count */
 

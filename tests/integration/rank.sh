@@ -43,7 +43,7 @@ rank --cache "$T/c1" >"$T/table" 2>"$T/err1" || bad "rank (table): $(cat "$T/err
 grep -q "model 3 of 3" "$T/err1" || bad "no per-model progress: $(cat "$T/err1")"
 grep -q "3 extracted, 0 from the cache" "$T/err1" || bad "first run should extract 3: $(cat "$T/err1")"
 rank --cache "$T/c1" --json >"$T/j1" 2>"$T/err2" || bad "rank --json: $(cat "$T/err2")"
-[ "$(grep -c '^{"model": "[a-z]*", "rank": [123], "score": [-0-9.e]*, "scores": {"parc": .*, "logme": .*, "knn": ' "$T/j1")" = 3 ] ||
+[ "$(grep -c '^{"model": "[a-z]*", "rank": [123], "score": [-0-9.e]*, "scores": {"linear": .*, "hscore-shrink": .*, "ncti": ' "$T/j1")" = 3 ] ||
     bad "json lines: $(cat "$T/j1")"
 # the cache hit: the second run extracted nothing, every model says cached
 grep -q "0 extracted, 3 from the cache" "$T/err2" || bad "second run should extract nothing: $(cat "$T/err2")"
@@ -52,7 +52,7 @@ grep -q "0 extracted, 3 from the cache" "$T/err2" || bad "second run should extr
 [ "$(grep -oE '"model": "[a-z]*"' "$T/j1" | cut -d'"' -f4 | tr '\n' ' ')" = \
   "$(grep -E '^ +[123]  ' "$T/table" | awk '{print $2}' | tr '\n' ' ')" ] || bad "json order differs from the table"
 rank --cache "$T/c1" --csv --method all >"$T/csv" 2>/dev/null || bad "rank --csv"
-head -1 "$T/csv" | grep -q '^rank,model,score,parc,logme,knn,.*,layers,cached,seconds_extract,seconds_score,error$' || bad "csv header: $(head -1 "$T/csv")"
+head -1 "$T/csv" | grep -q '^rank,model,score,linear,hscore-shrink,ncti,.*,layers,cached,seconds_extract,seconds_score,error$' || bad "csv header: $(head -1 "$T/csv")"
 [ "$(wc -l <"$T/csv")" = 4 ] || bad "csv rows"
 rank --cache "$T/c1" --report "$T/r.md" >/dev/null 2>&1 || bad "rank --report"
 grep -q '^| 1 | ' "$T/r.md" && grep -q "probe set: 200 images, 10 classes" "$T/r.md" || bad "report: $(cat "$T/r.md")"
