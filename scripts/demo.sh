@@ -41,8 +41,8 @@ echo
 echo "== 3. per target: xfer rank --method default, then fine-tune the pick"
 for t in $TARGETS; do
     echo "   -- corpus:$t"
-    $X rank --bank "$BANK" --data "corpus:$t" --method default --finetune-top 1 --epochs 4 --lr 0.1 \
-        --json > "$OUT/demo/rank-$t.json" 2> >(grep -v '^$' | sed 's/^/      /' >&2)
+    { $X rank --bank "$BANK" --data "corpus:$t" --method default --finetune-top 1 --epochs 4 --lr 0.1 \
+        --json > "$OUT/demo/rank-$t.json"; } 2>&1 | sed '/(cached)$/d; s/^/      /'
 done
 
 echo
