@@ -412,7 +412,8 @@ static xf_status make_dnnl(xf_net_t *net, int mode, size_t *bytes) {
         int has_bias = sp->bn >= 0 || in[2] != NULL;
         int blk = net->blk ? (net->blk[n->in[0]] ? 1 : 0) | (net->blk[n->out[0]] ? 2 : 0) : 0;
         st = xf_nn_dnnl_conv_create(ctx, net->dnnl, n, in, &net->sh[n->out[0]], has_bias, sp->act, sp->amin, sp->amax,
-                                    net->mode == XF_NET_TRAIN, net->threads, blk, &net->dconv[sp->node]);
+                                    net->mode == XF_NET_TRAIN, net->threads, blk, mode == XF_NET_CONV_DNNL,
+                                    &net->dconv[sp->node]);
         if (st == XF_ERR_UNSUPPORTED && mode == XF_NET_CONV_AUTO) {
             xf_ctx_clear_error(ctx);
             continue;

@@ -168,9 +168,12 @@ extern const nn_opdef xf_nn_op_smooth, xf_nn_op_prelu, xf_nn_op_lrn, xf_nn_op_re
 xf_status xf_nn_dnnl_open(xf_ctx_t *ctx, nn_dnnl **out);
 void xf_nn_dnnl_close(xf_ctx_t *ctx, nn_dnnl *d);
 /* blk: bit 0 the source (and diff_src), bit 1 the destination (and diff_dst) are in the
- * blocked layout NN_BLK (the primitives are made for it) */
+ * blocked layout NN_BLK (the primitives are made for it). Where oneDNN has only its
+ * reference code for a pass, XF_ERR_UNSUPPORTED (the caller falls back to im2col) unless
+ * force (XF_NET_CONV_DNNL asked for oneDNN). */
 xf_status xf_nn_dnnl_conv_create(xf_ctx_t *ctx, nn_dnnl *d, const xf_node *n, const nn_t *const *x, const nn_t *y, int has_bias,
-                                 int act, float amin, float amax, int train, int threads, int blk, nn_dnnl_conv **out);
+                                 int act, float amin, float amax, int train, int threads, int blk, int force,
+                                 nn_dnnl_conv **out);
 void xf_nn_dnnl_conv_free(xf_ctx_t *ctx, nn_dnnl_conv *c);
 size_t xf_nn_dnnl_conv_bytes(const nn_dnnl_conv *c);
 xf_status xf_nn_dnnl_conv_fwd(nn_kctx *kc, const nn_t *const *x, nn_t *y, int *done);

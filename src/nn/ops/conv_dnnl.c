@@ -60,6 +60,7 @@ struct nn_dnnl_conv {
     int64_t batch;
     int has_bias, act, train, threads;
     int blk; /* bit 0: src / diff_src, bit 1: dst / diff_dst in NN_BLK's layout (nChw16c) */
+    int ref_impl; /* oneDNN chose its reference (non-JIT) code for some pass */
     float amin, amax;
     int64_t geo[16]; /* the shapes the primitives were made for (x, w, y dims) */
     dprim fwd, bwd_data, bwd_w;
@@ -232,6 +233,15 @@ static void md_tag(dnnl_memory_desc_t *md, int nd, const int64_t *dims, dnnl_for
 }
 
 /* (re)builds the primitives for the batch of x */
+/* 1 if oneDNN picked its reference implementation ("ref:..."): plain loops, 10-30x slower
+ * than the engine's im2col + BLAS for the small-channel convolutions where it happens
+ * (a 1 -> 8 channel 3x3 conv at 16x16 trained at 300 images/s against 7,000). */
+static int pd_is_ref(const_dnnl_primitive_desc_t pd) {
+    const char *s = NULL;
+    if (dnnl_primitive_desc_query(pd, dnnl_query_impl_info_str, 0, &s) != dnnl_success || !s) return 0;
+    return strncmp(s, "ref", 3) == 0;
+}
+
 static xf_status conv_build(xf_ctx_t *ctx, nn_dnnl_conv *c, const nn_t *x, const nn_t *w, const nn_t *y) {
     const xf_node *n = c->node;
     const char *name = n->name;
@@ -277,6 +287,7 @@ static xf_status conv_build(xf_ctx_t *ctx, nn_dnnl_conv *c, const nn_t *x, const
         DN(dnnl_primitive_attr_set_post_ops(attr, po));
     }
     DN(dnnl_primitive_desc_create(&fpd, &cd, attr, c->d->eng, NULL));
+    c->ref_impl = pd_is_ref(fpd);
     size_t off = 0;
     {
         const dnnl_query_t q[4] = {dnnl_query_src_md, dnnl_query_weights_md,
@@ -310,6 +321,7 @@ static xf_status conv_build(xf_ctx_t *ctx, nn_dnnl_conv *c, const nn_t *x, const
         dnnl_convolution_desc_t bdd;
         DN(dnnl_dilated_convolution_backward_data_desc_init(&bdd, dnnl_convolution_direct, &ax, &aw, &ay, strides, dil, pl, pr));
         DN(dnnl_primitive_desc_create(&bdpd, &bdd, attr, c->d->eng, fpd));
+        c->ref_impl |= pd_is_ref(bdpd);
         const dnnl_query_t qd[4] = {dnnl_query_diff_src_md, dnnl_query_weights_md, dnnl_query_undef, dnnl_query_diff_dst_md};
         if ((st = dprim_make(ctx, name, c->d, &c->bwd_data, bdpd, qd, &off))) goto fail;
         xf_status e;
@@ -333,6 +345,7 @@ static xf_status conv_build(xf_ctx_t *ctx, nn_dnnl_conv *c, const nn_t *x, const
         DN(dnnl_dilated_convolution_backward_weights_desc_init(&bwd, dnnl_convolution_direct, &ax, &aw, c->has_bias ? &ab : NULL, &ay,
                                                                strides, dil, pl, pr));
         DN(dnnl_primitive_desc_create(&bwpd, &bwd, attr, c->d->eng, fpd));
+        c->ref_impl |= pd_is_ref(bwpd);
         const dnnl_query_t qw[4] = {dnnl_query_src_md, dnnl_query_diff_weights_md, dnnl_query_undef, dnnl_query_diff_dst_md};
         if ((st = dprim_make(ctx, name, c->d, &c->bwd_w, bwpd, qw, &off))) goto fail;
         if (c->has_bias) {
@@ -370,7 +383,7 @@ fail:
 }
 
 xf_status xf_nn_dnnl_conv_create(xf_ctx_t *ctx, nn_dnnl *d, const xf_node *n, const nn_t *const *x, const nn_t *y, int has_bias,
-                                 int act, float amin, float amax, int train, int threads, int blk, nn_dnnl_conv **out) {
+                                 int act, float amin, float amax, int train, int threads, int blk, int force, nn_dnnl_conv **out) {
     *out = NULL;
     nn_dnnl_conv *c = xf_calloc(ctx, 1, sizeof *c);
     if (!c) return XF_ERR_NOMEM;
@@ -384,6 +397,10 @@ xf_status xf_nn_dnnl_conv_create(xf_ctx_t *ctx, nn_dnnl *d, const xf_node *n, co
     c->threads = threads;
     c->blk = blk;
     xf_status st = conv_build(ctx, c, x[0], x[1], y);
+    if (!st && c->ref_impl && !force) {
+        conv_release(c);
+        st = XF_ERR(ctx, XF_ERR_UNSUPPORTED, "node '%s': oneDNN has only its reference code for this convolution", n->name);
+    }
     if (st) {
         xf_free(ctx, c);
         return st;
