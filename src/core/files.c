@@ -405,3 +405,23 @@ xf_status xf_file_open(xf_ctx_t *ctx, const char *path, FILE **f) {
     }
     return XF_OK;
 }
+
+xf_status xf_dir_create(xf_ctx_t *ctx, const char *dir, const char *what) {
+    char p[4096];
+    size_t l = strlen(dir);
+    if (l >= sizeof p) return XF_ERR(ctx, XF_ERR_INVALID, "%s: path too long", what);
+    memcpy(p, dir, l + 1);
+    for (size_t i = 1; i <= l; i++) {
+        if (p[i] != '/' && p[i] != 0) continue;
+        char c = p[i];
+        p[i] = 0;
+        struct stat sb;
+        if (stat(p, &sb) != 0) {
+            if (mkdir(p, 0777) != 0 && errno != EEXIST)
+                return XF_ERR(ctx, XF_ERR_IO, "%s: cannot create %s: %s", p, what, strerror(errno));
+        } else if (!S_ISDIR(sb.st_mode))
+            return XF_ERR(ctx, XF_ERR_IO, "%s: cannot create %s: a file is in the way", p, what);
+        p[i] = c;
+    }
+    return XF_OK;
+}
