@@ -22,6 +22,12 @@ char *xf_bench_strdup(xf_ctx_t *ctx, const char *s) {
     return d;
 }
 
+void xf_bench_strs_free(xf_ctx_t *ctx, char **s, int64_t n) {
+    if (!s) return;
+    for (int64_t i = 0; i < n; i++) xf_free(ctx, s[i]);
+    xf_free(ctx, s);
+}
+
 xf_status xf_bench_file_read(xf_ctx_t *ctx, const char *path, char **out, size_t *len) {
     *out = NULL;
     *len = 0;

@@ -32,28 +32,22 @@ void xf_bench_opts_default(xf_bench_opts *o) {
     o->layers_max = 50.0;     /* PARC: layers / 50 (paper: l_max = 50) */
 }
 
-static void free_strs(xf_ctx_t *ctx, char **s, int64_t n) {
-    if (!s) return;
-    for (int64_t i = 0; i < n; i++) xf_free(ctx, s[i]);
-    xf_free(ctx, s);
-}
-
 void xf_bench_eval_free(xf_ctx_t *ctx, xf_bench_eval *e) {
-    free_strs(ctx, e->methods, e->M);
-    free_strs(ctx, e->targets, e->T);
-    free_strs(ctx, e->runs, e->R);
+    xf_bench_strs_free(ctx, e->methods, e->M);
+    xf_bench_strs_free(ctx, e->targets, e->T);
+    xf_bench_strs_free(ctx, e->runs, e->R);
     xf_free(ctx, e->evaluated);
-    free_strs(ctx, e->why_not, e->M);
+    xf_bench_strs_free(ctx, e->why_not, e->M);
     xf_free(ctx, e->cells);
     xf_free(ctx, e->overall);
     xf_free(ctx, e->by_target);
     int64_t np = e->model_off ? e->model_off[e->T] : 0;
-    free_strs(ctx, e->model_arch, np);
-    free_strs(ctx, e->model_source, np);
+    xf_bench_strs_free(ctx, e->model_arch, np);
+    xf_bench_strs_free(ctx, e->model_source, np);
     xf_free(ctx, e->model_off);
     xf_free(ctx, e->model_oracle);
     xf_free(ctx, e->model_score);
-    free_strs(ctx, e->notes, e->n_notes);
+    xf_bench_strs_free(ctx, e->notes, e->n_notes);
     memset(e, 0, sizeof *e);
 }
 

@@ -23,18 +23,12 @@ static xf_status grow(xf_ctx_t *ctx, void **p, int64_t n, size_t elem) {
     return XF_OK;
 }
 
-static void free_strs(xf_ctx_t *ctx, char **s, int64_t n) {
-    if (!s) return;
-    for (int64_t i = 0; i < n; i++) xf_free(ctx, s[i]);
-    xf_free(ctx, s);
-}
-
 /* ---- oracle ---- */
 
 void xf_bench_oracle_free(xf_ctx_t *ctx, xf_bench_oracle *o) {
-    free_strs(ctx, o->arch, o->n);
-    free_strs(ctx, o->source, o->n);
-    free_strs(ctx, o->target, o->n);
+    xf_bench_strs_free(ctx, o->arch, o->n);
+    xf_bench_strs_free(ctx, o->source, o->n);
+    xf_bench_strs_free(ctx, o->target, o->n);
     xf_free(ctx, o->acc);
     xf_free(ctx, o->line);
     xf_free(ctx, o->name);
@@ -155,11 +149,11 @@ xf_status xf_bench_oracle_read(xf_ctx_t *ctx, const char *path, xf_bench_oracle 
 /* ---- results ---- */
 
 void xf_bench_results_free(xf_ctx_t *ctx, xf_bench_results *r) {
-    free_strs(ctx, r->methods, r->M);
-    free_strs(ctx, r->run, r->n);
-    free_strs(ctx, r->arch, r->n);
-    free_strs(ctx, r->source, r->n);
-    free_strs(ctx, r->target, r->n);
+    xf_bench_strs_free(ctx, r->methods, r->M);
+    xf_bench_strs_free(ctx, r->run, r->n);
+    xf_bench_strs_free(ctx, r->arch, r->n);
+    xf_bench_strs_free(ctx, r->source, r->n);
+    xf_bench_strs_free(ctx, r->target, r->n);
     xf_free(ctx, r->score);
     xf_free(ctx, r->line);
     xf_free(ctx, r->name);
@@ -278,7 +272,7 @@ xf_status xf_bench_results_read(xf_ctx_t *ctx, const char *path, xf_bench_result
 /* ---- layers ---- */
 
 void xf_bench_layers_free(xf_ctx_t *ctx, xf_bench_layers *l) {
-    free_strs(ctx, l->arch, l->n);
+    xf_bench_strs_free(ctx, l->arch, l->n);
     xf_free(ctx, l->layers);
     memset(l, 0, sizeof *l);
 }

@@ -92,23 +92,36 @@ static xf_status softmax_fwd(nn_kctx *kc, const nn_t *const *x, nn_t *y) {
     return XF_OK;
 }
 
-static xf_status softmax_bwd(nn_kctx *kc, const nn_t *const *x, const nn_t *y, const float *dy, float *const *dx) {
-    if (!dx[0]) return XF_OK;
+/* Both backwards share the loop; along the axis, softmax: dx = y (dy - sum(dy y));
+ * log-softmax (y = log p): dx = dy - exp(y) sum(dy). */
+static void sm_backward(nn_kctx *kc, const nn_t *y, const float *dy, float *G, int log_out) {
     int64_t outer, len, inner;
     sm_dims(kc, y, &outer, &len, &inner);
     const float *Y = y->d;
-    float *G = dx[0];
 #pragma omp parallel for num_threads(kc->threads) schedule(static)
     for (int64_t o = 0; o < outer; o++)
         for (int64_t i = 0; i < inner; i++) {
             int64_t base = o * len * inner + i;
             double s = 0;
-            for (int64_t j = 0; j < len; j++) s += (double)dy[base + j * inner] * Y[base + j * inner];
-            for (int64_t j = 0; j < len; j++) {
-                int64_t t = base + j * inner;
-                G[t] += (float)(Y[t] * (dy[t] - s));
+            if (log_out) {
+                for (int64_t j = 0; j < len; j++) s += dy[base + j * inner];
+                for (int64_t j = 0; j < len; j++) {
+                    int64_t t = base + j * inner;
+                    G[t] += (float)(dy[t] - exp((double)Y[t]) * s);
+                }
+            } else {
+                for (int64_t j = 0; j < len; j++) s += (double)dy[base + j * inner] * Y[base + j * inner];
+                for (int64_t j = 0; j < len; j++) {
+                    int64_t t = base + j * inner;
+                    G[t] += (float)(Y[t] * (dy[t] - s));
+                }
             }
         }
+}
+
+static xf_status softmax_bwd(nn_kctx *kc, const nn_t *const *x, const nn_t *y, const float *dy, float *const *dx) {
+    (void)x;
+    if (dx[0]) sm_backward(kc, y, dy, dx[0], 0);
     return XF_OK;
 }
 
@@ -120,22 +133,8 @@ static xf_status logsoftmax_fwd(nn_kctx *kc, const nn_t *const *x, nn_t *y) {
     return XF_OK;
 }
 static xf_status logsoftmax_bwd(nn_kctx *kc, const nn_t *const *x, const nn_t *y, const float *dy, float *const *dx) {
-    if (!dx[0]) return XF_OK;
-    int64_t outer, len, inner;
-    sm_dims(kc, y, &outer, &len, &inner);
-    const float *Y = y->d;
-    float *G = dx[0];
-#pragma omp parallel for num_threads(kc->threads) schedule(static)
-    for (int64_t o = 0; o < outer; o++)
-        for (int64_t i = 0; i < inner; i++) {
-            int64_t base = o * len * inner + i;
-            double s = 0;
-            for (int64_t j = 0; j < len; j++) s += dy[base + j * inner];
-            for (int64_t j = 0; j < len; j++) {
-                int64_t t = base + j * inner;
-                G[t] += (float)(dy[t] - exp((double)Y[t]) * s);
-            }
-        }
+    (void)x;
+    if (dx[0]) sm_backward(kc, y, dy, dx[0], 1);
     return XF_OK;
 }
 const nn_opdef xf_nn_op_logsoftmax = {softmax_shape, logsoftmax_fwd, logsoftmax_bwd, NULL, NULL, 0, 0, 1, 1, 0, 0};
