@@ -18,6 +18,7 @@
 #include <string.h>
 #include <time.h>
 
+#include "name_list.h"
 #include "xfer/estimators.h"
 #include "xfer/linalg.h"
 #include "xfer/npy.h"
@@ -38,14 +39,6 @@ static void log_err(void *user, xf_log_level lv, const char *msg) {
     (void)user;
     (void)lv;
     fprintf(stderr, "  # %s\n", msg);
-}
-
-static int listed(const char *list, const char *name) {
-    if (!list) return 1;
-    size_t n = strlen(name);
-    for (const char *p = list; (p = strstr(p, name)); p += n)
-        if ((p == list || p[-1] == ',') && (p[n] == 0 || p[n] == ',')) return 1;
-    return 0;
 }
 
 static int save(xf_ctx_t *ctx, const char *dir, int s, const char *what, xf_dtype dt, void *data, int nd,

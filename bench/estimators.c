@@ -10,15 +10,8 @@
 #include <stdlib.h>
 #include <string.h>
 
+#include "name_list.h"
 #include "xfer/xfer.h"
-
-static int listed(const char *list, const char *name) {
-    if (!list) return 1;
-    size_t n = strlen(name);
-    for (const char *p = list; (p = strstr(p, name)); p += n)
-        if ((p == list || p[-1] == ',') && (p[n] == 0 || p[n] == ',')) return 1;
-    return 0;
-}
 
 int main(int argc, char **argv) {
     if (argc < 2) {

@@ -57,30 +57,6 @@ static void print_problem(void *user, const char *line) {
     printf("%s\n", line);
 }
 
-static void csv_field(const char *s) {
-    if (!strpbrk(s, ",\"\n\r")) {
-        fputs(s, stdout);
-        return;
-    }
-    putchar('"');
-    for (; *s; s++) {
-        if (*s == '"') putchar('"');
-        putchar(*s);
-    }
-    putchar('"');
-}
-
-static void json_str(const char *s) {
-    putchar('"');
-    for (; *s; s++) {
-        unsigned char c = (unsigned char)*s;
-        if (c == '"' || c == '\\') printf("\\%c", c);
-        else if (c < 0x20) printf("\\u%04x", c);
-        else putchar(c);
-    }
-    putchar('"');
-}
-
 static int list(xf_ctx_t *ctx, const char *dir, int fmt) {
     xf_bank_t *b;
     if (xf_bank_open(ctx, dir, &b) != XF_OK) return xf_cli_fail(CMD, ctx);
@@ -97,22 +73,22 @@ static int list(xf_ctx_t *ctx, const char *dir, int fmt) {
                    (long long)m->layers, (long long)m->params, (long long)m->source_classes, in, m->file);
         else if (fmt == 2) {
             const char *s[] = {m->name, m->architecture, m->source};
-            for (int k = 0; k < 3; k++) csv_field(s[k]), putchar(',');
+            for (int k = 0; k < 3; k++) xf_cli_csv_str(stdout, s[k]), putchar(',');
             printf("%lld,%lld,%lld,%lld,%lld,%lld,", (long long)m->layers, (long long)m->params,
                    (long long)m->source_classes, (long long)m->channels, (long long)m->height, (long long)m->width);
-            csv_field(m->file);
+            xf_cli_csv_str(stdout, m->file);
             printf(",%s\n", m->sha256);
         } else {
             printf("{\"name\": ");
-            json_str(m->name);
+            xf_cli_json_str(stdout, m->name);
             printf(", \"architecture\": ");
-            json_str(m->architecture);
+            xf_cli_json_str(stdout, m->architecture);
             printf(", \"source\": ");
-            json_str(m->source);
+            xf_cli_json_str(stdout, m->source);
             printf(", \"layers\": %lld, \"params\": %lld, \"source_classes\": %lld, \"input\": [%lld, %lld, %lld], \"file\": ",
                    (long long)m->layers, (long long)m->params, (long long)m->source_classes, (long long)m->channels,
                    (long long)m->height, (long long)m->width);
-            json_str(m->file);
+            xf_cli_json_str(stdout, m->file);
             printf(", \"sha256\": \"%s\"}\n", m->sha256);
         }
     }

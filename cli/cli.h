@@ -3,6 +3,8 @@
  * subcommand name; it returns the process exit code (0 ok, 1 error, 2 usage). */
 #ifndef XFER_CLI_H
 #define XFER_CLI_H
+#include <stdio.h>
+
 #include "xfer/xfer.h"
 
 int xf_cli_score(int argc, char **argv);
@@ -48,6 +50,12 @@ int xf_cli_ft_opt(const char *cmd, const char *a, const char *v, struct xf_ft_op
 /* The test set of a fine-tuning run: test_data when given; else for corpus:<task>[:split]
  * the task's test split (buf receives "corpus:<task>", *split "test"); else NULL. */
 const char *xf_cli_test_spec(const char *data, const char *test_data, char *buf, size_t cap, const char **split);
+/* A string as a JSON string literal: quotes and backslashes escaped, control characters
+ * as \u00XX (bytes >= 0x80 pass through, so UTF-8 stays UTF-8). */
+void xf_cli_json_str(FILE *f, const char *s);
+/* A CSV field as RFC 4180 writes it: quoted (quotes doubled) when it holds a comma, a
+ * quote or a line break, so that a model name cannot add columns or rows. */
+void xf_cli_csv_str(FILE *f, const char *s);
 /* Creates a context with stderr logging and the stderr progress reporter. */
 xf_ctx_t *xf_cli_ctx(void);
 #endif

@@ -66,17 +66,6 @@ static void on_epoch(void *user, const xf_ft_epoch *e) {
             e->train_acc, e->seconds);
 }
 
-static void print_json_str(const char *s) {
-    putchar('"');
-    for (; *s; s++) {
-        unsigned char c = (unsigned char)*s;
-        if (c == '"' || c == '\\') printf("\\%c", c);
-        else if (c < 0x20) printf("\\u%04x", c);
-        else putchar(c);
-    }
-    putchar('"');
-}
-
 static void print_num(double v, int valid) {
     if (valid && isfinite(v)) printf("%.4f", v);
     else printf("null");
@@ -168,7 +157,7 @@ int xf_cli_finetune(int argc, char **argv) {
     model_name(model, name, sizeof name);
     if (json) {
         printf("{\"model\": ");
-        print_json_str(name);
+        xf_cli_json_str(stdout, name);
         printf(", \"mode\": \"%s\", \"classes\": %lld, \"train_images\": %lld, \"val_images\": %lld, \"test_images\": %lld",
                xf_ft_mode_name(fo.mode), (long long)rep.classes, (long long)rep.train_images, (long long)rep.val_images,
                (long long)rep.test_images);
@@ -187,7 +176,7 @@ int xf_cli_finetune(int argc, char **argv) {
                (long long)rep.params_trained, rep.adapters, rep.seconds, rep.images_per_second, rss_mb, xf_ctx_threads(ctx));
         if (out) {
             printf(", \"output\": ");
-            print_json_str(out);
+            xf_cli_json_str(stdout, out);
         }
         printf("}\n");
     } else {

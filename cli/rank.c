@@ -77,33 +77,9 @@ static void on_epoch(void *user, const xf_ft_epoch *e) {
 }
 
 /* ---- output ---- */
-static void json_str(FILE *f, const char *s) {
-    fputc('"', f);
-    for (; *s; s++) {
-        unsigned char c = (unsigned char)*s;
-        if (c == '"' || c == '\\') fprintf(f, "\\%c", c);
-        else if (c < 0x20) fprintf(f, "\\u%04x", c);
-        else fputc(c, f);
-    }
-    fputc('"', f);
-}
-
 static void json_num(FILE *f, double v) {
     if (isfinite(v)) fprintf(f, "%.10g", v);
     else fputs("null", f);
-}
-
-static void csv_str(FILE *f, const char *s) {
-    if (!strpbrk(s, ",\"\n\r")) {
-        fputs(s, f);
-        return;
-    }
-    fputc('"', f);
-    for (; *s; s++) {
-        if (*s == '"') fputc('"', f);
-        fputc(*s, f);
-    }
-    fputc('"', f);
 }
 
 static void print_table(FILE *f, const xf_rank_result *r, int md) {
@@ -145,7 +121,7 @@ static void print_json(const xf_rank_result *r) {
     for (int64_t q = 0; q < r->n_models; q++) {
         const xf_rank_model *m = &r->models[r->order[q]];
         printf("{\"model\": ");
-        json_str(stdout, m->name);
+        xf_cli_json_str(stdout, m->name);
         if (m->ok) printf(", \"rank\": %d, \"score\": ", m->rank);
         else printf(", \"rank\": null, \"score\": ");
         json_num(stdout, m->score);
@@ -158,7 +134,7 @@ static void print_json(const xf_rank_result *r) {
                (long long)m->layers, m->cached ? "true" : "false", m->seconds_extract, m->seconds_score);
         if (!m->ok) {
             printf(", \"error\": ");
-            json_str(stdout, m->error);
+            xf_cli_json_str(stdout, m->error);
         }
         printf("}\n");
     }
@@ -172,14 +148,14 @@ static void print_csv(const xf_rank_result *r) {
         const xf_rank_model *m = &r->models[r->order[q]];
         if (m->ok) printf("%d,", m->rank);
         else printf(",");
-        csv_str(stdout, m->name);
+        xf_cli_csv_str(stdout, m->name);
         if (m->ok) printf(",%.10g", m->score);
         else printf(",");
         for (int j = 0; j < r->n_methods; j++)
             if (isfinite(m->scores[j])) printf(",%.10g", m->scores[j]);
             else printf(",");
         printf(",%lld,%d,%.6f,%.6f,", (long long)m->layers, m->cached, m->seconds_extract, m->seconds_score);
-        csv_str(stdout, m->ok ? "" : m->error);
+        xf_cli_csv_str(stdout, m->ok ? "" : m->error);
         printf("\n");
     }
 }
@@ -367,7 +343,7 @@ int xf_cli_rank(int argc, char **argv) {
         if (pg.tty) fputc('\n', stderr);
         if (fmt == 1) {
             printf("{\"finetune\": {\"pick\": ");
-            if (h.pick >= 0) json_str(stdout, r->models[h.pick].name);
+            if (h.pick >= 0) xf_cli_json_str(stdout, r->models[h.pick].name);
             else printf("null");
             printf(", \"val_acc\": ");
             json_num(stdout, h.pick >= 0 ? h.pick_val_acc : NAN);

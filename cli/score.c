@@ -100,29 +100,6 @@ static void rank_desc(const double *v, int m, int *rank) {
     free(p);
 }
 
-static void json_str(FILE *f, const char *s) {
-    fputc('"', f);
-    for (; *s; s++) {
-        unsigned char c = (unsigned char)*s;
-        if (c == '"' || c == '\\') fprintf(f, "\\%c", c);
-        else if (c < 0x20) fprintf(f, "\\u%04x", c);
-        else fputc(c, f);
-    }
-    fputc('"', f);
-}
-
-/* A CSV field as RFC 4180 writes it: quoted (quotes doubled) when it holds a comma, a
- * quote or a line break, so that a model name cannot add columns or rows. */
-static void csv_str(FILE *f, const char *s) {
-    if (!strpbrk(s, ",\"\r\n")) { fputs(s, f); return; }
-    fputc('"', f);
-    for (; *s; s++) {
-        if (*s == '"') fputc('"', f);
-        fputc(*s, f);
-    }
-    fputc('"', f);
-}
-
 int xf_cli_score(int argc, char **argv) {
     const char **feats = calloc((size_t)argc, sizeof *feats), **probs = calloc((size_t)argc, sizeof *probs);
     xf_param *params = calloc((size_t)argc, sizeof *params);
@@ -422,17 +399,17 @@ int xf_cli_score(int argc, char **argv) {
                 const char *mn = ms[i].name, *en = est[j]->name;
                 if (fmt == 1) {
                     printf("{\"model\": ");
-                    json_str(stdout, mn);
+                    xf_cli_json_str(stdout, mn);
                     printf(", \"method\": ");
-                    json_str(stdout, en);
+                    xf_cli_json_str(stdout, en);
                     if (r->ok) printf(", \"score\": %.10g, \"rank\": %d, \"seconds\": %.6f}\n", r->score, r->rank, r->seconds);
                     else {
                         printf(", \"score\": null, \"rank\": null, \"seconds\": %.6f, \"error\": ", r->seconds);
-                        json_str(stdout, r->err);
+                        xf_cli_json_str(stdout, r->err);
                         printf("}\n");
                     }
                 } else if (fmt == 2) {
-                    csv_str(stdout, mn);
+                    xf_cli_csv_str(stdout, mn);
                     printf(",%s,", en);
                     if (r->ok) printf("%.10g,%d,%.6f\n", r->score, r->rank, r->seconds);
                     else printf(",,%.6f\n", r->seconds);
@@ -447,11 +424,11 @@ int xf_cli_score(int argc, char **argv) {
                 if (ens_rank[i] != k) continue;
                 if (fmt == 1) {
                     printf("{\"model\": ");
-                    json_str(stdout, ms[i].name);
+                    xf_cli_json_str(stdout, ms[i].name);
                     printf(", \"method\": \"ensemble\", \"score\": %.10g, \"rank\": %d, \"seconds\": 0, \"methods\": %d}\n",
                            ens[i], k, ens_n);
                 } else if (fmt == 2) {
-                    csv_str(stdout, ms[i].name);
+                    xf_cli_csv_str(stdout, ms[i].name);
                     printf(",ensemble,%.10g,%d,0\n", ens[i], k);
                 }
                 else printf("%-24s %-14s %14.6g %5d %10s\n", ms[i].name, "ensemble", ens[i], k, "-");

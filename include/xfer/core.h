@@ -107,6 +107,8 @@ void *xf_malloc(xf_ctx_t *ctx, size_t size);
 void *xf_calloc(xf_ctx_t *ctx, size_t n, size_t size);
 void *xf_realloc(xf_ctx_t *ctx, void *ptr, size_t size);
 void xf_free(xf_ctx_t *ctx, void *ptr);
+/* A copy of the NUL-terminated s through xf_malloc (free with xf_free); NULL on failure. */
+char *xf_strdup(xf_ctx_t *ctx, const char *s);
 /* Checked a*b (and a*b*c) for sizes taken from files; returns 0 on overflow. */
 int xf_mul_ok(size_t a, size_t b, size_t *out);
 

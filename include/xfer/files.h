@@ -74,6 +74,12 @@ void xf_out_abort(xf_ctx_t *ctx);
 xf_status xf_file_open_fd(xf_ctx_t *ctx, const char *path, int *fd);
 xf_status xf_file_open(xf_ctx_t *ctx, const char *path, FILE **f);
 
+/* ---- folders ----
+ * mkdir -p: creates dir and every missing parent (mode 0777 less the umask); an existing
+ * folder is fine. Errors name the first component that fails: "<p>: cannot create <what>:
+ * <reason>", or "... a file is in the way" when a non-folder stands there. */
+xf_status xf_dir_create(xf_ctx_t *ctx, const char *dir, const char *what);
+
 /* Removes leftover temporary files (NAME.tmp.<pid> and NAME.tmp.<pid>.<n>) of processes
  * that no longer run, in dir and its subdirectories down to `depth` levels; returns the
  * number removed. For commands that write into a folder (xfer data build). */

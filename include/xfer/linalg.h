@@ -102,6 +102,9 @@ xf_status xf_la_pca_d(xf_ws_t *ws, const double *X, int64_t N, int64_t D, int64_
 /* 1-based ranks with ties averaged (scipy.stats.rankdata method='average').
  * idx: caller's scratch of n int64. */
 void xf_la_rank_avg(const double *x, int64_t n, double *ranks, int64_t *idx);
+/* idx (n) := 0..n-1 sorted by x[idx] ascending, or descending when desc != 0 (heap sort:
+ * no extra memory, not stable). */
+void xf_la_argsort(const double *x, int64_t n, int64_t *idx, int desc);
 /* Pearson r (scipy.stats.pearsonr); NaN when either input is constant. */
 double xf_la_pearson(const double *x, const double *y, int64_t n);
 /* Spearman rho: Pearson of average ranks; work: 2n doubles + n int64 from ws. */

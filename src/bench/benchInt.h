@@ -31,8 +31,8 @@ void xf_bench_csv_put(FILE *f, const char *s);
 void xf_bench_fmt_num(char *buf, size_t cap, double v);
 /* A number cell: 0 ok (value in *v, NaN for pandas' missing-value words and ""), -1 text. */
 int xf_bench_parse_cell(const char *s, double *v);
-/* A copy of s through the context's allocator; NULL on failure (error set). */
-char *xf_bench_strdup(xf_ctx_t *ctx, const char *s);
+/* Frees the n strings of s (NULL entries allowed) and s itself; s may be NULL. */
+void xf_bench_strs_free(xf_ctx_t *ctx, char **s, int64_t n);
 
 /* ---- string -> int64 map (open addressing, FNV-1a) ---- */
 typedef struct bench_map {

@@ -15,11 +15,10 @@
 #define CSV_MAX_BYTES ((size_t)1 << 30)
 #define CSV_MAX_FIELDS 1000000
 
-char *xf_bench_strdup(xf_ctx_t *ctx, const char *s) {
-    size_t n = strlen(s) + 1;
-    char *d = xf_malloc(ctx, n);
-    if (d) memcpy(d, s, n);
-    return d;
+void xf_bench_strs_free(xf_ctx_t *ctx, char **s, int64_t n) {
+    if (!s) return;
+    for (int64_t i = 0; i < n; i++) xf_free(ctx, s[i]);
+    xf_free(ctx, s);
 }
 
 xf_status xf_bench_file_read(xf_ctx_t *ctx, const char *path, char **out, size_t *len) {
@@ -305,7 +304,7 @@ xf_status xf_bench_map_put(bench_map *m, const char *key, int64_t val, int64_t *
             if (old) *old = m->val[i];
             return XF_OK;
         }
-    if (!(m->key[i] = xf_bench_strdup(m->ctx, key))) return XF_ERR_NOMEM;
+    if (!(m->key[i] = xf_strdup(m->ctx, key))) return XF_ERR_NOMEM;
     m->val[i] = val;
     m->n++;
     return XF_OK;

@@ -32,28 +32,22 @@ void xf_bench_opts_default(xf_bench_opts *o) {
     o->layers_max = 50.0;     /* PARC: layers / 50 (paper: l_max = 50) */
 }
 
-static void free_strs(xf_ctx_t *ctx, char **s, int64_t n) {
-    if (!s) return;
-    for (int64_t i = 0; i < n; i++) xf_free(ctx, s[i]);
-    xf_free(ctx, s);
-}
-
 void xf_bench_eval_free(xf_ctx_t *ctx, xf_bench_eval *e) {
-    free_strs(ctx, e->methods, e->M);
-    free_strs(ctx, e->targets, e->T);
-    free_strs(ctx, e->runs, e->R);
+    xf_bench_strs_free(ctx, e->methods, e->M);
+    xf_bench_strs_free(ctx, e->targets, e->T);
+    xf_bench_strs_free(ctx, e->runs, e->R);
     xf_free(ctx, e->evaluated);
-    free_strs(ctx, e->why_not, e->M);
+    xf_bench_strs_free(ctx, e->why_not, e->M);
     xf_free(ctx, e->cells);
     xf_free(ctx, e->overall);
     xf_free(ctx, e->by_target);
     int64_t np = e->model_off ? e->model_off[e->T] : 0;
-    free_strs(ctx, e->model_arch, np);
-    free_strs(ctx, e->model_source, np);
+    xf_bench_strs_free(ctx, e->model_arch, np);
+    xf_bench_strs_free(ctx, e->model_source, np);
     xf_free(ctx, e->model_off);
     xf_free(ctx, e->model_oracle);
     xf_free(ctx, e->model_score);
-    free_strs(ctx, e->notes, e->n_notes);
+    xf_bench_strs_free(ctx, e->notes, e->n_notes);
     memset(e, 0, sizeof *e);
 }
 
@@ -66,7 +60,7 @@ static xf_status note(xf_ctx_t *ctx, xf_bench_eval *e, const char *fmt, ...) {
     char **nn = xf_realloc(ctx, e->notes, sizeof(char *) * (size_t)(e->n_notes + 1));
     if (!nn) return XF_ERR_NOMEM;
     e->notes = nn;
-    if (!(e->notes[e->n_notes] = xf_bench_strdup(ctx, buf))) return XF_ERR_NOMEM;
+    if (!(e->notes[e->n_notes] = xf_strdup(ctx, buf))) return XF_ERR_NOMEM;
     e->n_notes++;
     return XF_OK;
 }
@@ -78,7 +72,7 @@ static int64_t intern(xf_ctx_t *ctx, bench_map *m, char ***list, int64_t *n, con
     char **nl = xf_realloc(ctx, *list, sizeof(char *) * (size_t)(*n + 1));
     if (!nl) return -1;
     *list = nl;
-    if (!((*list)[*n] = xf_bench_strdup(ctx, s))) return -1;
+    if (!((*list)[*n] = xf_strdup(ctx, s))) return -1;
     if (xf_bench_map_put(m, s, *n, NULL)) {
         xf_free(ctx, (*list)[*n]);
         return -1;
@@ -132,7 +126,7 @@ static xf_status build_scores(joined *j, xf_bench_eval *e) {
                      (long long)first);
             for (int64_t v = m; v < Mo; v += M) {
                 e->evaluated[v] = 0;
-                if (!(e->why_not[v] = xf_bench_strdup(ctx, buf))) return XF_ERR_NOMEM;
+                if (!(e->why_not[v] = xf_strdup(ctx, buf))) return XF_ERR_NOMEM;
             }
         }
         for (int64_t k = 0; k < J; k++) {
@@ -315,8 +309,8 @@ static xf_status plot_points(joined *j, xf_bench_eval *e) {
             int64_t p = xf_bench_map_get(&pm, k);
             if (p < 0) {
                 p = P++;
-                e->model_arch[p] = xf_bench_strdup(ctx, r->arch[j->row[i]]);
-                e->model_source[p] = xf_bench_strdup(ctx, r->source[j->row[i]]);
+                e->model_arch[p] = xf_strdup(ctx, r->arch[j->row[i]]);
+                e->model_source[p] = xf_strdup(ctx, r->source[j->row[i]]);
                 e->model_oracle[p] = j->acc[i];
                 if (!e->model_arch[p] || !e->model_source[p] || xf_bench_map_put(&pm, k, p, NULL)) st = XF_ERR_NOMEM;
             }

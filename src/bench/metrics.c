@@ -18,32 +18,6 @@
 #include "xfer/benchmark.h"
 #include "xfer/linalg.h"
 
-/* Heap sort of idx by key descending (sort by -key ascending). */
-static void sift(const double *key, int64_t *idx, int64_t root, int64_t end) {
-    for (;;) {
-        int64_t c = 2 * root + 1;
-        if (c >= end) return;
-        if (c + 1 < end && key[idx[c + 1]] < key[idx[c]]) c++;
-        if (key[idx[c]] < key[idx[root]]) {
-            int64_t t = idx[c];
-            idx[c] = idx[root];
-            idx[root] = t;
-            root = c;
-        } else
-            return;
-    }
-}
-static void sort_desc(const double *key, int64_t *idx, int64_t n) {
-    for (int64_t i = 0; i < n; i++) idx[i] = i;
-    for (int64_t i = n / 2 - 1; i >= 0; i--) sift(key, idx, i, n);
-    for (int64_t e = n - 1; e > 0; e--) {
-        int64_t t = idx[0];
-        idx[0] = idx[e];
-        idx[e] = t;
-        sift(key, idx, 0, e);
-    }
-}
-
 /* Expected mean oracle of the k best-scored models; idx sorted by score descending. */
 static double topk_mean(const double *score, const double *oracle, const int64_t *idx, int64_t n, int64_t k) {
     if (k > n) k = n;
@@ -101,7 +75,7 @@ xf_status xf_bench_metrics_compute(xf_ws_t *ws, const double *score, const doubl
     double best = y[0];
     for (int64_t i = 1; i < m; i++)
         if (y[i] > best) best = y[i];
-    sort_desc(x, idx, m);
+    xf_la_argsort(x, m, idx, 1); /* by score, descending */
     double top1 = topk_mean(x, y, idx, m, 1);
     out->top1 = 100.0 * top1 / best;
     out->top3 = 100.0 * topk_mean(x, y, idx, m, 3) / best;

@@ -100,7 +100,7 @@ xf_status xf_oracle_target_parse(xf_ctx_t *ctx, const char *spec, xf_oracle_targ
     if (tl == 0) return XF_ERR(ctx, XF_ERR_INVALID, "target '%s': no training data", spec);
     if (at && !at[1]) return XF_ERR(ctx, XF_ERR_INVALID, "target '%s': no test data after '@'", spec);
     out->train = strndup_ctx(ctx, body, tl);
-    out->test = at ? xf_bench_strdup(ctx, at + 1) : NULL;
+    out->test = at ? xf_strdup(ctx, at + 1) : NULL;
     out->name = eq ? strndup_ctx(ctx, spec, (size_t)(eq - spec)) : out->train ? default_name(ctx, out->train) : NULL;
     if (!out->train || !out->name || (at && !out->test)) {
         xf_oracle_target_free(ctx, out);
@@ -170,14 +170,14 @@ xf_status xf_oracle_plan_create(xf_ctx_t *ctx, const char *bank_dir, const xf_or
     size_t ol = strlen(out_csv), sl = ol > 4 && !strcmp(out_csv + ol - 4, ".csv") ? ol - 4 : ol;
     if (!st && (!(p->targets = xf_calloc(ctx, (size_t)T, sizeof *p->targets)) ||
                 !(p->rec = xf_calloc(ctx, (size_t)(p->M * T), sizeof *p->rec)) ||
-                !(p->out = xf_bench_strdup(ctx, out_csv)) || !(p->state = cat3(ctx, out_csv, ol, ".state")) ||
+                !(p->out = xf_strdup(ctx, out_csv)) || !(p->state = cat3(ctx, out_csv, ol, ".state")) ||
                 !(p->details = cat3(ctx, out_csv, sl, ".details.csv")) ||
                 !(p->head_out = cat3(ctx, out_csv, sl, ".headonly.csv"))))
         st = XF_ERR_NOMEM;
     for (int64_t t = 0; t < T && !st; t++) {
-        p->targets[t].name = xf_bench_strdup(ctx, targets[t].name);
-        p->targets[t].train = xf_bench_strdup(ctx, targets[t].train);
-        p->targets[t].test = targets[t].test ? xf_bench_strdup(ctx, targets[t].test) : NULL;
+        p->targets[t].name = xf_strdup(ctx, targets[t].name);
+        p->targets[t].train = xf_strdup(ctx, targets[t].train);
+        p->targets[t].test = targets[t].test ? xf_strdup(ctx, targets[t].test) : NULL;
         if (!p->targets[t].name || !p->targets[t].train || (targets[t].test && !p->targets[t].test)) st = XF_ERR_NOMEM;
     }
     if (!st) {

@@ -29,6 +29,12 @@ static void md(FILE *f, const char *s) {
         else fputc(*s, f);
     }
 }
+/* One table cell " s |" (the row's leading '|' is the caller's). */
+static void md_cell(FILE *f, const char *s) {
+    fputc(' ', f);
+    md(f, s);
+    fputs(" |", f);
+}
 
 /* A file name for target t: its letters, digits, '-', '_', '.', the rest '_', plus the index. */
 static void svg_name(const xf_bench_eval *e, int64_t t, char *buf, size_t cap) {
@@ -179,9 +185,8 @@ xf_status xf_bench_report_write(xf_ctx_t *ctx, const xf_bench_eval *e, const cha
     fputs("## Mean over targets\n\n| method | Pearson | Spearman | Kendall | weighted tau | top-1 % | top-3 % | regret |\n"
           "|---|---|---|---|---|---|---|---|\n", f);
     for (int64_t m = 0; m < e->M; m++) {
-        fputs("| ", f);
-        md(f, e->methods[m]);
-        fputs(" |", f);
+        fputc('|', f);
+        md_cell(f, e->methods[m]);
         if (!e->evaluated[m] || !e->overall[m].mean.n) {
             fputs(" not evaluated: ", f);
             md(f, e->why_not[m] ? e->why_not[m] : "no target with 2 models");
@@ -192,18 +197,13 @@ xf_status xf_bench_report_write(xf_ctx_t *ctx, const xf_bench_eval *e, const cha
         fputc('\n', f);
     }
     fputs("\n## Pearson x100 per target\n\n| method |", f);
-    for (int64_t t = 0; t < e->T; t++) {
-        fputc(' ', f);
-        md(f, e->targets[t]);
-        fputs(" |", f);
-    }
+    for (int64_t t = 0; t < e->T; t++) md_cell(f, e->targets[t]);
     fputs("\n|---|", f);
     for (int64_t t = 0; t < e->T; t++) fputs("---|", f);
     fputc('\n', f);
     for (int64_t m = 0; m < e->M; m++) {
-        fputs("| ", f);
-        md(f, e->methods[m]);
-        fputs(" |", f);
+        fputc('|', f);
+        md_cell(f, e->methods[m]);
         for (int64_t t = 0; t < e->T; t++) {
             const xf_bench_summary *s = &e->by_target[m * e->T + t];
             if (!e->evaluated[m] || !s->mean.n) fputs(" - |", f);

@@ -23,18 +23,12 @@ static xf_status grow(xf_ctx_t *ctx, void **p, int64_t n, size_t elem) {
     return XF_OK;
 }
 
-static void free_strs(xf_ctx_t *ctx, char **s, int64_t n) {
-    if (!s) return;
-    for (int64_t i = 0; i < n; i++) xf_free(ctx, s[i]);
-    xf_free(ctx, s);
-}
-
 /* ---- oracle ---- */
 
 void xf_bench_oracle_free(xf_ctx_t *ctx, xf_bench_oracle *o) {
-    free_strs(ctx, o->arch, o->n);
-    free_strs(ctx, o->source, o->n);
-    free_strs(ctx, o->target, o->n);
+    xf_bench_strs_free(ctx, o->arch, o->n);
+    xf_bench_strs_free(ctx, o->source, o->n);
+    xf_bench_strs_free(ctx, o->target, o->n);
     xf_free(ctx, o->acc);
     xf_free(ctx, o->line);
     xf_free(ctx, o->name);
@@ -48,9 +42,9 @@ xf_status xf_bench_oracle_add(xf_ctx_t *ctx, xf_bench_oracle *o, const char *arc
         grow(ctx, (void **)&o->target, n, sizeof(char *)) || grow(ctx, (void **)&o->acc, n, sizeof(double)) ||
         grow(ctx, (void **)&o->line, n, sizeof(int64_t)))
         return XF_ERR_NOMEM;
-    o->arch[n] = xf_bench_strdup(ctx, arch);
-    o->source[n] = xf_bench_strdup(ctx, source);
-    o->target[n] = xf_bench_strdup(ctx, target);
+    o->arch[n] = xf_strdup(ctx, arch);
+    o->source[n] = xf_strdup(ctx, source);
+    o->target[n] = xf_strdup(ctx, target);
     o->acc[n] = acc;
     o->line[n] = n + 2;
     o->n = n + 1; /* counted even when a copy failed, so that free releases the others */
@@ -104,7 +98,7 @@ xf_status xf_bench_oracle_parse(xf_ctx_t *ctx, const void *data, size_t size, co
     char kb[KEYBUF];
     int r = read_header(&c);
     if (!r) r = find_cols(&c, want, 4, col);
-    if (!r && !(out->name = xf_bench_strdup(ctx, name))) r = XF_ERR_NOMEM;
+    if (!r && !(out->name = xf_strdup(ctx, name))) r = XF_ERR_NOMEM;
     while (!r && (r = xf_bench_csv_next(&c)) == 1) {
         r = 0;
         int64_t hdr_n = col[0] > col[1] ? col[0] : col[1];
@@ -155,11 +149,11 @@ xf_status xf_bench_oracle_read(xf_ctx_t *ctx, const char *path, xf_bench_oracle 
 /* ---- results ---- */
 
 void xf_bench_results_free(xf_ctx_t *ctx, xf_bench_results *r) {
-    free_strs(ctx, r->methods, r->M);
-    free_strs(ctx, r->run, r->n);
-    free_strs(ctx, r->arch, r->n);
-    free_strs(ctx, r->source, r->n);
-    free_strs(ctx, r->target, r->n);
+    xf_bench_strs_free(ctx, r->methods, r->M);
+    xf_bench_strs_free(ctx, r->run, r->n);
+    xf_bench_strs_free(ctx, r->arch, r->n);
+    xf_bench_strs_free(ctx, r->source, r->n);
+    xf_bench_strs_free(ctx, r->target, r->n);
     xf_free(ctx, r->score);
     xf_free(ctx, r->line);
     xf_free(ctx, r->name);
@@ -172,7 +166,7 @@ xf_status xf_bench_results_init(xf_ctx_t *ctx, xf_bench_results *r, int64_t M, c
     if (!(r->methods = xf_calloc(ctx, (size_t)M, sizeof(char *)))) return XF_ERR_NOMEM;
     r->M = M;
     for (int64_t m = 0; m < M; m++)
-        if (!(r->methods[m] = xf_bench_strdup(ctx, methods[m]))) return XF_ERR_NOMEM;
+        if (!(r->methods[m] = xf_strdup(ctx, methods[m]))) return XF_ERR_NOMEM;
     return XF_OK;
 }
 
@@ -188,10 +182,10 @@ xf_status xf_bench_results_add(xf_ctx_t *ctx, xf_bench_results *r, const char *r
         if (!ns) return XF_ERR_NOMEM;
         r->score = ns;
     }
-    r->run[n] = xf_bench_strdup(ctx, run);
-    r->arch[n] = xf_bench_strdup(ctx, arch);
-    r->source[n] = xf_bench_strdup(ctx, source);
-    r->target[n] = xf_bench_strdup(ctx, target);
+    r->run[n] = xf_strdup(ctx, run);
+    r->arch[n] = xf_strdup(ctx, arch);
+    r->source[n] = xf_strdup(ctx, source);
+    r->target[n] = xf_strdup(ctx, target);
     memcpy(r->score + n * r->M, scores, sizeof(double) * (size_t)r->M);
     r->line[n] = n + 2;
     r->n = n + 1;
@@ -228,7 +222,7 @@ xf_status xf_bench_results_parse(xf_ctx_t *ctx, const void *data, size_t size, c
         }
         if (!r) r = xf_bench_results_init(ctx, out, c.nf - 4, (const char *const *)(c.f + 4));
     }
-    if (!r && !(out->name = xf_bench_strdup(ctx, name))) r = XF_ERR_NOMEM;
+    if (!r && !(out->name = xf_strdup(ctx, name))) r = XF_ERR_NOMEM;
     if (!r && !(row = xf_malloc(ctx, sizeof(double) * (size_t)out->M))) r = XF_ERR_NOMEM;
     while (!r && (r = xf_bench_csv_next(&c)) == 1) {
         r = 0;
@@ -278,7 +272,7 @@ xf_status xf_bench_results_read(xf_ctx_t *ctx, const char *path, xf_bench_result
 /* ---- layers ---- */
 
 void xf_bench_layers_free(xf_ctx_t *ctx, xf_bench_layers *l) {
-    free_strs(ctx, l->arch, l->n);
+    xf_bench_strs_free(ctx, l->arch, l->n);
     xf_free(ctx, l->layers);
     memset(l, 0, sizeof *l);
 }
@@ -292,7 +286,7 @@ xf_status xf_bench_layers_add(xf_ctx_t *ctx, xf_bench_layers *l, const char *arc
     if (grow(ctx, (void **)&l->arch, l->n, sizeof(char *)) || grow(ctx, (void **)&l->layers, l->n, sizeof(double)))
         return XF_ERR_NOMEM;
     l->layers[l->n] = layers;
-    l->arch[l->n] = xf_bench_strdup(ctx, arch);
+    l->arch[l->n] = xf_strdup(ctx, arch);
     l->n++;
     return l->arch[l->n - 1] ? XF_OK : XF_ERR_NOMEM;
 }

@@ -51,6 +51,13 @@ void *xf_malloc(xf_ctx_t *ctx, size_t size) {
     return p;
 }
 
+char *xf_strdup(xf_ctx_t *ctx, const char *s) {
+    size_t n = strlen(s) + 1;
+    char *d = xf_malloc(ctx, n);
+    if (d) memcpy(d, s, n);
+    return d;
+}
+
 void *xf_calloc(xf_ctx_t *ctx, size_t n, size_t size) {
     size_t tot;
     if (!xf_mul_ok(n, size, &tot)) {

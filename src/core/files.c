@@ -41,13 +41,6 @@ struct xf_outgroup {
     unsigned serial; /* temporary name counter */
 };
 
-static char *dup_str(xf_ctx_t *ctx, const char *s) {
-    size_t n = strlen(s) + 1;
-    char *p = xf_malloc(ctx, n);
-    if (p) memcpy(p, s, n);
-    return p;
-}
-
 static struct xf_outgroup *group(xf_ctx_t *ctx) {
     if (!ctx->out && (ctx->out = xf_calloc(ctx, 1, sizeof *ctx->out)) == NULL) return NULL;
     return ctx->out;
@@ -59,21 +52,21 @@ static char *out_key(xf_ctx_t *ctx, const char *path) {
     char buf[PATH_MAX + 64];
     if (stat(path, &sb) == 0) {
         snprintf(buf, sizeof buf, "d%llu:%llu", (unsigned long long)sb.st_dev, (unsigned long long)sb.st_ino);
-        return dup_str(ctx, buf);
+        return xf_strdup(ctx, buf);
     }
     const char *slash = strrchr(path, '/');
     char dir[PATH_MAX], real[PATH_MAX];
     const char *name = slash ? slash + 1 : path;
     size_t dl = slash ? (size_t)(slash - path) : 1;
-    if (dl >= sizeof dir) return dup_str(ctx, path);
+    if (dl >= sizeof dir) return xf_strdup(ctx, path);
     if (slash) {
         memcpy(dir, path, dl);
         dir[dl ? dl : 1] = 0;
         if (!dl) dir[0] = '/';
     } else strcpy(dir, ".");
-    if (!realpath(dir, real)) return dup_str(ctx, path);
+    if (!realpath(dir, real)) return xf_strdup(ctx, path);
     snprintf(buf, sizeof buf, "p%s/%s", real, name);
-    return dup_str(ctx, buf);
+    return xf_strdup(ctx, buf);
 }
 
 /* The kinds of file an output may not be written over, and the input check. */
@@ -127,7 +120,7 @@ static xf_status add_input(xf_ctx_t *ctx, const char *path, const struct stat *s
         g->in_path = p;
         g->cap_in = nc;
     }
-    if (!(g->in_path[g->n_in] = dup_str(ctx, path))) return XF_ERR_NOMEM;
+    if (!(g->in_path[g->n_in] = xf_strdup(ctx, path))) return XF_ERR_NOMEM;
     g->in_dev[g->n_in] = sb->st_dev;
     g->in_ino[g->n_in] = sb->st_ino;
     g->n_in++;
@@ -165,7 +158,7 @@ static xf_status claim(xf_ctx_t *ctx, const char *path, int opening) {
     out_entry *e = &g->out[g->n_out];
     memset(e, 0, sizeof *e);
     e->key = key;
-    if (!(e->path = dup_str(ctx, path))) { xf_free(ctx, key); return XF_ERR_NOMEM; }
+    if (!(e->path = xf_strdup(ctx, path))) { xf_free(ctx, key); return XF_ERR_NOMEM; }
     e->opened = opening;
     g->n_out++;
     return XF_OK;
@@ -187,7 +180,7 @@ xf_status xf_out_open(xf_ctx_t *ctx, const char *path, xf_outfile *o) {
     xf_status st = check_target(ctx, path, &in_place);
     if (st) return st;
     if (ctx->out && ctx->out->active && (st = claim(ctx, path, 1))) return st;
-    if (!(o->path = dup_str(ctx, path))) return XF_ERR_NOMEM;
+    if (!(o->path = xf_strdup(ctx, path))) return XF_ERR_NOMEM;
     if (in_place) {
         o->f = fopen(path, "wb");
         if (!o->f) {
@@ -402,6 +395,26 @@ xf_status xf_file_open(xf_ctx_t *ctx, const char *path, FILE **f) {
         int e = errno;
         close(fd);
         return XF_ERR(ctx, XF_ERR_IO, "%s: cannot open: %s", path, strerror(e));
+    }
+    return XF_OK;
+}
+
+xf_status xf_dir_create(xf_ctx_t *ctx, const char *dir, const char *what) {
+    char p[4096];
+    size_t l = strlen(dir);
+    if (l >= sizeof p) return XF_ERR(ctx, XF_ERR_INVALID, "%s: path too long", what);
+    memcpy(p, dir, l + 1);
+    for (size_t i = 1; i <= l; i++) {
+        if (p[i] != '/' && p[i] != 0) continue;
+        char c = p[i];
+        p[i] = 0;
+        struct stat sb;
+        if (stat(p, &sb) != 0) {
+            if (mkdir(p, 0777) != 0 && errno != EEXIST)
+                return XF_ERR(ctx, XF_ERR_IO, "%s: cannot create %s: %s", p, what, strerror(errno));
+        } else if (!S_ISDIR(sb.st_mode))
+            return XF_ERR(ctx, XF_ERR_IO, "%s: cannot create %s: a file is in the way", p, what);
+        p[i] = c;
     }
     return XF_OK;
 }

@@ -22,13 +22,6 @@ const char *xf_io_basename(const char *path) {
     return b ? b + 1 : path;
 }
 
-char *xf_io_strdup(xf_ctx_t *ctx, const char *s) {
-    size_t n = strlen(s) + 1;
-    char *d = xf_malloc(ctx, n);
-    if (d) memcpy(d, s, n);
-    return d;
-}
-
 int xf_io_is_dir(const char *path) {
     struct stat sb;
     return stat(path, &sb) == 0 && S_ISDIR(sb.st_mode);

@@ -37,7 +37,7 @@ xf_status xf_dataset_alloc(xf_ctx_t *ctx, xf_dataset *ds, int64_t n, int c, int 
     for (int i = 0; i < k; i++) {
         char buf[16];
         snprintf(buf, sizeof buf, "%d", i);
-        ds->classes[i] = xf_io_strdup(ctx, buf);
+        ds->classes[i] = xf_strdup(ctx, buf);
         ds->k = i + 1;
         if (!ds->classes[i]) {
             xf_dataset_free(ctx, ds);
@@ -50,7 +50,7 @@ xf_status xf_dataset_alloc(xf_ctx_t *ctx, xf_dataset *ds, int64_t n, int c, int 
 
 xf_status xf_dataset_set_class(xf_ctx_t *ctx, xf_dataset *ds, int i, const char *name) {
     if (i < 0 || i >= ds->k || !name) return XF_ERR(ctx, XF_ERR_INVALID, "class index %d outside 0..%d", i, ds->k - 1);
-    char *d = xf_io_strdup(ctx, name);
+    char *d = xf_strdup(ctx, name);
     if (!d) return XF_ERR_NOMEM;
     xf_free(ctx, ds->classes[i]);
     ds->classes[i] = d;

@@ -217,7 +217,7 @@ xf_status xf_data_read_classes(xf_ctx_t *ctx, const char *path, char ***names, i
         size_t l = strlen(p);
         if (l && p[l - 1] == '\r') p[--l] = 0;
         if (l == 0) st = XF_ERR(ctx, XF_ERR_FORMAT, "%s:%d: empty class name", path, i + 1);
-        if (!st && !(v[i] = xf_io_strdup(ctx, p))) st = XF_ERR_NOMEM;
+        if (!st && !(v[i] = xf_strdup(ctx, p))) st = XF_ERR_NOMEM;
         if (st) break;
         p = e ? e + 1 : p + l;
     }
@@ -289,7 +289,7 @@ static xf_status resolve(xf_ctx_t *ctx, const char *spec, const xf_data_opts *o,
         if (split && strcmp(split, "train") != 0)
             return XF_ERR(ctx, XF_ERR_INVALID, "digits: has no '%s' split (it is one set of 1797 images)", split);
         r->kind = XF_DATA_DIGITS;
-        r->path = xf_io_strdup(ctx, XF_DIGITS_PATH);
+        r->path = xf_strdup(ctx, XF_DIGITS_PATH);
         return r->path ? XF_OK : XF_ERR_NOMEM;
     }
     if (strncmp(spec, "corpus:", 7) == 0) {
@@ -337,7 +337,7 @@ static xf_status resolve(xf_ctx_t *ctx, const char *spec, const xf_data_opts *o,
                 xf_free(ctx, sub);
                 if (split && strcmp(split, "train") != 0)
                     return XF_ERR(ctx, XF_ERR_NOTFOUND, "%s: no '%s' split (no folder %s/%s)", spec, split, spec, split);
-                r->path = xf_io_strdup(ctx, spec);
+                r->path = xf_strdup(ctx, spec);
                 if (!r->path) return XF_ERR_NOMEM;
             }
             r->kind = XF_DATA_FOLDER;
@@ -348,12 +348,12 @@ static xf_status resolve(xf_ctx_t *ctx, const char *spec, const xf_data_opts *o,
         xf_status st = xf_data_sniff(ctx, spec, &k);
         if (st) return st;
         r->kind = k;
-        r->path = xf_io_strdup(ctx, spec);
+        r->path = xf_strdup(ctx, spec);
         if (!r->path) return XF_ERR_NOMEM;
     }
     /* IDX and npy need labels */
     if (o && o->labels) {
-        r->labels = xf_io_strdup(ctx, o->labels);
+        r->labels = xf_strdup(ctx, o->labels);
         if (!r->labels) { xf_data_resolved_free(ctx, r); return XF_ERR_NOMEM; }
     } else {
         xf_status st = find_labels(ctx, r->path, &r->labels);

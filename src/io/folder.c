@@ -57,7 +57,7 @@ static xf_status sl_push(xf_ctx_t *ctx, strlist *l, const char *s) {
         l->v = nv;
         l->cap = nc;
     }
-    l->v[l->n] = xf_io_strdup(ctx, s);
+    l->v[l->n] = xf_strdup(ctx, s);
     if (!l->v[l->n]) return XF_ERR_NOMEM;
     l->n++;
     return XF_OK;

@@ -43,8 +43,6 @@ xf_status xf_src_read_all(xf_src *s, size_t max, char **out, size_t *len);
 
 /* The last path component (for short names in messages we keep the full path). */
 const char *xf_io_basename(const char *path);
-/* malloc'd copy through the context. */
-char *xf_io_strdup(xf_ctx_t *ctx, const char *s);
 /* 1 if path is a directory / a regular file. */
 int xf_io_is_dir(const char *path);
 int xf_io_is_file(const char *path);

@@ -63,7 +63,7 @@ static xf_status numbered_classes(xf_data_stream_t *s, int k) {
     for (int i = 0; i < k; i++) {
         char b[16];
         snprintf(b, sizeof b, "%d", i);
-        if (!(s->classes[i] = xf_io_strdup(s->ctx, b))) return XF_ERR_NOMEM;
+        if (!(s->classes[i] = xf_strdup(s->ctx, b))) return XF_ERR_NOMEM;
         s->k = i + 1;
     }
     return XF_OK;
@@ -80,7 +80,7 @@ static xf_status open_idx(xf_data_stream_t *s, const xf_data_resolved *r) {
     if (st) return st;
     if ((st = xf_src_open_file(ctx, r->path, &s->src))) { xf_array_free(ctx, &la); return st; }
     s->src_open = 1;
-    if (!(s->name = xf_io_strdup(ctx, r->path))) st = XF_ERR_NOMEM;
+    if (!(s->name = xf_strdup(ctx, r->path))) st = XF_ERR_NOMEM;
     if (!st) st = xf_idx_read_header(&s->src, &s->hdr);
     if (!st) st = xf_arr_layout(ctx, r->path, s->hdr.dt, s->hdr.ndim, s->hdr.shape, &s->L);
     if (!st) st = xf_data_out_geometry(ctx, s->o, (int)s->L.c, (int)s->L.h, (int)s->L.w, &s->c, &s->h, &s->w);

@@ -16,13 +16,15 @@
 
 /* ---- sorting helpers ---- */
 
-/* Heap sort of idx by x[idx] (ascending); no extra memory, O(n log n). */
-static void sift_down(const double *x, int64_t *idx, int64_t root, int64_t end) {
+/* Heap sort of idx by x[idx], ascending (desc = 0) or descending; no extra memory,
+ * O(n log n), not stable. A max-heap gives ascending order, a min-heap descending. */
+static int heap_before(const double *x, int64_t a, int64_t b, int desc) { return desc ? x[a] < x[b] : x[a] > x[b]; }
+static void sift_down(const double *x, int64_t *idx, int64_t root, int64_t end, int desc) {
     for (;;) {
         int64_t c = 2 * root + 1;
         if (c >= end) return;
-        if (c + 1 < end && x[idx[c + 1]] > x[idx[c]]) c++;
-        if (x[idx[c]] > x[idx[root]]) {
+        if (c + 1 < end && heap_before(x, idx[c + 1], idx[c], desc)) c++;
+        if (heap_before(x, idx[c], idx[root], desc)) {
             int64_t t = idx[c];
             idx[c] = idx[root];
             idx[root] = t;
@@ -31,15 +33,20 @@ static void sift_down(const double *x, int64_t *idx, int64_t root, int64_t end) 
             return;
     }
 }
-static void heapsort_idx(const double *x, int64_t *idx, int64_t n) {
-    for (int64_t i = 0; i < n; i++) idx[i] = i;
-    for (int64_t i = n / 2 - 1; i >= 0; i--) sift_down(x, idx, i, n);
+/* Sort the n indices already in idx. */
+static void heapsort_idx(const double *x, int64_t *idx, int64_t n, int desc) {
+    for (int64_t i = n / 2 - 1; i >= 0; i--) sift_down(x, idx, i, n, desc);
     for (int64_t e = n - 1; e > 0; e--) {
         int64_t t = idx[0];
         idx[0] = idx[e];
         idx[e] = t;
-        sift_down(x, idx, 0, e);
+        sift_down(x, idx, 0, e, desc);
     }
+}
+
+void xf_la_argsort(const double *x, int64_t n, int64_t *idx, int desc) {
+    for (int64_t i = 0; i < n; i++) idx[i] = i;
+    heapsort_idx(x, idx, n, desc);
 }
 
 void xf_la_rank_avg(const double *x, int64_t n, double *ranks, int64_t *idx) {
@@ -49,7 +56,7 @@ void xf_la_rank_avg(const double *x, int64_t n, double *ranks, int64_t *idx) {
             for (int64_t j = 0; j < n; j++) ranks[j] = NAN;
             return;
         }
-    heapsort_idx(x, idx, n);
+    xf_la_argsort(x, n, idx, 0);
     for (int64_t i = 0; i < n;) {
         int64_t j = i + 1;
         while (j < n && x[idx[j]] == x[idx[i]]) j++;
@@ -67,14 +74,7 @@ static void dense_rank(const double *x, int64_t n, int64_t *out, int64_t *idx) {
     for (int64_t i = 0; i < n; i++)
         if (isnan(x[i])) out[i] = 0;
         else idx[m++] = i;
-    /* heap sort the non-NaN indices */
-    for (int64_t i = m / 2 - 1; i >= 0; i--) sift_down(x, idx, i, m);
-    for (int64_t e = m - 1; e > 0; e--) {
-        int64_t t = idx[0];
-        idx[0] = idx[e];
-        idx[e] = t;
-        sift_down(x, idx, 0, e);
-    }
+    heapsort_idx(x, idx, m, 0); /* the non-NaN indices */
     int64_t r = 1;
     for (int64_t i = 0; i < m; i++) {
         if (i > 0 && x[idx[i]] != x[idx[i - 1]]) r++;

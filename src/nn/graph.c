@@ -120,13 +120,6 @@ xf_status nn_shape_err(xf_ctx_t *ctx, const xf_node *n, const char *file, int li
                         xf_op_name(n->op), buf);
 }
 
-static char *dupstr(xf_ctx_t *ctx, const char *s) {
-    size_t n = strlen(s);
-    char *d = xf_malloc(ctx, n + 1);
-    if (d) memcpy(d, s, n + 1);
-    return d;
-}
-
 xf_status xf_graph_create(xf_ctx_t *ctx, xf_graph **out) {
     if (!out) return XF_ERR(ctx, XF_ERR_INVALID, "xf_graph_create: out is NULL");
     *out = NULL;
@@ -231,7 +224,7 @@ xf_status xf_graph_add_value(xf_graph *g, const char *name, int ndim, const int6
     }
     xf_value v;
     memset(&v, 0, sizeof v);
-    v.name = dupstr(ctx, name);
+    v.name = xf_strdup(ctx, name);
     if (!v.name) return XF_ERR_NOMEM;
     v.ndim = ndim;
     for (int i = 0; i < ndim; i++) v.shape[i] = shape[i];
@@ -287,7 +280,7 @@ xf_status xf_graph_add_node(xf_graph *g, xf_op op, const char *name, const int *
         snprintf(auto_name, sizeof auto_name, "%s_%d", xf_op_name(op), g->n_nodes);
         nm = auto_name;
     }
-    n.name = dupstr(ctx, nm);
+    n.name = xf_strdup(ctx, nm);
     if (!n.name) return XF_ERR_NOMEM;
     n.n_in = n_in;
     n.n_out = n_out;

@@ -29,6 +29,18 @@
 #if !defined(XFER_HAVE_OPENMP) && defined(__GNUC__)
 #pragma GCC diagnostic ignored "-Wunknown-pragmas" /* serial build: the omp pragmas are inert */
 #endif
+#ifdef XFER_HAVE_OPENMP
+#include <omp.h>
+#endif
+/* The index of the calling thread inside a parallel loop (0 in a serial build): kernels
+ * use it to pick their slice of the per-thread scratch. */
+static inline int nn_thread_id(void) {
+#ifdef XFER_HAVE_OPENMP
+    return omp_get_thread_num();
+#else
+    return 0;
+#endif
+}
 
 typedef struct nn_t {
     float *d;

@@ -207,13 +207,6 @@ xf_status xf_bank_read_text(xf_ctx_t *ctx, const char *path, char **text, size_t
 
 /* ---- reading ------------------------------------------------------------------------ */
 
-static char *dup_str(xf_ctx_t *ctx, const char *s) {
-    size_t l = strlen(s);
-    char *d = xf_malloc(ctx, l + 1);
-    if (d) memcpy(d, s, l + 1);
-    return d;
-}
-
 static const char *jstr(const cJSON *o, const char *k) { return cJSON_GetObjectItemCaseSensitive(o, k)->valuestring; }
 static int64_t jint(const cJSON *o, const char *k) { return (int64_t)cJSON_GetObjectItemCaseSensitive(o, k)->valuedouble; }
 
@@ -261,7 +254,7 @@ static xf_status fill_entry(xf_bank_t *b, entry *en, const cJSON *e) {
         char *t = cJSON_IsString(v) ? NULL : cJSON_PrintUnformatted(v);
         if (!cJSON_IsString(v) && !t) return XF_ERR(ctx, XF_ERR_NOMEM, "bank.json: out of memory");
         en->ekey[en->nextra] = v->string;
-        en->eval[en->nextra] = dup_str(ctx, t ? t : v->valuestring);
+        en->eval[en->nextra] = xf_strdup(ctx, t ? t : v->valuestring);
         if (t) cJSON_free(t);
         if (!en->eval[en->nextra++]) return XF_ERR_NOMEM;
     }

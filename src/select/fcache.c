@@ -20,6 +20,7 @@
 #include <sys/stat.h>
 #include <unistd.h>
 
+#include "xfer/files.h"
 #include "xfer/select.h"
 
 #define FC_MAGIC "XFFCACHE"
@@ -41,26 +42,6 @@ int xf_fcache_default_dir(char *buf, size_t cap) {
     return n > 0 && (size_t)n < cap ? 0 : -1;
 }
 
-static xf_status mkdirs(xf_ctx_t *ctx, const char *dir) {
-    char p[1024];
-    size_t l = strlen(dir);
-    if (l >= sizeof p) return XF_ERR(ctx, XF_ERR_INVALID, "cache folder path too long");
-    memcpy(p, dir, l + 1);
-    for (size_t i = 1; i <= l; i++) {
-        if (p[i] != '/' && p[i] != 0) continue;
-        char c = p[i];
-        p[i] = 0;
-        struct stat sb;
-        if (stat(p, &sb) != 0) {
-            if (mkdir(p, 0777) != 0 && errno != EEXIST)
-                return XF_ERR(ctx, XF_ERR_IO, "%s: cannot create the cache folder: %s", p, strerror(errno));
-        } else if (!S_ISDIR(sb.st_mode))
-            return XF_ERR(ctx, XF_ERR_IO, "%s: cannot create the cache folder: a file is in the way", p);
-        p[i] = c;
-    }
-    return XF_OK;
-}
-
 xf_status xf_fcache_open(xf_ctx_t *ctx, const char *dir, xf_fcache_t **out) {
     *out = NULL;
     char def[1024];
@@ -70,7 +51,7 @@ xf_status xf_fcache_open(xf_ctx_t *ctx, const char *dir, xf_fcache_t **out) {
         dir = def;
     }
     if (!dir[0] || strlen(dir) >= sizeof def) return XF_ERR(ctx, XF_ERR_INVALID, "cache folder: bad path");
-    xf_status st = mkdirs(ctx, dir);
+    xf_status st = xf_dir_create(ctx, dir, "the cache folder");
     if (st) return st;
     if (access(dir, W_OK) != 0) return XF_ERR(ctx, XF_ERR_IO, "%s: cache folder is not writable: %s", dir, strerror(errno));
     xf_fcache_t *c = xf_calloc(ctx, 1, sizeof *c);

@@ -3,27 +3,9 @@
 # number), the table / --json / --by target / --capacity / --report outputs, and the bad
 # inputs: each exits non-zero with one line naming the file or argument, except a NaN
 # method and a one-model target, which are reported while the rest is evaluated.
-set -u
-X=${XF_BIN:-build/xfer}
-R=${XF_REF:-tests/ref}
-T=${XF_TMP:-/tmp}/bench_sh
-rm -rf "$T"
-mkdir -p "$T"
-fail=0 pass=0
-ok() { pass=$((pass + 1)); }
-bad() { fail=$((fail + 1)); echo "FAIL: $*" >&2; }
+. "$(dirname "$0")/common.sh" bench_sh
 
-check_err() {
-  local want_rc=$1 want=$2; shift 2
-  "$X" bench "$@" >"$T/out" 2>"$T/err"
-  local rc=$? lines
-  lines=$(wc -l <"$T/err")
-  if [ "$rc" -eq 0 ]; then bad "bench $* exited 0"; return; fi
-  if [ "$rc" -ne "$want_rc" ]; then bad "bench $*: exit $rc, want $want_rc"; fi
-  if [ "$lines" -ne 1 ]; then bad "bench $*: $lines stderr lines: $(cat "$T/err")"; return; fi
-  if ! grep -qF -- "$want" "$T/err"; then bad "bench $*: message lacks '$want': $(cat "$T/err")"; return; fi
-  ok
-}
+check_err() { check_err_of bench "$@"; }
 # a JSON number of one method: json_num FILE METHOD KEY
 json_num() { grep -F "\"method\": \"$2\"" "$1" | head -1 | sed -n "s/.*\"$3\": \([-0-9.eE+]*\).*/\1/p"; }
 near() { awk -v a="$1" -v b="$2" -v t="$3" 'BEGIN { d = a - b; if (d < 0) d = -d; exit !(a != "" && d <= t) }'; }

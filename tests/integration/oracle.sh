@@ -4,15 +4,8 @@
 # killed with SIGKILL mid-way and rerun (same oracle CSV as an uninterrupted run), --jobs 2
 # (same CSV), a rerun on a finished state (nothing fine-tuned again), the oracle feeding
 # xfer bench (layers from the bank), and bad arguments, each one line naming the problem.
-set -u
-X=${XF_BIN:-build/xfer}
-R=${XF_REF:-tests/ref}
-T=${XF_TMP:-/tmp}/oracle_sh
-rm -rf "$T"
+. "$(dirname "$0")/common.sh" oracle_sh
 mkdir -p "$T/bank"
-fail=0 pass=0
-ok() { pass=$((pass + 1)); }
-bad() { fail=$((fail + 1)); echo "FAIL: $*" >&2; }
 
 cp "$R/bank/mlp.onnx" "$R/bank/resblock.onnx" "$T/bank/"
 "$X" bank init "$T/bank" --source fashion-mnist >/dev/null 2>"$T/err" || { echo "bank init: $(cat "$T/err")"; exit 1; }

@@ -3,14 +3,7 @@
 # named by a data spec, extract features and source probabilities from two ONNX models,
 # score both with several estimators. Checks the files' shapes through `xfer score`
 # accepting them, probe determinism, and the error line for a bad data spec.
-set -u
-X=${XF_BIN:-build/xfer}
-R=${XF_REF:-tests/ref}
-T=${XF_TMP:-/tmp}/pipeline_sh
-mkdir -p "$T"
-fail=0 pass=0
-ok() { pass=$((pass + 1)); }
-bad() { fail=$((fail + 1)); echo "FAIL: $*" >&2; }
+. "$(dirname "$0")/common.sh" pipeline_sh
 if [ ! -f /usr/lib/python3/dist-packages/sklearn/datasets/data/digits.csv.gz ]; then
   echo "pipeline.sh: SKIP (python3-sklearn's digits.csv.gz not installed)"; exit 0
 fi

@@ -2,27 +2,11 @@
 # xfer score end to end: good runs (table, --json, --csv, several models, ensemble,
 # missing --probs), and the table of malformed or inconsistent inputs: each must exit
 # non-zero with exactly one line on stderr that names the offending file or argument.
-set -u
-X=${XF_BIN:-build/xfer}
-R=${XF_REF:-tests/ref}/cli
-T=${XF_TMP:-/tmp}/score_sh
-mkdir -p "$T"
-fail=0 pass=0
-ok() { pass=$((pass + 1)); }
-bad() { fail=$((fail + 1)); echo "FAIL: $*" >&2; }
+. "$(dirname "$0")/common.sh" score_sh
+R=$R/cli
 
 # --- bad inputs: expected status, a string the one-line message must contain, args ---
-check_err() {
-  local want_rc=$1 want=$2; shift 2
-  "$X" score "$@" >"$T/out" 2>"$T/err"
-  local rc=$? lines
-  lines=$(wc -l <"$T/err")
-  if [ "$rc" -eq 0 ]; then bad "score $* exited 0"; return; fi
-  if [ "$want_rc" != any ] && [ "$rc" -ne "$want_rc" ]; then bad "score $*: exit $rc, want $want_rc"; fi
-  if [ "$lines" -ne 1 ]; then bad "score $*: $lines stderr lines: $(cat "$T/err")"; return; fi
-  if ! grep -qF -- "$want" "$T/err"; then bad "score $*: message lacks '$want': $(cat "$T/err")"; return; fi
-  ok
-}
+check_err() { check_err_of score "$@"; }
 G=$R/feat_good.npy L=$R/labels.npy P=$R/probs.npy
 check_err 2 "--labels" --features $G
 check_err 2 "--features" --labels $L

@@ -185,6 +185,27 @@ static void test_inputs(xf_ctx_t *ctx) {
     CHECK(strstr(xf_errmsg(ctx), "/dev/zero") != NULL, "device input: %s", xf_errmsg(ctx));
 }
 
+/* xf_dir_create: mkdir -p, an existing folder is fine, a file in the way and an over-long
+ * path are refused with one line naming what. */
+static void test_dir_create(xf_ctx_t *ctx) {
+    char d[1100], f[1100], g[1100];
+    CHECK_OK(ctx, xf_dir_create(ctx, tp("mk/a/b", d), "folder"));
+    struct stat sb;
+    CHECK(stat(d, &sb) == 0 && S_ISDIR(sb.st_mode), "mk/a/b created");
+    CHECK_OK(ctx, xf_dir_create(ctx, d, "folder"));
+    write_text(tp("mk/file", f), "x");
+    snprintf(g, sizeof g, "%s/c", f);
+    CHECK_ST(ctx, xf_dir_create(ctx, g, "the test folder"), XF_ERR_IO);
+    CHECK(strstr(xf_errmsg(ctx), "mk/file: cannot create the test folder: a file is in the way") != NULL, "%s",
+          xf_errmsg(ctx));
+    char *big = malloc(5000);
+    memset(big, 'a', 4999);
+    big[4999] = 0;
+    CHECK_ST(ctx, xf_dir_create(ctx, big, "the test folder"), XF_ERR_INVALID);
+    CHECK(strstr(xf_errmsg(ctx), "the test folder: path too long") != NULL, "%s", xf_errmsg(ctx));
+    free(big);
+}
+
 int main(void) {
     xt_tmp("files", T, sizeof T);
     char cmd[1200];
@@ -197,6 +218,7 @@ int main(void) {
     test_group(ctx);
     test_sweep(ctx);
     test_inputs(ctx);
+    test_dir_create(ctx);
     xf_ctx_free(ctx);
     if (system(cmd) != 0) return 1;
     return xt_done("test_files");

@@ -86,22 +86,10 @@ static int font_role(const xf_fonts_t *f, int i) {
 /* ---- small file helpers ----------------------------------------------------------- */
 
 static xf_status mkdirs(xf_ctx_t *ctx, const char *dir) {
-    char p[4096];
     size_t n = strlen(dir);
-    if (n == 0 || n >= sizeof p) return XF_ERR(ctx, XF_ERR_INVALID, "output directory: bad path '%s'", dir);
-    memcpy(p, dir, n + 1);
-    for (size_t i = 1; i <= n; i++) {
-        if (p[i] != '/' && p[i] != 0) continue;
-        char c = p[i];
-        p[i] = 0;
-        struct stat sb;
-        if (stat(p, &sb) != 0) {
-            if (mkdir(p, 0777) != 0 && errno != EEXIST)
-                return XF_ERR(ctx, XF_ERR_IO, "%s: cannot create directory: %s", p, strerror(errno));
-        } else if (!S_ISDIR(sb.st_mode))
-            return XF_ERR(ctx, XF_ERR_IO, "%s: cannot create directory: a file is in the way", p);
-        p[i] = c;
-    }
+    if (n == 0 || n >= 4096) return XF_ERR(ctx, XF_ERR_INVALID, "output directory: bad path '%s'", dir);
+    xf_status st = xf_dir_create(ctx, dir, "directory");
+    if (st) return st;
     if (access(dir, W_OK) != 0) return XF_ERR(ctx, XF_ERR_IO, "%s: output directory is not writable: %s", dir, strerror(errno));
     return XF_OK;
 }

@@ -43,13 +43,6 @@ struct xf_fonts {
     int nfiles;
 };
 
-static char *dupstr(xf_ctx_t *ctx, const char *s) {
-    size_t n = strlen(s) + 1;
-    char *d = xf_malloc(ctx, n);
-    if (d) memcpy(d, s, n);
-    return d;
-}
-
 static int cmp_str(const void *a, const void *b) { return strcmp(*(char *const *)a, *(char *const *)b); }
 
 static int has_font_ext(const char *name) {
@@ -85,9 +78,9 @@ static xf_status add_font(xf_fonts_t *fs, const char *path, const char *rel, int
     memset(f, 0, sizeof *f);
     f->face = face;
     f->size = size;
-    f->file = dupstr(fs->ctx, rel);
-    f->family = dupstr(fs->ctx, face->family_name);
-    f->style = dupstr(fs->ctx, style);
+    f->file = xf_strdup(fs->ctx, rel);
+    f->family = xf_strdup(fs->ctx, face->family_name);
+    f->style = xf_strdup(fs->ctx, style);
     fs->n++; /* counted now so that xf_fonts_free releases a partial entry */
     if (!f->file || !f->family || !f->style) return XF_ERR_NOMEM;
     return XF_OK;
@@ -112,7 +105,7 @@ static xf_status scan(xf_fonts_t *fs, const char *dir, const char *rel, int dept
             names = nn;
             cap = c2;
         }
-        if (!(names[n] = dupstr(ctx, e->d_name))) { st = XF_ERR_NOMEM; break; }
+        if (!(names[n] = xf_strdup(ctx, e->d_name))) { st = XF_ERR_NOMEM; break; }
         n++;
     }
     closedir(d);

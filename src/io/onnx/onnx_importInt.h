@@ -145,9 +145,13 @@ xf_status xf_onnx_try_fold(imp *m, int *done);
 
 /* onnx_import_ops.c */
 xf_status xf_onnx_act_new(imp *m, const char *name, int ndim, const int64_t *shape0, imp_val **out);
+/* The node's first output becomes another name of x's activation (no node is emitted). */
+xf_status xf_onnx_alias(imp *m, const imp_val *x);
 xf_status xf_onnx_param_new(imp *m, const char *base, const char *what, int ndim, const int64_t *dims, const float *data,
                             int *id);
 xf_status xf_onnx_emit(imp *m, xf_op op, const int *in, int nin, int out, const xf_node_attr *a);
+/* Reshape in -> out to s (nd dims; s[0], the batch, is kept: written as 0). */
+xf_status xf_onnx_emit_reshape(imp *m, int in, int out, int nd, const int64_t *s);
 xf_status xf_onnx_import_node(imp *m, const int *out_uses);
 xf_status xf_onnx_out_act(imp *m, int k, int ndim, const int64_t *shape, int *id);
 xf_status xf_onnx_need_rank(imp *m, const imp_val *x, int rank);

@@ -18,15 +18,6 @@
 
 #include "onnx_importInt.h"
 
-static xf_status emit_reshape(imp *m, int in, int out, int nd, const int64_t *s) {
-    xf_node_attr a;
-    xf_node_attr_default(XF_OP_RESHAPE, &a);
-    a.shape_n = nd;
-    a.shape[0] = 0;
-    for (int k = 1; k < nd; k++) a.shape[k] = s[k];
-    return xf_onnx_emit(m, XF_OP_RESHAPE, &in, 1, out, &a);
-}
-
 /* x (B, ...) -> reshape s1 -> transpose perm -> reshape to the output shape so */
 static xf_status reshape_transpose_reshape(imp *m, imp_val *x, int n1, const int64_t *s1, const int *perm, int no,
                                            const int64_t *so) {
@@ -35,7 +26,7 @@ static xf_status reshape_transpose_reshape(imp *m, imp_val *x, int n1, const int
     for (int k = 0; k < n1; k++) s2[k] = s1[perm[k]];
     int t1, t2, out;
     const char *base = m->node->output[0];
-    if ((st = xf_onnx_act_tmp(m, base, "split", n1, s1, &t1)) || (st = emit_reshape(m, x->vid, t1, n1, s1))) return st;
+    if ((st = xf_onnx_act_tmp(m, base, "split", n1, s1, &t1)) || (st = xf_onnx_emit_reshape(m, x->vid, t1, n1, s1))) return st;
     xf_node_attr a;
     xf_node_attr_default(XF_OP_TRANSPOSE, &a);
     a.perm_n = n1;
@@ -43,7 +34,7 @@ static xf_status reshape_transpose_reshape(imp *m, imp_val *x, int n1, const int
     if ((st = xf_onnx_act_tmp(m, base, "moved", n1, s2, &t2)) || (st = xf_onnx_emit(m, XF_OP_TRANSPOSE, &t1, 1, t2, &a)))
         return st;
     if ((st = xf_onnx_out_act(m, 0, no, so, &out))) return st;
-    return emit_reshape(m, t2, out, no, so);
+    return xf_onnx_emit_reshape(m, t2, out, no, so);
 }
 
 static xf_status op_space_depth(imp *m, const char *op, imp_val *x) {
@@ -109,7 +100,7 @@ static xf_status op_upsample(imp *m, imp_val *x) {
     xf_free(m->ctx, ones);
     if (st) return st;
     m->g->values[c1].trainable = 0;
-    if ((st = xf_onnx_act_tmp(m, base, "split", 6, s1, &t1)) || (st = emit_reshape(m, x->vid, t1, 6, s1)) ||
+    if ((st = xf_onnx_act_tmp(m, base, "split", 6, s1, &t1)) || (st = xf_onnx_emit_reshape(m, x->vid, t1, 6, s1)) ||
         (st = xf_onnx_act_tmp(m, base, "repeated", 6, s2, &t2)))
         return st;
     xf_node_attr a;
@@ -117,7 +108,7 @@ static xf_status op_upsample(imp *m, imp_val *x) {
     int in[2] = {t1, c1};
     if ((st = xf_onnx_emit(m, XF_OP_MUL, in, 2, t2, &a))) return st;
     if ((st = xf_onnx_out_act(m, 0, 4, so, &out))) return st;
-    return emit_reshape(m, t2, out, 4, so);
+    return xf_onnx_emit_reshape(m, t2, out, 4, so);
 }
 
 static xf_status op_prelu(imp *m, imp_val *x) {
@@ -220,12 +211,7 @@ static xf_status op_reduce(imp *m, const char *op, imp_val *x) {
     int nd = xv->ndim;
     if (na <= 0) {
         if (attr_i(n, "noop_with_empty_axes", 0)) { /* an alias */
-            imp_val *v;
-            int vid = x->vid;
-            if ((st = xf_onnx_val_new(m, n->output[0], &v))) return st;
-            v->kind = IV_ACT;
-            v->vid = vid;
-            return XF_OK;
+            return xf_onnx_alias(m, x);
         }
         NERR(m, XF_ERR_UNSUPPORTED, "reducing over every axis includes the batch dimension");
     }
@@ -257,7 +243,7 @@ static xf_status op_flatten_inner(imp *m, imp_val *x, int64_t ax) {
     imp_val *v;
     if ((st = xf_onnx_act_new(m, m->node->output[0], 3, s, &v))) return st;
     v->batch_merged = 1;
-    return emit_reshape(m, x->vid, v->vid, 3, s);
+    return xf_onnx_emit_reshape(m, x->vid, v->vid, 3, s);
 }
 
 xf_status xf_onnx_import_classic(imp *m, const char *op, imp_val *x, int *handled) {

@@ -13,6 +13,16 @@
 /* graph emission                                                                     */
 
 
+xf_status xf_onnx_alias(imp *m, const imp_val *x) {
+    int vid = x->vid;
+    imp_val *v;
+    xf_status st = xf_onnx_val_new(m, m->node->output[0], &v);
+    if (st) return st;
+    v->kind = IV_ACT;
+    v->vid = vid;
+    return XF_OK;
+}
+
 /* Registers an ONNX output name as a new activation of the given shape. */
 xf_status xf_onnx_act_new(imp *m, const char *name, int ndim, const int64_t *shape0, imp_val **out) {
     imp_val *v;
@@ -83,6 +93,15 @@ xf_status xf_onnx_param_new(imp *m, const char *base, const char *what, int ndim
 xf_status xf_onnx_emit(imp *m, xf_op op, const int *in, int nin, int out, const xf_node_attr *a) {
     char nb[256];
     return xf_graph_add_node(m->g, op, node_label(m, nb, sizeof nb), in, nin, &out, 1, a);
+}
+
+xf_status xf_onnx_emit_reshape(imp *m, int in, int out, int nd, const int64_t *s) {
+    xf_node_attr a;
+    xf_node_attr_default(XF_OP_RESHAPE, &a);
+    a.shape_n = nd;
+    a.shape[0] = 0;
+    for (int k = 1; k < nd; k++) a.shape[k] = s[k];
+    return xf_onnx_emit(m, XF_OP_RESHAPE, &in, 1, out, &a);
 }
 
 /* ---------------------------------------------------------------------------------- */
@@ -350,14 +369,9 @@ static xf_status op_reshape(imp *m, imp_val *x, imp_val *t) {
         if (known != per) NERR(m, XF_ERR_SHAPE, "reshape target does not keep the batch dimension separate");
     } else if (known != per)
         NERR(m, XF_ERR_SHAPE, "reshape from %lld to %lld elements per sample", (long long)per, (long long)known);
-    xf_node_attr a;
-    xf_node_attr_default(XF_OP_RESHAPE, &a);
-    a.shape_n = nt;
-    a.shape[0] = 0;
-    for (int k = 1; k < nt; k++) a.shape[k] = s[k];
-    int out, in = x->vid;
+    int out;
     if ((st = out_act(m, 0, nt, s, &out))) return st;
-    return xf_onnx_emit(m, XF_OP_RESHAPE, &in, 1, out, &a);
+    return xf_onnx_emit_reshape(m, x->vid, out, nt, s);
 }
 
 /* ---- activations without an engine op, written with the ones it has ----------------
@@ -454,12 +468,7 @@ static xf_status op_softmax(imp *m, xf_op op, imp_val *x) {
     a.axis = 1;
     if ((st = xf_onnx_emit(m, op, &flat, 1, sm, &a))) return st;
     if ((st = out_act(m, 0, nd, s, &out))) return st;
-    xf_node_attr ra;
-    xf_node_attr_default(XF_OP_RESHAPE, &ra);
-    ra.shape_n = nd;
-    ra.shape[0] = 0;
-    for (int k = 1; k < nd; k++) ra.shape[k] = s[k];
-    return xf_onnx_emit(m, XF_OP_RESHAPE, &sm, 1, out, &ra);
+    return xf_onnx_emit_reshape(m, sm, out, nd, s);
 }
 
 /* One ONNX node that did not fold. */
@@ -494,12 +503,7 @@ xf_status xf_onnx_import_node(imp *m, const int *out_uses) {
             return op_unary(m, XF_OP_IDENTITY, x, &a);
         }
         /* an alias: the output name points at the same activation */
-        imp_val *v;
-        int vid = x->vid;
-        if ((st = xf_onnx_val_new(m, n->output[0], &v))) return st;
-        v->kind = IV_ACT;
-        v->vid = vid;
-        return XF_OK;
+        return xf_onnx_alias(m, x);
     }
     if (!strcmp(op, "Dropout")) {
         if ((st = extra_outputs_unused(m, 1, out_uses))) return st;
@@ -775,12 +779,7 @@ xf_status xf_onnx_import_node(imp *m, const int *out_uses) {
         }
         a.pad_n = 2 * nd;
         if (zero) { /* PyTorch writes all-zero Pads before some pools: an alias */
-            imp_val *v;
-            int vid = x->vid;
-            if ((st = xf_onnx_val_new(m, n->output[0], &v))) return st;
-            v->kind = IV_ACT;
-            v->vid = vid;
-            return XF_OK;
+            return xf_onnx_alias(m, x);
         }
         int out, in = x->vid;
         if ((st = out_act(m, 0, nd, s, &out))) return st;

@@ -16,9 +16,6 @@
  * and backward go there first. */
 #include "nn/nnInt.h"
 #include "xfer/linalg.h"
-#ifdef XFER_HAVE_OPENMP
-#include <omp.h>
-#endif
 
 typedef struct cgeo {
     int64_t N, C, H, W, M, OH, OW, kh, kw, sh, sw, pt, pl, dh, dw, G, Cg, Mg, K, P;
@@ -300,10 +297,7 @@ static xf_status conv_fwd(nn_kctx *kc, const nn_t *const *x, nn_t *y) {
      * single-threaded SGEMM (the executor sets BLAS to one thread around the graph) */
 #pragma omp parallel for num_threads(kc->threads) schedule(dynamic, 1)
     for (int64_t ch = 0; ch < nchunks; ch++) {
-        int tid = 0;
-#ifdef XFER_HAVE_OPENMP
-        tid = omp_get_thread_num();
-#endif
+        int tid = nn_thread_id();
         float *col = kc->scratch + (size_t)tid * per, *ybuf = col + g.K * nb * g.P;
         int64_t n0 = ch * nb;
         int64_t nbb = g.N - n0 < nb ? g.N - n0 : nb;
@@ -389,10 +383,7 @@ static xf_status conv_bwd(nn_kctx *kc, const nn_t *const *x, const nn_t *y, cons
         memset(kc->scratch + (size_t)t * per + 2 * cols + (size_t)(g.Mg * nb * g.P), 0, (size_t)(g.M * g.K) * sizeof(float));
 #pragma omp parallel for num_threads(nt) schedule(dynamic, 1)
     for (int64_t ch = 0; ch < nchunks; ch++) {
-        int tid = 0;
-#ifdef XFER_HAVE_OPENMP
-        tid = omp_get_thread_num();
-#endif
+        int tid = nn_thread_id();
         float *col = kc->scratch + (size_t)tid * per, *dcol = col + cols, *dyb = col + 2 * cols;
         float *dWt = dyb + (size_t)(g.Mg * nb * g.P);
         int64_t n0 = ch * nb;

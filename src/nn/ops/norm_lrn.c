@@ -10,9 +10,6 @@
 #include <math.h>
 
 #include "nn/nnInt.h"
-#ifdef XFER_HAVE_OPENMP
-#include <omp.h>
-#endif
 
 static xf_status lrn_shape(xf_ctx_t *ctx, const xf_node *n, const nn_t *const *in, nn_t *out) {
     const xf_node_attr *a = &n->attr;
@@ -50,10 +47,7 @@ static xf_status lrn_fwd(nn_kctx *kc, const nn_t *const *x, nn_t *y) {
     double *scr = (double *)kc->scratch;
 #pragma omp parallel for num_threads(kc->threads) schedule(static)
     for (int64_t np = 0; np < g.N * g.P; np++) {
-        int th = 0;
-#ifdef XFER_HAVE_OPENMP
-        th = omp_get_thread_num();
-#endif
+        int th = nn_thread_id();
         double *d = scr + (size_t)th * 2 * g.C;
         int64_t n = np / g.P, p = np % g.P;
         const float *col = X + n * g.C * g.P + p;
@@ -69,10 +63,7 @@ static xf_status lrn_bwd(nn_kctx *kc, const nn_t *const *x, const nn_t *y, const
     double *scr = (double *)kc->scratch;
 #pragma omp parallel for num_threads(kc->threads) schedule(static)
     for (int64_t np = 0; np < g.N * g.P; np++) {
-        int th = 0;
-#ifdef XFER_HAVE_OPENMP
-        th = omp_get_thread_num();
-#endif
+        int th = nn_thread_id();
         double *d = scr + (size_t)th * 2 * g.C, *t = d + g.C;
         int64_t n = np / g.P, p = np % g.P, base = n * g.C * g.P + p;
         const float *col = X + base;

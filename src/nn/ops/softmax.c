@@ -62,7 +62,9 @@ static void sm_dims(const nn_kctx *kc, const nn_t *y, int64_t *outer, int64_t *l
     *inner = nn_shape_numel(y->nd - ax - 1, y->s + ax + 1);
 }
 
-static xf_status softmax_fwd(nn_kctx *kc, const nn_t *const *x, nn_t *y) {
+/* Both forwards share the max shift and the sum of exponentials in double; they differ only in
+ * what they write: exp(a - m) / s (softmax) or a - m - log s (log-softmax). */
+static void sm_forward(nn_kctx *kc, const nn_t *const *x, nn_t *y, int log_out) {
     int64_t outer, len, inner;
     sm_dims(kc, y, &outer, &len, &inner);
     const float *X = x[0]->d;
@@ -76,28 +78,50 @@ static xf_status softmax_fwd(nn_kctx *kc, const nn_t *const *x, nn_t *y) {
             for (int64_t j = 1; j < len; j++) if (a[j * inner] > m) m = a[j * inner];
             double s = 0;
             for (int64_t j = 0; j < len; j++) s += exp((double)a[j * inner] - m);
-            for (int64_t j = 0; j < len; j++) b[j * inner] = (float)(exp((double)a[j * inner] - m) / s);
+            if (log_out) {
+                double ls = log(s);
+                for (int64_t j = 0; j < len; j++) b[j * inner] = (float)((double)a[j * inner] - m - ls);
+            } else {
+                for (int64_t j = 0; j < len; j++) b[j * inner] = (float)(exp((double)a[j * inner] - m) / s);
+            }
         }
+}
+
+static xf_status softmax_fwd(nn_kctx *kc, const nn_t *const *x, nn_t *y) {
+    sm_forward(kc, x, y, 0);
     return XF_OK;
 }
 
-static xf_status softmax_bwd(nn_kctx *kc, const nn_t *const *x, const nn_t *y, const float *dy, float *const *dx) {
-    if (!dx[0]) return XF_OK;
+/* Both backwards share the loop; along the axis, softmax: dx = y (dy - sum(dy y));
+ * log-softmax (y = log p): dx = dy - exp(y) sum(dy). */
+static void sm_backward(nn_kctx *kc, const nn_t *y, const float *dy, float *G, int log_out) {
     int64_t outer, len, inner;
     sm_dims(kc, y, &outer, &len, &inner);
     const float *Y = y->d;
-    float *G = dx[0];
 #pragma omp parallel for num_threads(kc->threads) schedule(static)
     for (int64_t o = 0; o < outer; o++)
         for (int64_t i = 0; i < inner; i++) {
             int64_t base = o * len * inner + i;
             double s = 0;
-            for (int64_t j = 0; j < len; j++) s += (double)dy[base + j * inner] * Y[base + j * inner];
-            for (int64_t j = 0; j < len; j++) {
-                int64_t t = base + j * inner;
-                G[t] += (float)(Y[t] * (dy[t] - s));
+            if (log_out) {
+                for (int64_t j = 0; j < len; j++) s += dy[base + j * inner];
+                for (int64_t j = 0; j < len; j++) {
+                    int64_t t = base + j * inner;
+                    G[t] += (float)(dy[t] - exp((double)Y[t]) * s);
+                }
+            } else {
+                for (int64_t j = 0; j < len; j++) s += (double)dy[base + j * inner] * Y[base + j * inner];
+                for (int64_t j = 0; j < len; j++) {
+                    int64_t t = base + j * inner;
+                    G[t] += (float)(Y[t] * (dy[t] - s));
+                }
             }
         }
+}
+
+static xf_status softmax_bwd(nn_kctx *kc, const nn_t *const *x, const nn_t *y, const float *dy, float *const *dx) {
+    (void)x;
+    if (dx[0]) sm_backward(kc, y, dy, dx[0], 0);
     return XF_OK;
 }
 
@@ -105,41 +129,12 @@ const nn_opdef xf_nn_op_softmax = {softmax_shape, softmax_fwd, softmax_bwd, NULL
 
 /* ---- LogSoftmax: y = x - max - log sum exp(x - max); dx = dy - softmax(x) * sum(dy) ---- */
 static xf_status logsoftmax_fwd(nn_kctx *kc, const nn_t *const *x, nn_t *y) {
-    int64_t outer, len, inner;
-    sm_dims(kc, y, &outer, &len, &inner);
-    const float *X = x[0]->d;
-    float *Y = y->d;
-#pragma omp parallel for num_threads(kc->threads) schedule(static)
-    for (int64_t o = 0; o < outer; o++)
-        for (int64_t i = 0; i < inner; i++) {
-            const float *a = X + o * len * inner + i;
-            float *b = Y + o * len * inner + i;
-            float m = a[0];
-            for (int64_t j = 1; j < len; j++) if (a[j * inner] > m) m = a[j * inner];
-            double s = 0;
-            for (int64_t j = 0; j < len; j++) s += exp((double)a[j * inner] - m);
-            double ls = log(s);
-            for (int64_t j = 0; j < len; j++) b[j * inner] = (float)((double)a[j * inner] - m - ls);
-        }
+    sm_forward(kc, x, y, 1);
     return XF_OK;
 }
 static xf_status logsoftmax_bwd(nn_kctx *kc, const nn_t *const *x, const nn_t *y, const float *dy, float *const *dx) {
-    if (!dx[0]) return XF_OK;
-    int64_t outer, len, inner;
-    sm_dims(kc, y, &outer, &len, &inner);
-    const float *Y = y->d;
-    float *G = dx[0];
-#pragma omp parallel for num_threads(kc->threads) schedule(static)
-    for (int64_t o = 0; o < outer; o++)
-        for (int64_t i = 0; i < inner; i++) {
-            int64_t base = o * len * inner + i;
-            double s = 0;
-            for (int64_t j = 0; j < len; j++) s += dy[base + j * inner];
-            for (int64_t j = 0; j < len; j++) {
-                int64_t t = base + j * inner;
-                G[t] += (float)(dy[t] - exp((double)Y[t]) * s);
-            }
-        }
+    (void)x;
+    if (dx[0]) sm_backward(kc, y, dy, dx[0], 1);
     return XF_OK;
 }
 const nn_opdef xf_nn_op_logsoftmax = {softmax_shape, logsoftmax_fwd, logsoftmax_bwd, NULL, NULL, 0, 0, 1, 1, 0, 0};
