@@ -80,17 +80,6 @@ static int cmd_build(int argc, char **argv) {
     return rc;
 }
 
-static void json_str(const char *s) {
-    putchar('"');
-    for (; *s; s++) {
-        unsigned char c = (unsigned char)*s;
-        if (c == '"' || c == '\\') printf("\\%c", c);
-        else if (c < 0x20) printf("\\u%04x", c);
-        else putchar(c);
-    }
-    putchar('"');
-}
-
 static void json_num(double v) {
     if (isnan(v)) printf("null");
     else printf("%.10g", v);
@@ -154,16 +143,16 @@ static int cmd_select(int argc, char **argv) {
     int n = xf_experts_count(ex);
     if (json) {
         printf("{\"bank\": ");
-        json_str(bank);
+        xf_cli_json_str(stdout, bank);
         printf(", \"data\": ");
-        json_str(spec);
+        xf_cli_json_str(stdout, spec);
         printf(", \"images\": %lld, \"experts\": [", (long long)ds.n);
         for (int i = 0; i < n; i++) {
             const xf_expert_info *e = xf_experts_info(ex, i);
             printf("%s\n  {\"name\": ", i ? "," : "");
-            json_str(e->name);
+            xf_cli_json_str(stdout, e->name);
             printf(", \"kind\": \"%s\", \"adapter\": %s, \"slice\": ", xf_expert_kind_name(e->kind), e->adapter ? "true" : "false");
-            if (e->slice) json_str(e->slice);
+            if (e->slice) xf_cli_json_str(stdout, e->slice);
             else printf("null");
             printf(", \"slice_size\": %lld, \"knn\": ", (long long)e->slice_size);
             json_num(sc.knn[i]);
@@ -178,7 +167,7 @@ static int cmd_select(int argc, char **argv) {
             for (int a = 0; a < 2; a++) {
                 int k = xf_experts_pick(ex, &sc, pids[p], a);
                 printf("%s\"%s_%s\": ", p || a ? ", " : "", pnames[p], a ? "adapter" : "full");
-                if (k >= 0) json_str(xf_experts_info(ex, k)->name);
+                if (k >= 0) xf_cli_json_str(stdout, xf_experts_info(ex, k)->name);
                 else printf("null");
             }
         printf("},\n \"seconds\": {\"knn\": %.3f, \"kl\": %.3f, \"epn\": %.3f}}\n", sc.seconds[0], sc.seconds[1], sc.seconds[2]);
