@@ -183,17 +183,17 @@ def extract(model, x, batch=32):
 
 
 def python(args):
-    import ref_estA
-    import ref_estB
-    import ref_estC
+    import ref_knn_linear_parc as ref_klp
+    import ref_second_order as ref_so
+    import ref_leep_lda as ref_ll
     torch.set_num_threads(args.threads)
     x = np.load(args.python[1])
     y = np.load(args.python[1][:-6] + "_y.npy" if args.python[1].endswith("_x.npy") else args.python[1][:-4] + "_y.npy")
     with open(os.path.join(args.python[0], "bank.json")) as f:
         bank = json.load(f)
     # PARC's PCA clamped to min(N - 1, D) components, as xfer does (docs/ESTIMATORS.md)
-    est = {"parc": lambda F, P: ref_estA.parc(F, y, dims=min(32, F.shape[1], len(y) - 1)), "logme": lambda F, P: ref_estB.logme(F, y),
-           "knn": lambda F, P: ref_estA.knn(F, y), "leep": lambda F, P: ref_estC.leep(P, y)}
+    est = {"parc": lambda F, P: ref_klp.parc(F, y, dims=min(32, F.shape[1], len(y) - 1)), "logme": lambda F, P: ref_so.logme(F, y),
+           "knn": lambda F, P: ref_klp.knn(F, y), "leep": lambda F, P: ref_ll.leep(P, y)}
     for e in bank["models"]:
         model = build(e["torch"])
         xi = images_for(x, e)
