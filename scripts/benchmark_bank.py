@@ -8,6 +8,7 @@ Files already in BANK are kept; an existing bank.json is left alone.
 Usage: scripts/benchmark_bank.py EXPERTS BANK (from the repository root). Standard library only."""
 import json, os, shutil, sys
 experts, bank = sys.argv[1], sys.argv[2]
+os.makedirs(bank, exist_ok=True)
 ej = json.load(open(os.path.join(experts, "experts.json")))
 inp = ej["input"]
 models = [{"name": "generalist", "file": "generalist.onnx", "source": "corpus-upstream",
