@@ -107,7 +107,7 @@ def build(recipe):
     parts = recipe.split(":")
     torch.manual_seed(sum(map(ord, recipe)))
     if parts[0] == "small":
-        _, kind, w, d, z = parts
+        _, kind, w, d, z = parts[:5]
         return KINDS[kind](int(w), int(d), int(z)).eval()
     import torchvision
     return getattr(torchvision.models, parts[1])(weights=None).eval()
@@ -125,7 +125,8 @@ def export(model, path, shape):
 def make(args):
     banks = {"small": [], "imagenet": []}
     for name, kind, w, d, z in small_recipes(args.small):
-        banks["small"].append((name, "small:%s:%d:%d:%d" % (kind, w, d, z), (1, 28, 28)))
+        # the index joins the recipe (and so the seed): the designs repeat every 12 models
+        banks["small"].append((name, "small:%s:%d:%d:%d:%s" % (kind, w, d, z, name), (1, 28, 28)))
     for arch in [a for a in args.imagenet.split(",") if a]:
         banks["imagenet"].append((arch, "tv:" + arch, (3, 224, 224)))
     for bank, models in banks.items():
