@@ -52,12 +52,6 @@ static const char *USAGE =
     "  --nan-as-zero          PARC's fillna(0): a NaN score counts as 0 (default: a method with\n"
     "                         a NaN score is reported as not evaluated, the others are)\n";
 
-static char *xf_bench_cli_strdup(const char *s) {
-    char *d = malloc(strlen(s) + 1);
-    if (d) strcpy(d, s);
-    return d;
-}
-
 static int is_dir(const char *p) {
     struct stat sb;
     return stat(p, &sb) == 0 && S_ISDIR(sb.st_mode);
@@ -150,7 +144,7 @@ int xf_cli_bench(int argc, char **argv) {
     if (bank) { /* the second form: score the bank on every target, PARC's runs x targets x models */
         T = 1;
         for (const char *p = targets; *p; p++) T += *p == ',';
-        char *list = xf_bench_cli_strdup(targets);
+        char *list = strdup(targets);
         tg = calloc((size_t)T, sizeof *tg);
         if (!list || !tg) {
             free(list);
