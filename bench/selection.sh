@@ -1,7 +1,7 @@
 #!/usr/bin/env bash
 # make bench-selection: the corpus model-selection benchmark behind `xfer rank --method
 # default` (docs/SELECTION.md). Every step is resumable and cached, so a rerun after the
-# first (about an hour on 2 cores) takes minutes:
+# first (the oracle took 26 minutes on 2 cores under load) takes minutes:
 #   1. the corpus (`xfer data build`) and the expert bank (`xfer experts build`, shared
 #      with `make demo`);
 #   2. a benchmark bank: the generalist and the 16 full experts (small ResNet, 28x28,
