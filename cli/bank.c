@@ -28,30 +28,6 @@ static const char *USAGE =
     "verify   hashes and loads every model, checks it against bank.json and prints one\n"
     "         line per problem; exit status 1 if there is any.\n";
 
-/* "a" or "a,b,c" into v[3]. */
-static int parse_triple(const char *s, float *v, int positive) {
-    double d[3];
-    int n = 0;
-    const char *p = s;
-    char buf[64];
-    while (n < 3) {
-        const char *c = strchr(p, ',');
-        size_t l = c ? (size_t)(c - p) : strlen(p);
-        if (l == 0 || l >= sizeof buf) return -1;
-        memcpy(buf, p, l);
-        buf[l] = 0;
-        if (xf_cli_parse_f64(buf, &d[n])) return -1;
-        if (positive && !(d[n] > 0)) return -1;
-        n++;
-        if (!c) break;
-        p = c + 1;
-        if (n == 3) return -1;
-    }
-    if (n == 2) return -1;
-    for (int k = 0; k < 3; k++) v[k] = (float)d[n == 1 ? 0 : k];
-    return 0;
-}
-
 static void print_problem(void *user, const char *line) {
     (void)user;
     printf("%s\n", line);
@@ -126,11 +102,12 @@ int xf_cli_bank(int argc, char **argv) {
         if (i + 1 >= argc) return xf_cli_usage(CMD, "option '%s' needs a value", a);
         const char *v = argv[++i];
         if (!strcmp(a, "--mean")) {
-            if (parse_triple(v, o.mean, 0)) return xf_cli_usage(CMD, "--mean takes 1 or 3 comma-separated numbers, got '%s'", v);
+            if (xf_cli_parse_norm(v, o.mean, 0))
+                return xf_cli_usage(CMD, "--mean takes 1 or 3 comma-separated numbers in [-1e6, 1e6], got '%s'", v);
             has_mean = 1;
         } else if (!strcmp(a, "--std")) {
-            if (parse_triple(v, o.std, 1))
-                return xf_cli_usage(CMD, "--std takes 1 or 3 comma-separated positive numbers, got '%s'", v);
+            if (xf_cli_parse_norm(v, o.std, 1))
+                return xf_cli_usage(CMD, "--std takes 1 or 3 comma-separated numbers in [1e-6, 1e6], got '%s'", v);
             has_std = 1;
         } else if (!strcmp(a, "--source")) o.source = v;
         else if (!strcmp(a, "--architecture")) o.architecture = v;

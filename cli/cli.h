@@ -26,6 +26,9 @@ int xf_cli_usage(const char *cmd, const char *fmt, ...);
 /* Whole-string numbers: an integer in [lo, hi], or a finite double; 0 ok, -1 otherwise. */
 int xf_cli_parse_i64(const char *s, int64_t lo, int64_t hi, int64_t *out);
 int xf_cli_parse_f64(const char *s, double *out);
+/* --mean / --std values: "a" (every channel) or "a,b,c", each finite with |x| <= 1e6, and
+ * for a std (is_std) at least 1e-6; into v[3]. 0 ok, -1 otherwise. */
+int xf_cli_parse_norm(const char *s, float v[3], int is_std);
 /* Data options shared by every command that takes --data SPEC (docs/DATA_ARGUMENT.md):
  *   --split S  --size H[xW]  --resize R|stretch  --channels 1|3  --mean a[,b,c]
  *   --std a[,b,c]  --data-labels FILE  --corpus-dir DIR  --skip-bad  --max-bytes B

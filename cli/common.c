@@ -68,22 +68,25 @@ xf_ctx_t *xf_cli_ctx(void) {
     return ctx;
 }
 
-static int parse_floats(const char *v, float *out, int max) {
+int xf_cli_parse_norm(const char *s, float v[3], int is_std) {
+    double d[3];
     int n = 0;
-    const char *p = v;
-    while (*p && n < max) {
+    const char *p = s;
+    while (n < 3) {
         char *end;
-        double d = strtod(p, &end);
-        if (end == p || !isfinite(d)) return -1;
-        out[n++] = (float)d;
-        if (*end == ',') p = end + 1;
-        else if (*end == 0) { p = end; break; }
-        else return -1;
+        errno = 0;
+        d[n] = strtod(p, &end);
+        /* bounded so the float conversion and the normalised pixels stay finite (the same
+         * bounds as bank.json's input, docs/FORMATS.md) */
+        if (errno || end == p || !isfinite(d[n]) || fabs(d[n]) > 1e6 || (is_std && !(d[n] >= 1e-6))) return -1;
+        n++;
+        if (*end == 0) break;
+        if (*end != ',' || n == 3) return -1;
+        p = end + 1;
     }
-    if (*p) return -1;
-    if (n != 1 && n != max) return -1; /* one value for every channel, or one per channel */
-    for (int k = n; k < max; k++) out[k] = out[0];
-    return n;
+    if (n == 2) return -1; /* one value for every channel, or one per channel */
+    for (int k = 0; k < 3; k++) v[k] = (float)d[n == 1 ? 0 : k];
+    return 0;
 }
 
 int xf_cli_data_opt(const char *cmd, int argc, char **argv, int *i, struct xf_data_opts *o) {
@@ -120,15 +123,13 @@ int xf_cli_data_opt(const char *cmd, int argc, char **argv, int *i, struct xf_da
         o->channels = atoi(v);
         break;
     case 4:
-    case 5: {
-        float f[3];
-        if (parse_floats(v, f, 3) < 0) { xf_cli_usage(cmd, "%s: '%s' must be 1 or 3 comma-separated numbers (one for every channel, or one per channel)", a, v); return -1; }
-        for (int c = 0; c < 3; c++) {
-            if (k == 5 && !(f[c] > 0)) { xf_cli_usage(cmd, "--std: values must be positive"); return -1; }
-            (k == 4 ? o->mean : o->std)[c] = f[c];
+    case 5:
+        if (xf_cli_parse_norm(v, k == 4 ? o->mean : o->std, k == 5)) {
+            xf_cli_usage(cmd, "%s: '%s' must be 1 or 3 comma-separated numbers (one for every channel, or one per channel)%s",
+                         a, v, k == 5 ? " in [1e-6, 1e6]" : " in [-1e6, 1e6]");
+            return -1;
         }
         break;
-    }
     case 6: o->labels = v; break;
     case 7: o->corpus_dir = v; break;
     case 8: {

@@ -39,25 +39,6 @@ static const char *USAGE =
     "input of the last Gemm/MatMul. --probs writes softmax(final output) (N, Z). The outputs\n"
     "appear together once everything succeeded; an output that is an input is refused.\n";
 
-/* "a,b,c" (or one value for all channels) into v[3]. */
-static int parse_triple(const char *s, float *v) {
-    char *end;
-    for (int k = 0; k < 3; k++) {
-        errno = 0;
-        double d = strtod(s, &end);
-        if (errno || end == s || !isfinite(d)) return -1;
-        v[k] = (float)d;
-        if (*end == 0) {
-            if (k == 0) v[1] = v[2] = v[0];
-            else if (k < 2) return -1;
-            return 0;
-        }
-        if (*end != ',') return -1;
-        s = end + 1;
-    }
-    return -1;
-}
-
 static int is_npy(const char *p) {
     size_t l = strlen(p);
     return l > 4 && !strcmp(p + l - 4, ".npy");
@@ -95,10 +76,11 @@ int xf_cli_extract(int argc, char **argv) {
         else if (!strcmp(a, "--probs")) probs = v;
         else if (!strcmp(a, "-o") || !strcmp(a, "--output")) out = v;
         else if (!strcmp(a, "--mean")) {
-            if (parse_triple(v, mean)) return xf_cli_usage(cmd, "--mean takes 1 or 3 comma-separated numbers, got '%s'", v);
+            if (xf_cli_parse_norm(v, mean, 0))
+                return xf_cli_usage(cmd, "--mean takes 1 or 3 comma-separated numbers in [-1e6, 1e6], got '%s'", v);
         } else if (!strcmp(a, "--std")) {
-            if (parse_triple(v, stdv) || !(stdv[0] > 0 && stdv[1] > 0 && stdv[2] > 0))
-                return xf_cli_usage(cmd, "--std takes 1 or 3 comma-separated positive numbers, got '%s'", v);
+            if (xf_cli_parse_norm(v, stdv, 1))
+                return xf_cli_usage(cmd, "--std takes 1 or 3 comma-separated numbers in [1e-6, 1e6], got '%s'", v);
         } else if (!strcmp(a, "--batch")) {
             if (xf_cli_parse_i64(v, 1, 1 << 20, &batch)) return xf_cli_usage(cmd, "--batch must be an integer >= 1, got '%s'", v);
         } else if (!strcmp(a, "--threads")) {

@@ -15,6 +15,7 @@
 
 #include <cJSON.h>
 
+#include "../core/jsonInt.h"
 #include "expertsInt.h"
 #include "xfer/bank.h"
 #include "xfer/npy.h"
@@ -170,9 +171,11 @@ static xf_status read_prior(xf_ctx_t *ctx, xf_experts_t *ex, expert *e) {
     xf_status st = xf_npy_read(ctx, p, &a);
     if (st) return st;
     if (a.ndim != 1 || a.shape[0] != ex->Z) {
+        long long got = (long long)a.size; /* read before the free, which clears the shape */
+        int nd = a.ndim;
         xf_array_free(ctx, &a);
-        return XF_ERR(ctx, XF_ERR_SHAPE, "%s: a label prior of %lld entries, the bank has %lld classes", p,
-                      (long long)(a.ndim ? a.shape[0] : 0), (long long)ex->Z);
+        return XF_ERR(ctx, XF_ERR_SHAPE, "%s: a label prior of %lld entries in %d dimensions, the bank has %lld classes", p,
+                      got, nd, (long long)ex->Z);
     }
     st = xf_array_to_f64(ctx, &a, 1, &e->prior);
     xf_array_free(ctx, &a);
@@ -221,7 +224,7 @@ xf_status xf_experts_open(xf_ctx_t *ctx, const char *dir, xf_experts_t **out) {
         st = XF_ERR(ctx, XF_ERR_INVALID, "%s: the build is not finished; rerun the same 'xfer experts build' to complete it", path);
         goto fail;
     }
-    if (!cJSON_IsNumber(zc) || zc->valuedouble < 2 || zc->valuedouble > (1 << 20) || !cJSON_IsArray(arr) || !cJSON_IsObject(in)) {
+    if (!xf_json_int_in(zc, 2, 1 << 20) || !cJSON_IsArray(arr) || !cJSON_IsObject(in)) {
         st = XF_ERR(ctx, XF_ERR_FORMAT, "%s: 'source_classes', 'input' or 'experts' missing or malformed", path);
         goto fail;
     }
@@ -229,10 +232,12 @@ xf_status xf_experts_open(xf_ctx_t *ctx, const char *dir, xf_experts_t **out) {
     const cJSON *c = cJSON_GetObjectItemCaseSensitive(in, "channels"), *h = cJSON_GetObjectItemCaseSensitive(in, "height"),
                 *w = cJSON_GetObjectItemCaseSensitive(in, "width"), *m = cJSON_GetObjectItemCaseSensitive(in, "mean"),
                 *s = cJSON_GetObjectItemCaseSensitive(in, "std");
-    if (!cJSON_IsNumber(c) || !cJSON_IsNumber(h) || !cJSON_IsNumber(w) || !cJSON_IsArray(m) || !cJSON_IsArray(s) ||
-        !cJSON_IsNumber(cJSON_GetArrayItem(m, 0)) || !cJSON_IsNumber(cJSON_GetArrayItem(s, 0)) ||
-        !(cJSON_GetArrayItem(s, 0)->valuedouble > 0)) {
-        st = XF_ERR(ctx, XF_ERR_FORMAT, "%s: 'input' needs channels, height, width, mean [..], std [..] (> 0)", path);
+    /* the same bounds as bank.json's input (src/select/bank.c) */
+    if (!xf_json_int_in(c, 1, 4) || !xf_json_int_in(h, 1, 65536) || !xf_json_int_in(w, 1, 65536) || !cJSON_IsArray(m) ||
+        !cJSON_IsArray(s) || !xf_json_num_in(cJSON_GetArrayItem(m, 0), -XF_JSON_NORM_MAX, XF_JSON_NORM_MAX) ||
+        !xf_json_num_in(cJSON_GetArrayItem(s, 0), XF_JSON_STD_MIN, XF_JSON_NORM_MAX)) {
+        st = XF_ERR(ctx, XF_ERR_FORMAT,
+                    "%s: 'input' needs channels (1-4), height, width (1-65536), mean [..], std [..] (in [1e-6, 1e6])", path);
         goto fail;
     }
     ex->C = (int64_t)c->valuedouble, ex->H = (int64_t)h->valuedouble, ex->W = (int64_t)w->valuedouble;
@@ -264,7 +269,7 @@ xf_status xf_experts_open(xf_ctx_t *ctx, const char *dir, xf_experts_t **out) {
     g->info.kind = XF_EXPERT_GENERALIST;
     g->info.epn_class = -1;
     const cJSON *up = cJSON_GetObjectItemCaseSensitive(cJSON_GetObjectItemCaseSensitive(r, "params"), "upstream_images");
-    g->info.slice_size = cJSON_IsNumber(up) && up->valuedouble >= 1 ? (int64_t)up->valuedouble : 0;
+    g->info.slice_size = xf_json_int_in(up, 1, 9007199254740992.0) ? (int64_t)up->valuedouble : 0;
     if ((st = read_prior(ctx, ex, g))) goto fail;
     for (int i = 0; i < n; i++) {
         const cJSON *e = cJSON_GetArrayItem(arr, i);
@@ -275,8 +280,7 @@ xf_status xf_experts_open(xf_ctx_t *ctx, const char *dir, xf_experts_t **out) {
             (st = rec_str(ctx, path, e, "file", i, 1, &file)) || (st = rec_str(ctx, path, e, "set", i, 1, &set)) ||
             (st = rec_str(ctx, path, e, "slice", i, 0, &slice)) || (st = rec_str(ctx, path, e, "label_prior", i, 0, &prior)))
             goto fail;
-        if (!cJSON_IsBool(ad) || !cJSON_IsNumber(sz) || sz->valuedouble < 1 || !cJSON_IsNumber(ec) ||
-            ec->valuedouble < -1 || ec->valuedouble > n) {
+        if (!cJSON_IsBool(ad) || !xf_json_int_in(sz, 1, 9007199254740992.0) || !xf_json_int_in(ec, -1, n)) {
             st = XF_ERR(ctx, XF_ERR_FORMAT, "%s: experts[%d]: 'adapter', 'slice_size' or 'epn_class' missing or malformed", path, i);
             goto fail;
         }

@@ -13,6 +13,7 @@
 #include <stdlib.h>
 #include <string.h>
 
+#include "../core/jsonInt.h"
 #include "bankInt.h"
 #include "xfer/onnx.h"
 
@@ -58,11 +59,6 @@ const char *xf_bank_arch_from_graph(const xf_graph *g) {
     return g->name;
 }
 
-static int is_int_in(const cJSON *v, double lo, double hi) {
-    return cJSON_IsNumber(v) && isfinite(v->valuedouble) && v->valuedouble == floor(v->valuedouble) &&
-           v->valuedouble >= lo && v->valuedouble <= hi;
-}
-
 static int is_hex64(const char *s) {
     if (strlen(s) != 64) return 0;
     for (int k = 0; k < 64; k++)
@@ -78,9 +74,10 @@ static xf_status check_norm(xf_ctx_t *ctx, const char *where, int idx, const cha
         return XF_ERR(ctx, XF_ERR_FORMAT, "%s: models[%d]: 'input.%s' must be an array of 1 or %lld numbers", where, idx,
                       key, (long long)ch);
     for (const cJSON *v = a->child; v; v = v->next)
-        if (!cJSON_IsNumber(v) || !isfinite(v->valuedouble) || (positive && !(v->valuedouble > 0)))
-            return XF_ERR(ctx, XF_ERR_FORMAT, "%s: models[%d]: 'input.%s' must hold %s numbers", where, idx, key,
-                          positive ? "positive" : "finite");
+        if (!(positive ? xf_json_num_in(v, XF_JSON_STD_MIN, XF_JSON_NORM_MAX)
+                       : xf_json_num_in(v, -XF_JSON_NORM_MAX, XF_JSON_NORM_MAX)))
+            return XF_ERR(ctx, XF_ERR_FORMAT, "%s: models[%d]: 'input.%s' must hold numbers in %s", where, idx, key,
+                          positive ? "[1e-6, 1e6]" : "[-1e6, 1e6]");
     return XF_OK;
 }
 
@@ -109,7 +106,7 @@ xf_status xf_bank_check_entry(xf_ctx_t *ctx, const char *where, int idx, const c
             if (strict) return XF_ERR(ctx, XF_ERR_FORMAT, "%s: models[%d]: '%s' is missing", where, idx, ints[k]);
             continue;
         }
-        if (!is_int_in(v, k == 1 ? 0 : 1, 9007199254740992.0))
+        if (!xf_json_int_in(v, k == 1 ? 0 : 1, 9007199254740992.0))
             return XF_ERR(ctx, XF_ERR_FORMAT, "%s: models[%d]: '%s' must be an integer >= %d", where, idx, ints[k],
                           k == 1 ? 0 : 1);
     }
@@ -124,7 +121,7 @@ xf_status xf_bank_check_entry(xf_ctx_t *ctx, const char *where, int idx, const c
     for (int k = 0; dims[k]; k++) {
         const cJSON *v = cJSON_GetObjectItemCaseSensitive(in, dims[k]);
         if (!v) return XF_ERR(ctx, XF_ERR_FORMAT, "%s: models[%d]: 'input.%s' is missing", where, idx, dims[k]);
-        if (!is_int_in(v, 1, k == 0 ? 4 : 65536))
+        if (!xf_json_int_in(v, 1, k == 0 ? 4 : 65536))
             return XF_ERR(ctx, XF_ERR_FORMAT, "%s: models[%d]: 'input.%s' must be an integer in 1..%d", where, idx,
                           dims[k], k == 0 ? 4 : 65536);
         if (k == 0) ch = (int64_t)v->valuedouble;
@@ -147,7 +144,7 @@ xf_status xf_bank_check_root(xf_ctx_t *ctx, const char *where, const cJSON *root
     if ((f || strict) && !(cJSON_IsString(f) && !strcmp(f->valuestring, XF_BANK_FORMAT)))
         return XF_ERR(ctx, XF_ERR_FORMAT, "%s: 'format' must be \"%s\"", where, XF_BANK_FORMAT);
     if (v || strict) {
-        if (!is_int_in(v, 1, 1e9)) return XF_ERR(ctx, XF_ERR_FORMAT, "%s: 'version' must be a positive integer", where);
+        if (!xf_json_int_in(v, 1, 1e9)) return XF_ERR(ctx, XF_ERR_FORMAT, "%s: 'version' must be a positive integer", where);
         if (v->valuedouble > XF_BANK_VERSION)
             return XF_ERR(ctx, XF_ERR_UNSUPPORTED, "%s: version %.0f is newer than this xfer reads (%d)", where,
                           v->valuedouble, XF_BANK_VERSION);

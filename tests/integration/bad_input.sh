@@ -40,6 +40,14 @@ mkdir -p "$T/corpus/tiny"
 cp "$R"/data/corpus/tiny/* "$T/corpus/tiny/"
 head -c 100 "$R/data/corpus/tiny/train_x.npy" >"$T/corpus/tiny/train_x.npy"
 
+# a bank whose bank.json holds a mean beyond the float range; expert bank records
+mkdir -p "$T/bank_mean" "$T/experts_huge" "$T/experts_open"
+cp "$R/bank/mlp.onnx" "$T/bank_mean/"
+"$B" bank init "$T/bank_mean" >/dev/null 2>&1
+sed -i 's/"mean":\t\[0\]/"mean": [1e300]/' "$T/bank_mean/bank.json"
+sed 's/"channels": 1/"channels": 1e300/' "$(dirname "$0")"/../fuzz/corpus/fuzz_experts_json/good.json >"$T/experts_huge/experts.json"
+cp "$(dirname "$0")"/../fuzz/corpus/fuzz_experts_json/unfinished.json "$T/experts_open/experts.json"
+
 fail=0 n=0
 while IFS=$'\t' read -r kind want pat cmd; do
     case "$kind" in ''|'#'*) continue ;; esac
