@@ -24,7 +24,7 @@ test-fast: build
 
 test-asan:
 	@cmake -S . -B build-asan -DCMAKE_BUILD_TYPE=Debug -DXFER_NATIVE=ON -DXFER_OPENMP=OFF \
-	  "-DXFER_SANITIZE=address;undefined" >/dev/null
+	  "-DXFER_SANITIZE=address;undefined;float-cast-overflow" >/dev/null
 	@cmake --build build-asan -j $(JOBS)
 	cd build-asan && ASAN_OPTIONS=detect_leaks=1 UBSAN_OPTIONS=print_stacktrace=1 XF_SANITIZED=1 \
 	  ctest --output-on-failure -j $(JOBS)

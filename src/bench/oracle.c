@@ -225,6 +225,8 @@ static void record_path(const xf_oracle_plan_t *p, int64_t mi, int64_t ti, char 
     snprintf(path, cap, "%s/%016llx.pair", p->state, (unsigned long long)h);
 }
 
+static int acc_ok(double a) { return isfinite(a) && a >= 0 && a <= 100; }
+
 /* 1 and *r filled when the record of (mi, ti) is complete and matches; 0 otherwise. */
 static int record_read(xf_oracle_plan_t *p, int64_t mi, int64_t ti, pair_rec *r) {
     char path[4200], id[4096];
@@ -261,6 +263,11 @@ static int record_read(xf_oracle_plan_t *p, int64_t mi, int64_t ti, pair_rec *r)
         line = nl + 1;
     }
     if (got != 31 || (p->headonly && r->head_acc < 0)) return 0;
+    /* a record that checks out but holds impossible numbers is recomputed, not believed */
+    int ok = acc_ok(r->train_acc) && acc_ok(r->test_acc) && (r->head_acc == -1 || acc_ok(r->head_acc)) &&
+             isfinite(r->seconds) && r->seconds >= 0 && isfinite(r->best_lr) && r->best_lr > 0;
+    for (int i = 0; i < r->n_lrs; i++) ok = ok && isfinite(r->lrs[i]) && r->lrs[i] > 0 && isfinite(r->val[i]);
+    if (!ok) return 0;
     r->done = 1;
     return 1;
 }

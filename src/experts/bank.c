@@ -15,7 +15,7 @@
 
 #include <cJSON.h>
 
-#include "../core/jsonInt.h"
+#include "core/jsonInt.h"
 #include "expertsInt.h"
 #include "xfer/bank.h"
 #include "xfer/npy.h"

@@ -215,6 +215,10 @@ xf_status xf_data_read_classes(xf_ctx_t *ctx, const char *path, char ***names, i
         char *e = strchr(p, '\n');
         if (e) *e = 0;
         size_t l = strlen(p);
+        if (e ? p + l != e : p + l != text + len) { /* a NUL byte would silently cut the name */
+            st = XF_ERR(ctx, XF_ERR_FORMAT, "%s:%d: a NUL byte in a class name (not a text file?)", path, i + 1);
+            break;
+        }
         if (l && p[l - 1] == '\r') p[--l] = 0;
         if (l == 0) st = XF_ERR(ctx, XF_ERR_FORMAT, "%s:%d: empty class name", path, i + 1);
         if (!st && !(v[i] = xf_strdup(ctx, p))) st = XF_ERR_NOMEM;

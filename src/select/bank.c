@@ -13,7 +13,7 @@
 #include <stdlib.h>
 #include <string.h>
 
-#include "../core/jsonInt.h"
+#include "core/jsonInt.h"
 #include "bankInt.h"
 #include "xfer/onnx.h"
 

@@ -56,6 +56,11 @@ def experts():
                                             r["experts"][0].update(kind="adapter", adapter=True, file="", set="a")),
         "epn_class": lambda r: r["experts"][0].update(epn_class=7),
         "input_std": lambda r: r["input"].update(std=[0]),
+        # found by the fuzzer: a double beyond int64 converted unchecked (UBSan)
+        "channels_huge": lambda r: r["input"].update(channels=1e300),
+        "mean_huge": lambda r: r["input"].update(mean=[1e300]),
+        "slice_size_huge": lambda r: r["experts"][0].update(slice_size=1e300),
+        "epn_class_fraction": lambda r: r["experts"][0].update(epn_class=0.5),
         "experts_object": lambda r: r.update(experts={}),
     }
     for name, f in damages.items():

@@ -2,6 +2,7 @@
  * NumPy, scikit-learn): IDX (plain, gzipped, every type code, the bad-file table), the
  * digits CSV (small fixture, and Debian's real file when installed), Fashion-MNIST t10k
  * when installed, allocation failure. */
+#include "io/ioInt.h"
 #include "xfer/data.h"
 #include "xfer/npy.h"
 #include "xtest.h"
@@ -468,6 +469,35 @@ static int same_names(const xf_hierarchy_t *h, const int64_t *ids, int64_t n, co
     buf[0] = 0;
     for (int64_t i = 0; i < n; i++) u += (size_t)snprintf(buf + u, sizeof buf - u, "%s%s", i ? "," : "", xf_hierarchy_name(h, ids[i]));
     return strcmp(buf, csv) == 0;
+}
+
+/* classes.txt (xf_data_read_classes); the inputs are the fuzz target's seeds */
+static void test_class_names(void) {
+    static const struct {
+        const char *file;
+        int k;               /* names read, 0 for an error */
+        const char *first;   /* the first name, or a piece of the error */
+    } cases[] = {{"three.txt", 3, "cat"},       {"crlf.txt", 2, "cat"},         {"one_no_newline.txt", 1, "one"},
+                 {"utf8.txt", 2, "caf\xc3\xa9"}, {"empty_line.txt", 0, ":2: empty"}, {"nul.txt", 0, ":1: a NUL byte"},
+                 {"blank.txt", 0, "no class names"}};
+    for (size_t i = 0; i < sizeof cases / sizeof cases[0]; i++) {
+        char rel[128], p[1024];
+        snprintf(rel, sizeof rel, "../fuzz/corpus/fuzz_class_names/%s", cases[i].file);
+        snprintf(p, sizeof p, "%s", ref(rel));
+        char **names = NULL;
+        int k = -1;
+        xf_status st = xf_data_read_classes(ctx, p, &names, &k);
+        if (cases[i].k) {
+            CHECK(st == XF_OK && k == cases[i].k && !strcmp(names[0], cases[i].first), "%s: %d names (%s)", cases[i].file, k,
+                  st ? xf_errmsg(ctx) : names[0]);
+            CHECK(st || strchr(names[k - 1], '\r') == NULL, "%s: a CR kept", cases[i].file);
+        } else {
+            check_bad(st, XF_ERR_FORMAT, cases[i].file);
+            CHECK(strstr(xf_errmsg(ctx), cases[i].first) != NULL, "%s: %s", cases[i].file, xf_errmsg(ctx));
+        }
+        for (int j = 0; j < k && names; j++) xf_free(ctx, names[j]);
+        xf_free(ctx, names);
+    }
 }
 
 static void test_hierarchy(void) {
@@ -955,6 +985,7 @@ int main(void) {
     test_images();
     test_folder();
     test_hierarchy();
+    test_class_names();
     test_sampler();
     test_spec();
     test_fashion_stream();
