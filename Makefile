@@ -22,6 +22,8 @@ test:
 test-fast: build
 	cd $(BUILD) && ctest --output-on-failure -j $(JOBS)
 
+# float-cast-overflow: GCC's "undefined" group leaves out the conversion of an out-of-range
+# double to an integer or float, which untrusted JSON numbers reach (docs/SECURITY.md).
 test-asan:
 	@cmake -S . -B build-asan -DCMAKE_BUILD_TYPE=Debug -DXFER_NATIVE=ON -DXFER_OPENMP=OFF \
 	  "-DXFER_SANITIZE=address;undefined;float-cast-overflow" >/dev/null
