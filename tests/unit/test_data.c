@@ -948,7 +948,7 @@ static void probe_same(const char *spec, const xf_data_opts *o, int64_t budget, 
     int same = pm == m && pr.n == sub.n && pr.k == sub.k && pr.c == sub.c && pr.h == sub.h && pr.w == sub.w;
     for (int64_t i = 0; same && i < m; i++) same = pidx[i] == idx[i] && pr.y[i] == sub.y[i];
     size_t per = (size_t)sub.c * sub.h * sub.w;
-    if (same) same = memcmp(pr.x, sub.x, (size_t)m * per * sizeof(float)) == 0;
+    if (same && m) same = memcmp(pr.x, sub.x, (size_t)m * per * sizeof(float)) == 0;
     for (int i = 0; same && i < pr.k; i++) same = !strcmp(pr.classes[i], sub.classes[i]);
     CHECK(same, "%s: the streamed probe of %lld equals the whole load's (%lld of %lld)", spec, (long long)budget, (long long)pm,
           (long long)whole.n);
