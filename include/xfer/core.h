@@ -181,6 +181,13 @@ void xf_sha256_hex(const uint8_t digest[32], char hex[65]); /* lower-case, NUL-t
 /* The digest of a whole file as 64 lower-case hex digits (what sha256sum prints). */
 xf_status xf_sha256_file(xf_ctx_t *ctx, const char *path, char hex[65]);
 
+/* ---- FNV-1a 64: a fast non-cryptographic hash --------------------------------------- */
+/* The checksums of xfer's own files (adapter store, oracle records, corpus manifest) and
+ * the keys of its hash tables. xf_fnv1a continues from h (start with XF_FNV1A_OFFSET). */
+#define XF_FNV1A_OFFSET 0xcbf29ce484222325ULL
+uint64_t xf_fnv1a(uint64_t h, const void *p, size_t n);
+uint64_t xf_fnv1a_str(const char *s); /* of a NUL-terminated string, from the offset */
+
 /* ---- misc ------------------------------------------------------------------------- */
 double xf_now(void); /* monotonic seconds */
 const char *xf_version(void);

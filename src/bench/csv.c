@@ -246,12 +246,6 @@ int xf_bench_parse_cell(const char *s, double *v) {
 
 /* ---- map ---- */
 
-static uint64_t fnv1a(const char *s) {
-    uint64_t h = 1469598103934665603ULL;
-    for (; *s; s++) h = (h ^ (unsigned char)*s) * 1099511628211ULL;
-    return h;
-}
-
 void xf_bench_map_init(bench_map *m, xf_ctx_t *ctx) {
     memset(m, 0, sizeof *m);
     m->ctx = ctx;
@@ -268,7 +262,7 @@ void xf_bench_map_free(bench_map *m) {
 
 int64_t xf_bench_map_get(const bench_map *m, const char *key) {
     if (!m->cap) return -1;
-    for (uint64_t i = fnv1a(key) & (uint64_t)(m->cap - 1);; i = (i + 1) & (uint64_t)(m->cap - 1)) {
+    for (uint64_t i = xf_fnv1a_str(key) & (uint64_t)(m->cap - 1);; i = (i + 1) & (uint64_t)(m->cap - 1)) {
         if (!m->key[i]) return -1;
         if (!strcmp(m->key[i], key)) return m->val[i];
     }
@@ -287,7 +281,7 @@ xf_status xf_bench_map_put(bench_map *m, const char *key, int64_t val, int64_t *
         }
         for (int64_t i = 0; i < m->cap; i++)
             if (m->key[i]) {
-                uint64_t j = fnv1a(m->key[i]) & (uint64_t)(nc - 1);
+                uint64_t j = xf_fnv1a_str(m->key[i]) & (uint64_t)(nc - 1);
                 while (nk[j]) j = (j + 1) & (uint64_t)(nc - 1);
                 nk[j] = m->key[i];
                 nv[j] = m->val[i];
@@ -298,7 +292,7 @@ xf_status xf_bench_map_put(bench_map *m, const char *key, int64_t val, int64_t *
         m->val = nv;
         m->cap = nc;
     }
-    uint64_t i = fnv1a(key) & (uint64_t)(m->cap - 1);
+    uint64_t i = xf_fnv1a_str(key) & (uint64_t)(m->cap - 1);
     for (; m->key[i]; i = (i + 1) & (uint64_t)(m->cap - 1))
         if (!strcmp(m->key[i], key)) {
             if (old) *old = m->val[i];

@@ -203,12 +203,6 @@ xf_status xf_oracle_plan_create(xf_ctx_t *ctx, const char *bank_dir, const xf_or
 
 /* ---- records ---- */
 
-static uint64_t fnv_bytes(uint64_t h, const void *s, size_t n) {
-    const unsigned char *c = s;
-    for (size_t i = 0; i < n; i++) h = (h ^ c[i]) * 1099511628211ULL;
-    return h;
-}
-#define FNV0 1469598103934665603ULL
 
 /* The identity lines every record starts with. */
 static int identity(const xf_oracle_plan_t *p, int64_t mi, int64_t ti, char *buf, size_t cap) {
@@ -221,7 +215,7 @@ static int identity(const xf_oracle_plan_t *p, int64_t mi, int64_t ti, char *buf
 static void record_path(const xf_oracle_plan_t *p, int64_t mi, int64_t ti, char *path, size_t cap) {
     char id[4096];
     int n = identity(p, mi, ti, id, sizeof id);
-    uint64_t h = fnv_bytes(FNV0, id, n > 0 && (size_t)n < sizeof id ? (size_t)n : strlen(id));
+    uint64_t h = xf_fnv1a(XF_FNV1A_OFFSET, id, n > 0 && (size_t)n < sizeof id ? (size_t)n : strlen(id));
     snprintf(path, cap, "%s/%016llx.pair", p->state, (unsigned long long)h);
 }
 
@@ -243,7 +237,7 @@ static int record_read(xf_oracle_plan_t *p, int64_t mi, int64_t ti, pair_rec *r)
         (end != buf && end[-1] != '\n'))
         return 0;
     unsigned long long want = strtoull(end + 4, NULL, 16);
-    if (fnv_bytes(FNV0, buf, (size_t)(end - buf)) != want) return 0;
+    if (xf_fnv1a(XF_FNV1A_OFFSET, buf, (size_t)(end - buf)) != want) return 0;
     memset(r, 0, sizeof *r);
     r->head_acc = -1;
     int got = 0;
@@ -285,7 +279,7 @@ static xf_status record_write(xf_oracle_plan_t *p, int64_t mi, int64_t ti, const
                   r->train_acc, r->test_acc, r->head_acc, r->seconds);
     if (n <= 0 || (size_t)n + 32 >= sizeof buf) return XF_ERR(ctx, XF_ERR_INTERNAL, "%s: record too long", path);
     n += snprintf(buf + n, sizeof buf - (size_t)n, "end=%016llx\n",
-                  (unsigned long long)fnv_bytes(FNV0, buf, (size_t)n));
+                  (unsigned long long)xf_fnv1a(XF_FNV1A_OFFSET, buf, (size_t)n));
     FILE *f = fopen(tmp, "wb");
     if (!f) return XF_ERR(ctx, XF_ERR_IO, "%s: cannot create: %s", tmp, strerror(errno));
     int bad = fwrite(buf, 1, (size_t)n, f) != (size_t)n;

@@ -47,11 +47,6 @@ struct xf_adapter_store {
     store_set *sets;
 };
 
-static uint64_t fnv1a(uint64_t h, const uint8_t *p, size_t n) {
-    for (size_t i = 0; i < n; i++) h = (h ^ p[i]) * 0x100000001b3ULL;
-    return h;
-}
-#define FNV_OFFSET 0xcbf29ce484222325ULL
 
 void xf_adapter_store_free(xf_adapter_store_t *s) {
     if (!s) return;
@@ -308,7 +303,7 @@ xf_status xf_adapter_store_write(xf_ctx_t *ctx, const xf_adapter_store_t *s, con
         put_str(&b, s->sets[i].name);
         put(&b, s->sets[i].w, (size_t)s->toff[s->nt] * sizeof(float));
     }
-    if (!b.nomem) put_u64(&b, fnv1a(FNV_OFFSET, b.p, b.n));
+    if (!b.nomem) put_u64(&b, xf_fnv1a(XF_FNV1A_OFFSET, b.p, b.n));
     if (b.nomem) {
         xf_free(ctx, b.p);
         return XF_ERR(ctx, XF_ERR_NOMEM, "%s: out of memory", path);
@@ -409,7 +404,7 @@ xf_status xf_adapter_store_read_mem(xf_ctx_t *ctx, const void *data, size_t n, c
         goto fail;
     }
     memcpy(&sum, buf + n - 8, 8);
-    if (fnv1a(FNV_OFFSET, buf, n - 8) != sum) {
+    if (xf_fnv1a(XF_FNV1A_OFFSET, buf, n - 8) != sum) {
         st = XF_ERR(ctx, XF_ERR_FORMAT, "%s: checksum mismatch (truncated or damaged)", path);
         goto fail;
     }

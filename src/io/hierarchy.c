@@ -36,15 +36,9 @@ struct xf_hierarchy {
     int *depth;       /* (n) */
 };
 
-static uint64_t fnv(const char *s, size_t n) {
-    uint64_t h = 1469598103934665603ULL;
-    for (size_t i = 0; i < n; i++) h = (h ^ (unsigned char)s[i]) * 1099511628211ULL;
-    return h;
-}
-
 static int64_t find_n(const xf_hierarchy_t *h, const char *s, size_t n) {
     if (!h->tcap) return -1;
-    for (uint64_t i = fnv(s, n) & (uint64_t)(h->tcap - 1);; i = (i + 1) & (uint64_t)(h->tcap - 1)) {
+    for (uint64_t i = xf_fnv1a(XF_FNV1A_OFFSET, s, n) & (uint64_t)(h->tcap - 1);; i = (i + 1) & (uint64_t)(h->tcap - 1)) {
         int64_t id = h->table[i];
         if (id < 0) return -1;
         if (strncmp(h->nodes[id].name, s, n) == 0 && h->nodes[id].name[n] == 0) return id;
@@ -56,7 +50,7 @@ static xf_status rehash(xf_hierarchy_t *h, int64_t ncap) {
     if (!t) return XF_ERR_NOMEM;
     for (int64_t i = 0; i < ncap; i++) t[i] = -1;
     for (int64_t id = 0; id < h->n; id++) {
-        uint64_t i = fnv(h->nodes[id].name, strlen(h->nodes[id].name)) & (uint64_t)(ncap - 1);
+        uint64_t i = xf_fnv1a(XF_FNV1A_OFFSET, h->nodes[id].name, strlen(h->nodes[id].name)) & (uint64_t)(ncap - 1);
         while (t[i] >= 0) i = (i + 1) & (uint64_t)(ncap - 1);
         t[i] = id;
     }
@@ -90,7 +84,7 @@ static xf_status intern(xf_hierarchy_t *h, const char *s, size_t n, int64_t line
     nd->parent = -1;
     nd->line = line;
     nd->parent_line = 0;
-    uint64_t i = fnv(s, n) & (uint64_t)(h->tcap - 1);
+    uint64_t i = xf_fnv1a(XF_FNV1A_OFFSET, s, n) & (uint64_t)(h->tcap - 1);
     while (h->table[i] >= 0) i = (i + 1) & (uint64_t)(h->tcap - 1);
     h->table[i] = h->n;
     *id = h->n++;

@@ -153,14 +153,8 @@ void xf_graph_free(xf_graph *g) {
  * of seconds). The index is an open-addressing table (FNV-1a, linear probing, load <= 1/2)
  * kept in step by xf_graph_add_value; values appended behind its back (name_index_n <
  * n_values) are still found by the scan that remains for them. */
-static uint64_t name_hash(const char *s) {
-    uint64_t h = 1469598103934665603ull;
-    for (; *s; s++) h = (h ^ (unsigned char)*s) * 1099511628211ull;
-    return h;
-}
-
 static void index_put(int *tab, int cap, const char *name, int id) {
-    size_t mask = (size_t)cap - 1, k = (size_t)name_hash(name) & mask;
+    size_t mask = (size_t)cap - 1, k = (size_t)xf_fnv1a_str(name) & mask;
     while (tab[k] >= 0) k = (k + 1) & mask;
     tab[k] = id;
 }
@@ -187,7 +181,7 @@ int xf_graph_find(const xf_graph *g, const char *name) {
     if (!g || !name) return -1;
     int from = 0;
     if (g->name_index && g->name_index_n <= g->n_values) {
-        size_t mask = (size_t)g->name_index_cap - 1, k = (size_t)name_hash(name) & mask;
+        size_t mask = (size_t)g->name_index_cap - 1, k = (size_t)xf_fnv1a_str(name) & mask;
         for (int id; (id = g->name_index[k]) >= 0; k = (k + 1) & mask)
             if (id < g->n_values && g->values[id].name && strcmp(g->values[id].name, name) == 0) return id;
         from = g->name_index_n;

@@ -28,8 +28,7 @@ int LLVMFuzzerTestOneInput(const uint8_t *data, size_t size) {
     uint8_t *fixed = malloc(size);
     if (!fixed) return 0;
     memcpy(fixed, data, size);
-    uint64_t h = 0xcbf29ce484222325ULL; /* FNV-1a 64 over every byte before the trailer */
-    for (size_t i = 0; i + 8 < size; i++) h = (h ^ fixed[i]) * 0x100000001b3ULL;
+    uint64_t h = xf_fnv1a(XF_FNV1A_OFFSET, fixed, size - 8); /* the store's trailer */
     memcpy(fixed + size - 8, &h, 8); /* the store is little-endian, as is every target xfer builds for */
     read_store(fixed, size);
     free(fixed);

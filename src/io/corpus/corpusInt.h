@@ -4,9 +4,6 @@
 #define XFER_CORPUS_INT_H
 #include "xfer/corpus.h"
 
-#define XF_CORPUS_FNV_OFFSET 0xcbf29ce484222325ULL
-/* FNV-1a 64 over n bytes, continuing from h. */
-uint64_t xf_corpus_fnv1a(uint64_t h, const void *p, size_t n);
 /* Scans dir like xf_fonts_open without opening any font: the hash of every font file's
  * relative path and size in scan order (the corpus's reuse check), and their count. */
 xf_status xf_fonts_list_hash(xf_ctx_t *ctx, const char *dir, uint64_t *hash, int *nfiles);
@@ -108,7 +105,7 @@ static inline int64_t cnt(const builder *b, int64_t n) {
 static inline void rng_for(xf_rng *r, uint64_t seed, const char *what, int64_t k) {
     char buf[160];
     snprintf(buf, sizeof buf, "%llu/%s/%lld", (unsigned long long)seed, what, (long long)k);
-    xf_rng_seed(r, xf_corpus_fnv1a(XF_CORPUS_FNV_OFFSET, buf, strlen(buf)));
+    xf_rng_seed(r, xf_fnv1a(XF_FNV1A_OFFSET, buf, strlen(buf)));
 }
 
 static inline void glyph_name(char *out, size_t cap, int script, uint32_t cp) {

@@ -97,7 +97,7 @@ xf_status xf_corpus_find_coverage(builder *b) {
                 xf_status r = xf_glyph_render(ctx, b->fonts, i, cp, NULL, img);
                 if (r == XF_ERR_NOTFOUND || r == XF_ERR_FORMAT) { xf_ctx_clear_error(ctx); continue; }
                 if (r != XF_OK) { st = r; break; }
-                hash[i] = xf_corpus_fnv1a(XF_CORPUS_FNV_OFFSET, img, IMG);
+                hash[i] = xf_fnv1a(XF_FNV1A_OFFSET, img, IMG);
                 ok[i] = 1;
                 nok++;
             }

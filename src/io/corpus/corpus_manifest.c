@@ -44,7 +44,7 @@ xf_status xf_corpus_params_hash(builder *b, char out[17]) {
     if (dsz < 0)
         return XF_ERR(ctx, XF_ERR_IO, "%s: digits file not found (install python3-sklearn)", b->o->digits_csv);
     n += snprintf(buf + n, sizeof buf - (size_t)n, " digits %lld %lld", (long long)dsz, (long long)file_mtime(b->o->digits_csv));
-    snprintf(out, 17, "%016llx", (unsigned long long)xf_corpus_fnv1a(XF_CORPUS_FNV_OFFSET, buf, (size_t)n));
+    snprintf(out, 17, "%016llx", (unsigned long long)xf_fnv1a(XF_FNV1A_OFFSET, buf, (size_t)n));
     return XF_OK;
 }
 

@@ -125,8 +125,8 @@ static xf_status scan(xf_fonts_t *fs, const char *dir, const char *rel, int dept
             } else if (S_ISREG(sb.st_mode) && has_font_ext(names[i])) {
                 char sz[64];
                 snprintf(sz, sizeof sz, "%lld %lld", (long long)sb.st_size, (long long)sb.st_mtime);
-                fs->hash = xf_corpus_fnv1a(fs->hash, r2, strlen(r2) + 1);
-                fs->hash = xf_corpus_fnv1a(fs->hash, sz, strlen(sz) + 1);
+                fs->hash = xf_fnv1a(fs->hash, r2, strlen(r2) + 1);
+                fs->hash = xf_fnv1a(fs->hash, sz, strlen(sz) + 1);
                 fs->nfiles++;
                 if (!fs->list_only) st = add_font(fs, path, r2, (int64_t)sb.st_size);
             }
@@ -138,12 +138,6 @@ static xf_status scan(xf_fonts_t *fs, const char *dir, const char *rel, int dept
     xf_free(ctx, names);
     if (st == XF_ERR_NOMEM) return XF_ERR(ctx, XF_ERR_NOMEM, "%s: out of memory while scanning fonts", dir);
     return st;
-}
-
-uint64_t xf_corpus_fnv1a(uint64_t h, const void *p, size_t n) {
-    const unsigned char *b = p;
-    for (size_t i = 0; i < n; i++) { h ^= b[i]; h *= 0x100000001b3ULL; }
-    return h;
 }
 
 static xf_status fonts_open(xf_ctx_t *ctx, const char *dir, int list_only, xf_fonts_t **out) {
@@ -158,7 +152,7 @@ static xf_status fonts_open(xf_ctx_t *ctx, const char *dir, int list_only, xf_fo
     if (!fs) return XF_ERR_NOMEM;
     fs->ctx = ctx;
     fs->list_only = list_only;
-    fs->hash = XF_CORPUS_FNV_OFFSET;
+    fs->hash = XF_FNV1A_OFFSET;
     if (FT_Init_FreeType(&fs->lib)) {
         xf_free(ctx, fs);
         return XF_ERR(ctx, XF_ERR_NOMEM, "FreeType: initialisation failed");

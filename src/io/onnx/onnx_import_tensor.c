@@ -16,15 +16,9 @@
 /* ---------------------------------------------------------------------------------- */
 /* name table                                                                         */
 
-static uint64_t hash_str(const char *s) {
-    uint64_t h = 1469598103934665603ull;
-    for (; *s; s++) h = (h ^ (unsigned char)*s) * 1099511628211ull;
-    return h;
-}
-
 int xf_onnx_tab_find(const imp *m, const char *name) {
     if (!name || !m->tabcap) return -1;
-    size_t mask = m->tabcap - 1, k = (size_t)hash_str(name) & mask;
+    size_t mask = m->tabcap - 1, k = (size_t)xf_fnv1a_str(name) & mask;
     while (m->tab[k] >= 0) {
         if (!strcmp(m->v[m->tab[k]].name, name)) return m->tab[k];
         k = (k + 1) & mask;
@@ -38,7 +32,7 @@ static xf_status tab_grow(imp *m) {
     if (!t) return XF_ERR_NOMEM;
     for (size_t k = 0; k < cap; k++) t[k] = -1;
     for (int j = 0; j < m->nv; j++) {
-        size_t k = (size_t)hash_str(m->v[j].name) & (cap - 1);
+        size_t k = (size_t)xf_fnv1a_str(m->v[j].name) & (cap - 1);
         while (t[k] >= 0) k = (k + 1) & (cap - 1);
         t[k] = j;
     }
@@ -63,7 +57,7 @@ xf_status xf_onnx_val_new(imp *m, const char *name, imp_val **out) {
     memset(v, 0, sizeof *v);
     v->name = name;
     v->vid = -1;
-    size_t mask = m->tabcap - 1, k = (size_t)hash_str(name) & mask;
+    size_t mask = m->tabcap - 1, k = (size_t)xf_fnv1a_str(name) & mask;
     while (m->tab[k] >= 0) k = (k + 1) & mask;
     m->tab[k] = m->nv++;
     *out = v;
