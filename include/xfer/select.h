@@ -68,6 +68,8 @@ typedef struct xf_fcache_entry {
 /* *hit = 1 and e filled on a hit; *hit = 0 on a miss (including a corrupt entry, removed). */
 xf_status xf_fcache_get(xf_ctx_t *ctx, xf_fcache_t *c, const xf_fcache_key *k, xf_fcache_entry *e, int *hit);
 xf_status xf_fcache_put(xf_ctx_t *ctx, xf_fcache_t *c, const xf_fcache_key *k, const xf_fcache_entry *e);
+/* The key's SHA-256, stored in the entry header and naming its file (for tests and fuzzing). */
+void xf_fcache_key_digest(const xf_fcache_key *k, uint8_t d[32]);
 /* The entry's file name under the cache folder (for tests and messages). */
 void xf_fcache_path(const xf_fcache_t *c, const xf_fcache_key *k, char *buf, size_t cap);
 void xf_fcache_entry_free(xf_ctx_t *ctx, xf_fcache_entry *e);

@@ -68,7 +68,7 @@ void xf_fcache_free(xf_fcache_t *c) {
 
 const char *xf_fcache_dir(const xf_fcache_t *c) { return c ? c->dir : NULL; }
 
-static void key_digest(const xf_fcache_key *k, uint8_t d[32]) {
+void xf_fcache_key_digest(const xf_fcache_key *k, uint8_t d[32]) {
     xf_sha256 s;
     xf_sha256_init(&s);
     const char *parts[4][2] = {{"model=", k->model_sha256}, {"data=", k->data_sha256}, {"probe=", k->probe},
@@ -84,7 +84,7 @@ static void key_digest(const xf_fcache_key *k, uint8_t d[32]) {
 void xf_fcache_path(const xf_fcache_t *c, const xf_fcache_key *k, char *buf, size_t cap) {
     uint8_t d[32];
     char hex[65];
-    key_digest(k, d);
+    xf_fcache_key_digest(k, d);
     xf_sha256_hex(d, hex);
     snprintf(buf, cap, "%s/features-%s.xfc", c->dir, hex);
 }
@@ -116,7 +116,7 @@ xf_status xf_fcache_get(xf_ctx_t *ctx, xf_fcache_t *c, const xf_fcache_key *k, x
         return corrupt(ctx, path, "short header", hit);
     }
     uint8_t kd[32];
-    key_digest(k, kd);
+    xf_fcache_key_digest(k, kd);
     uint32_t ver;
     int64_t n[3];
     double sec;
@@ -182,7 +182,7 @@ xf_status xf_fcache_put(xf_ctx_t *ctx, xf_fcache_t *c, const xf_fcache_key *k, c
     int64_t n[3] = {e->N, e->D, e->Z};
     memcpy(hdr, FC_MAGIC, 8);
     memcpy(hdr + 8, &ver, 4);
-    key_digest(k, hdr + 16);
+    xf_fcache_key_digest(k, hdr + 16);
     memcpy(hdr + 48, n, 24);
     memcpy(hdr + 72, &e->seconds, 8);
     size_t nf = (size_t)(e->N * e->D), np = (size_t)(e->N * e->Z);

@@ -14,20 +14,6 @@
 
 static const xf_fcache_key key = {"model-sha", "data-sha", "n=8 seed=1", "feat,logits"};
 
-/* the key digest as fcache.c forms it */
-static void key_digest(uint8_t d[32]) {
-    xf_sha256 s;
-    xf_sha256_init(&s);
-    const char *parts[4][2] = {{"model=", key.model_sha256}, {"data=", key.data_sha256}, {"probe=", key.probe},
-                               {"layer=", key.layer}};
-    for (int i = 0; i < 4; i++) {
-        xf_sha256_update(&s, parts[i][0], strlen(parts[i][0]));
-        xf_sha256_update(&s, parts[i][1], strlen(parts[i][1]));
-        xf_sha256_update(&s, "\n", 1);
-    }
-    xf_sha256_final(&s, d);
-}
-
 static void read_entry(xf_ctx_t *ctx, xf_fcache_t *c, const uint8_t *data, size_t size) {
     char path[1200];
     xf_fcache_path(c, &key, path, sizeof path);
@@ -66,7 +52,7 @@ int LLVMFuzzerTestOneInput(const uint8_t *data, size_t size) {
             uint8_t *fixed = malloc(size);
             if (fixed) {
                 memcpy(fixed, data, size);
-                key_digest(fixed + 16);
+                xf_fcache_key_digest(&key, fixed + 16);
                 xf_sha256 s;
                 xf_sha256_init(&s);
                 xf_sha256_update(&s, fixed, size - 32);
