@@ -76,9 +76,8 @@ int xf_cli_parse_norm(const char *s, float v[3], int is_std) {
         char *end;
         errno = 0;
         d[n] = strtod(p, &end);
-        /* bounded so the float conversion and the normalised pixels stay finite (the same
-         * bounds as bank.json's input, docs/FORMATS.md) */
-        if (errno || end == p || !isfinite(d[n]) || fabs(d[n]) > 1e6 || (is_std && !(d[n] >= 1e-6))) return -1;
+        if (errno || end == p || !isfinite(d[n]) || fabs(d[n]) > XF_NORM_MAX || (is_std && !(d[n] >= XF_NORM_STD_MIN)))
+            return -1;
         n++;
         if (*end == 0) break;
         if (*end != ',' || n == 3) return -1;

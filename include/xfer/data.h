@@ -110,6 +110,12 @@ void xf_image_free(xf_ctx_t *ctx, xf_image *img);
  *    resize = XF_RESIZE_STRETCH resizes straight to (height, width) (Resize((h, w))).
  * 4. normalise: (x - mean[c]) / std[c]. */
 #define XF_RESIZE_STRETCH (-1)
+/* Bounds of an input normalisation (x - mean) / std on pixels in [0, 1], wherever it comes
+ * from (--mean/--std, bank.json, experts.json): |mean| and std at most XF_NORM_MAX, std
+ * at least XF_NORM_STD_MIN (real ones: 0.5, 0.229, 58.4 on a 0-255 scale), so the float
+ * conversion and the normalised pixels stay finite. */
+#define XF_NORM_MAX 1e6
+#define XF_NORM_STD_MIN 1e-6
 
 typedef struct xf_data_opts {
     int height, width;      /* output size; 0 = the data's own (image folders: all images must agree) */

@@ -6,12 +6,6 @@
 #define XFER_JSON_INT_H
 #include <cJSON.h>
 
-/* Bounds of a model's input normalisation (x - mean) / std, pixels in [0, 1]: |mean| and
- * std at most 1e6, std at least 1e-6 (real ones: 0.5, 0.229, 58.4 on a 0-255 scale), so
- * the float conversion and the normalised pixels stay finite. */
-#define XF_JSON_NORM_MAX 1e6
-#define XF_JSON_STD_MIN 1e-6
-
 /* 1 if v is a JSON number holding an integer in [lo, hi] */
 int xf_json_int_in(const cJSON *v, double lo, double hi);
 /* 1 if v is a JSON number that is finite and in [lo, hi] */

@@ -16,6 +16,7 @@
 #include <cJSON.h>
 
 #include "core/jsonInt.h"
+#include "xfer/data.h"
 #include "expertsInt.h"
 #include "xfer/bank.h"
 #include "xfer/npy.h"
@@ -234,8 +235,8 @@ xf_status xf_experts_open(xf_ctx_t *ctx, const char *dir, xf_experts_t **out) {
                 *s = cJSON_GetObjectItemCaseSensitive(in, "std");
     /* the same bounds as bank.json's input (src/select/bank.c) */
     if (!xf_json_int_in(c, 1, 4) || !xf_json_int_in(h, 1, 65536) || !xf_json_int_in(w, 1, 65536) || !cJSON_IsArray(m) ||
-        !cJSON_IsArray(s) || !xf_json_num_in(cJSON_GetArrayItem(m, 0), -XF_JSON_NORM_MAX, XF_JSON_NORM_MAX) ||
-        !xf_json_num_in(cJSON_GetArrayItem(s, 0), XF_JSON_STD_MIN, XF_JSON_NORM_MAX)) {
+        !cJSON_IsArray(s) || !xf_json_num_in(cJSON_GetArrayItem(m, 0), -XF_NORM_MAX, XF_NORM_MAX) ||
+        !xf_json_num_in(cJSON_GetArrayItem(s, 0), XF_NORM_STD_MIN, XF_NORM_MAX)) {
         st = XF_ERR(ctx, XF_ERR_FORMAT,
                     "%s: 'input' needs channels (1-4), height, width (1-65536), mean [..], std [..] (in [1e-6, 1e6])", path);
         goto fail;

@@ -14,6 +14,7 @@
 #include <string.h>
 
 #include "core/jsonInt.h"
+#include "xfer/data.h"
 #include "bankInt.h"
 #include "xfer/onnx.h"
 
@@ -74,8 +75,8 @@ static xf_status check_norm(xf_ctx_t *ctx, const char *where, int idx, const cha
         return XF_ERR(ctx, XF_ERR_FORMAT, "%s: models[%d]: 'input.%s' must be an array of 1 or %lld numbers", where, idx,
                       key, (long long)ch);
     for (const cJSON *v = a->child; v; v = v->next)
-        if (!(positive ? xf_json_num_in(v, XF_JSON_STD_MIN, XF_JSON_NORM_MAX)
-                       : xf_json_num_in(v, -XF_JSON_NORM_MAX, XF_JSON_NORM_MAX)))
+        if (!(positive ? xf_json_num_in(v, XF_NORM_STD_MIN, XF_NORM_MAX)
+                       : xf_json_num_in(v, -XF_NORM_MAX, XF_NORM_MAX)))
             return XF_ERR(ctx, XF_ERR_FORMAT, "%s: models[%d]: 'input.%s' must hold numbers in %s", where, idx, key,
                           positive ? "[1e-6, 1e6]" : "[-1e6, 1e6]");
     return XF_OK;
